@@ -1,0 +1,597 @@
+//! Check: names, duplicates, arity, constants and the dependency graph of a parsed rule set.
+//!
+//! Invariant: every problem is reported (no early exit); when [`check`] returns no errors,
+//! every name resolves, every stat has a merge mode, and formulas and bounds are acyclic, so
+//! lowering cannot fail.
+
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Span};
+use crate::syntax::*;
+use rustc_hash::FxHashMap;
+
+pub const FOLDS: &[&str] = &["sum", "product", "delta_product", "min", "max", "first", "each"];
+pub const OPERATORS: &[&str] = &["sum", "max", "min", "average", "multiply"];
+pub const POLICIES: &[&str] = &["intersect", "prioritized_override"];
+pub const REQUIREMENTS: &[&str] = &["realm"];
+
+/// Function name → (min args, max args).
+pub fn function_arity(name: &str) -> Option<(usize, usize)> {
+    Some(match name {
+        "min" | "max" => (2, usize::MAX),
+        "clamp" => (3, 3),
+        "pow" => (2, 2),
+        "abs" | "floor" | "ceil" | "round" | "sqrt" | "exp" | "ln" => (1, 1),
+        _ => return None,
+    })
+}
+const FUNCTIONS: &[&str] = &["min", "max", "clamp", "pow", "abs", "floor", "ceil", "round", "sqrt", "exp", "ln"];
+
+/// The declarations of a rule set, resolved; input to lowering.
+#[derive(Default)]
+pub struct Checked<'a> {
+    pub stats: Vec<(&'a Item, &'a StatDecl)>,
+    pub buckets: Vec<&'a BucketDecl>,
+    pub pipelines: Vec<&'a PipelineDecl>,
+    pub default_pipeline: Option<&'a Ident>,
+    pub layers: Option<&'a LayersDecl>,
+    /// Indices into `stats`, dependencies first.
+    pub order: Vec<usize>,
+}
+
+pub fn check(files: &[(FileId, Ast)]) -> (Checked<'_>, Vec<Diagnostic>) {
+    let mut c = Checker::default();
+    for (_, ast) in files {
+        for item in &ast.items {
+            c.collect(item);
+        }
+    }
+    c.check_all();
+    let diags = std::mem::take(&mut c.diags);
+    (c.out, diags)
+}
+
+#[derive(Default)]
+struct Checker<'a> {
+    out: Checked<'a>,
+    diags: Vec<Diagnostic>,
+    stat_names: FxHashMap<&'a str, usize>,
+    bucket_names: FxHashMap<&'a str, usize>,
+    pipeline_names: FxHashMap<&'a str, usize>,
+    default_pipelines: Vec<&'a Ident>,
+    layer_decls: Vec<&'a LayersDecl>,
+}
+
+fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
+    Diagnostic::error("E0201", format!("{kind} `{}` is declared twice", name.name))
+        .primary(name.span, "declared again here")
+        .secondary(first, "first declared here")
+        .help(format!("remove one declaration or rename it; {kind} names are shared by every file of the rule set"))
+}
+
+/// The closest candidate within a small edit distance.
+pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn unknown<'c>(code: &'static str, kind: &str, id: &Ident, candidates: impl IntoIterator<Item = &'c str>) -> Diagnostic {
+    let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name)).primary(id.span, format!("no {kind} of this name"));
+    if let Some(s) = did_you_mean(&id.name, candidates) {
+        d = d.help(format!("did you mean `{s}`?"));
+    }
+    d
+}
+
+fn valid_stat_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Evaluates an expression without names; `None` if it mentions any.
+pub fn const_eval(e: &Expr) -> Option<f64> {
+    use crate::num;
+    Some(match &e.kind {
+        ExprKind::Number(v) => *v,
+        ExprKind::Name(_) => return None,
+        ExprKind::Neg(a) => -const_eval(a)?,
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (const_eval(a)?, const_eval(b)?);
+            match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div => a / b,
+                BinOp::Lt => num::bool_to_f64(a < b),
+                BinOp::Le => num::bool_to_f64(a <= b),
+                BinOp::Gt => num::bool_to_f64(a > b),
+                BinOp::Ge => num::bool_to_f64(a >= b),
+                BinOp::Eq => num::bool_to_f64(a == b),
+                BinOp::Ne => num::bool_to_f64(a != b),
+            }
+        }
+        ExprKind::If(c, t, f) => {
+            let (c, t, f) = (const_eval(c)?, const_eval(t)?, const_eval(f)?);
+            if num::truthy(c) { t } else { f }
+        }
+        ExprKind::Call(f, args) => {
+            let v: Option<Vec<f64>> = args.iter().map(const_eval).collect();
+            let v = v?;
+            let arg = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+            match f.name.as_str() {
+                "min" => v.iter().copied().reduce(num::fmin)?,
+                "max" => v.iter().copied().reduce(num::fmax)?,
+                "clamp" => num::clamp(arg(0), arg(1), arg(2)),
+                "pow" => num::pow(arg(0), arg(1)),
+                "abs" => arg(0).abs(),
+                "floor" => arg(0).floor(),
+                "ceil" => arg(0).ceil(),
+                "round" => num::round(arg(0)),
+                "sqrt" => arg(0).sqrt(),
+                "exp" => num::exp(arg(0)),
+                "ln" => num::ln(arg(0)),
+                _ => return None,
+            }
+        }
+    })
+}
+
+/// Where an expression appears, which decides the names it may use.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    /// Formulas and range bounds: other stats.
+    Stats,
+    /// A bucket's `apply`: only `value` and `x`.
+    Apply,
+    /// `default`: constants only.
+    Constant,
+}
+
+impl<'a> Checker<'a> {
+    fn collect(&mut self, item: &'a Item) {
+        match &item.kind {
+            ItemKind::Import(_) => {}
+            ItemKind::Bucket(b) => {
+                if let Some(&i) = self.bucket_names.get(b.name.name.as_str()) {
+                    self.diags.push(duplicate("bucket", &b.name, self.out.buckets[i].name.span));
+                } else {
+                    self.bucket_names.insert(&b.name.name, self.out.buckets.len());
+                    self.out.buckets.push(b);
+                }
+            }
+            ItemKind::Pipeline(p) => {
+                if let Some(&i) = self.pipeline_names.get(p.name.name.as_str()) {
+                    self.diags.push(duplicate("pipeline", &p.name, self.out.pipelines[i].name.span));
+                } else {
+                    self.pipeline_names.insert(&p.name.name, self.out.pipelines.len());
+                    self.out.pipelines.push(p);
+                }
+            }
+            ItemKind::DefaultPipeline(p) => self.default_pipelines.push(p),
+            ItemKind::Layers(l) => self.layer_decls.push(l),
+            ItemKind::Stat(s) => {
+                if let Some(&i) = self.stat_names.get(s.name.name.as_str()) {
+                    self.diags.push(duplicate("stat", &s.name, self.out.stats[i].1.name.span));
+                } else {
+                    self.stat_names.insert(&s.name.name, self.out.stats.len());
+                    self.out.stats.push((item, s));
+                }
+            }
+        }
+    }
+
+    fn check_all(&mut self) {
+        for (i, p) in self.default_pipelines.iter().enumerate() {
+            if i > 0 {
+                self.diags.push(
+                    Diagnostic::error("E0201", "the default pipeline is declared twice")
+                        .primary(p.span, "declared again here")
+                        .secondary(self.default_pipelines[0].span, "first declared here"),
+                );
+            } else if !self.pipeline_names.contains_key(p.name.as_str()) {
+                let d = unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
+                self.diags.push(d);
+            }
+        }
+        self.out.default_pipeline = self.default_pipelines.first().copied();
+        self.check_layers();
+        let buckets = self.out.buckets.clone();
+        for b in &buckets {
+            if !FOLDS.contains(&b.fold.name.as_str()) {
+                let mut d = Diagnostic::error("E0106", format!("unknown fold `{}`", b.fold.name))
+                    .primary(b.fold.span, "not a fold");
+                d = d.help(match did_you_mean(&b.fold.name, FOLDS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? folds are: {}", FOLDS.join(", ")),
+                    None => format!("folds are: {}", FOLDS.join(", ")),
+                });
+                self.diags.push(d);
+            }
+            self.expr(&b.apply, Scope::Apply, &mut Vec::new());
+        }
+        let mut used = vec![false; buckets.len()];
+        for p in self.out.pipelines.clone() {
+            let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+            for b in &p.buckets {
+                match self.bucket_names.get(b.name.as_str()) {
+                    Some(&i) => used[i] = true,
+                    None => {
+                        let d = unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
+                        self.diags.push(d);
+                    }
+                }
+                if let Some(first) = seen.insert(&b.name, b.span) {
+                    self.diags.push(
+                        Diagnostic::error("E0308", format!("pipeline `{}` lists bucket `{}` twice", p.name.name, b.name))
+                            .primary(b.span, "listed again here")
+                            .secondary(first, "first listed here"),
+                    );
+                }
+            }
+        }
+        for (b, used) in buckets.iter().zip(used) {
+            if !used {
+                self.diags.push(
+                    Diagnostic::warning("W0001", format!("bucket `{}` is not used by any pipeline", b.name.name))
+                        .primary(b.name.span, "unused bucket")
+                        .help("add it to a pipeline, or remove it"),
+                );
+            }
+        }
+        let mut deps: Vec<Vec<(usize, Span)>> = Vec::with_capacity(self.out.stats.len());
+        for (_, s) in self.out.stats.clone() {
+            deps.push(self.stat(s));
+        }
+        self.out.order = self.order(&deps);
+    }
+
+    fn check_layers(&mut self) {
+        let decls = self.layer_decls.clone();
+        for (i, l) in decls.iter().enumerate() {
+            if i > 0 {
+                let span = l.layers.first().map_or(Span::default(), |l| l.name.span);
+                let first = decls[0].layers.first().map_or(Span::default(), |l| l.name.span);
+                self.diags.push(
+                    Diagnostic::error("E0201", "cap layers are declared twice")
+                        .primary(span, "declared again here")
+                        .secondary(first, "first declared here")
+                        .help("a rule set has one `layers` declaration listing every layer in order"),
+                );
+                continue;
+            }
+            let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+            for layer in &l.layers {
+                if let Some(first) = seen.insert(&layer.name.name, layer.name.span) {
+                    self.diags.push(duplicate("layer", &layer.name, first));
+                }
+                if let Some(r) = &layer.requires
+                    && !REQUIREMENTS.contains(&r.name.as_str())
+                {
+                    self.diags.push(
+                        Diagnostic::error("E0106", format!("unknown cap field `{}`", r.name))
+                            .primary(r.span, "not a cap field")
+                            .help("a layer can require: realm"),
+                    );
+                }
+            }
+            for (k, p) in l.policies.iter().enumerate() {
+                if k > 0 {
+                    self.diags.push(duplicate_clause("policy", p.span, l.policies[0].span));
+                } else if !POLICIES.contains(&p.name.as_str()) {
+                    let mut d = Diagnostic::error("E0106", format!("unknown layer policy `{}`", p.name))
+                        .primary(p.span, "not a policy");
+                    d = d.help(format!("policies are: {}", POLICIES.join(", ")));
+                    self.diags.push(d);
+                }
+            }
+            for (k, u) in l.unscoped.iter().enumerate() {
+                if k > 0 {
+                    self.diags.push(duplicate_clause("unscoped", u.span, l.unscoped[0].span));
+                } else if !seen.contains_key(u.name.as_str()) {
+                    let d = unknown("E0104", "layer", u, seen.keys().copied());
+                    self.diags.push(d);
+                }
+            }
+        }
+        self.out.layers = decls.first().copied();
+    }
+
+    /// Checks one stat; returns the stats its formula and bounds read.
+    fn stat(&mut self, s: &'a StatDecl) -> Vec<(usize, Span)> {
+        if !valid_stat_name(&s.name.name) {
+            self.diags.push(
+                Diagnostic::error("E0310", format!("stat name `{}` is not allowed", s.name.name))
+                    .primary(s.name.span, "invalid stat name")
+                    .help("stat names are lower case: a letter, then letters, digits or `_` (they must match actor input)"),
+            );
+        }
+        let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+        let mut deps = Vec::new();
+        let (mut merge, mut pipeline, mut formula) = (None, None, None);
+        for c in &s.clauses {
+            if let Some(first) = seen.insert(c.kind.keyword(), c.span) {
+                self.diags.push(duplicate_clause(c.kind.keyword(), c.span, first));
+                continue;
+            }
+            match &c.kind {
+                ClauseKind::Formula(e) => {
+                    formula = Some(c.span);
+                    self.expr(e, Scope::Stats, &mut deps);
+                }
+                ClauseKind::Range(lo, hi) => {
+                    self.expr(lo, Scope::Stats, &mut deps);
+                    self.expr(hi, Scope::Stats, &mut deps);
+                    if let (Some(a), Some(b)) = (const_eval(lo), const_eval(hi))
+                        && a > b
+                    {
+                        self.diags.push(
+                            Diagnostic::error("E0303", format!("range of `{}` is empty: {a} > {b}", s.name.name))
+                                .primary(lo.span.to(hi.span), "minimum is above maximum")
+                                .help("write the range as `min .. max`"),
+                        );
+                    }
+                }
+                ClauseKind::Merge(m) => {
+                    merge = Some(c.span);
+                    if !OPERATORS.contains(&m.name.as_str()) {
+                        let mut d = Diagnostic::error("E0106", format!("unknown merge operator `{}`", m.name))
+                            .primary(m.span, "not an operator");
+                        d = d.help(match did_you_mean(&m.name, OPERATORS.iter().copied()) {
+                            Some(x) => format!("did you mean `{x}`? operators are: {}", OPERATORS.join(", ")),
+                            None => format!("operators are: {}", OPERATORS.join(", ")),
+                        });
+                        self.diags.push(d);
+                    }
+                }
+                ClauseKind::Pipeline(p) => {
+                    pipeline = Some(c.span);
+                    if !self.pipeline_names.contains_key(p.name.as_str()) {
+                        let d = unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
+                        self.diags.push(d);
+                    }
+                }
+                ClauseKind::Default(e) => {
+                    self.expr(e, Scope::Constant, &mut Vec::new());
+                }
+            }
+        }
+        if let (Some(m), Some(p)) = (merge, pipeline) {
+            self.diags.push(
+                Diagnostic::error("E0305", format!("operator-mode stat `{}` is given a pipeline", s.name.name))
+                    .primary(p, "pipeline given here")
+                    .secondary(m, "the merge operator already decides how contributions combine")
+                    .help("keep either `merge …` or `pipeline …`"),
+            );
+        }
+        if let (Some(m), Some(f)) = (merge, formula) {
+            self.diags.push(
+                Diagnostic::error("E0306", format!("operator-mode stat `{}` has a base formula", s.name.name))
+                    .primary(f, "base formula here")
+                    .secondary(m, "operators combine contributions only")
+                    .help("remove `merge …` to run the formula through a pipeline"),
+            );
+        }
+        if merge.is_none() && pipeline.is_none() && self.default_pipelines.is_empty() {
+            self.diags.push(
+                Diagnostic::error("E0307", format!("stat `{}` has no merge mode", s.name.name))
+                    .primary(s.name.span, "neither `pipeline …` nor `merge …`, and no default pipeline")
+                    .help("declare `default pipeline NAME;` or give the stat `pipeline NAME` or `merge OP`"),
+            );
+        }
+        deps
+    }
+
+    fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) {
+        match &e.kind {
+            ExprKind::Number(_) => {}
+            ExprKind::Name(n) => match scope {
+                Scope::Apply if n == "value" || n == "x" => {}
+                Scope::Apply => self.diags.push(
+                    Diagnostic::error("E0107", format!("`{n}` cannot be used in a bucket's `apply`"))
+                        .primary(e.span, "not available here")
+                        .help("`apply` sees only `value` (the running value) and `x` (the folded value, or one contribution for `fold each`)"),
+                ),
+                Scope::Constant => self.diags.push(
+                    Diagnostic::error("E0312", format!("`default` must be a constant, but it names `{n}`"))
+                        .primary(e.span, "not a constant")
+                        .help("use a base formula (`= …`) to start from other stats"),
+                ),
+                Scope::Stats => match self.stat_names.get(n.as_str()) {
+                    Some(&i) => deps.push((i, e.span)),
+                    None => {
+                        let id = Ident { name: n.clone(), span: e.span };
+                        let d = unknown("E0101", "stat", &id, self.stat_names.keys().copied());
+                        self.diags.push(d);
+                    }
+                },
+            },
+            ExprKind::Neg(a) => self.expr(a, scope, deps),
+            ExprKind::Binary(op, a, b) => {
+                self.expr(a, scope, deps);
+                self.expr(b, scope, deps);
+                if *op == BinOp::Div && const_eval(b) == Some(0.0) {
+                    self.diags.push(
+                        Diagnostic::error("E0304", "division by a constant zero")
+                            .primary(b.span, "this is always zero")
+                            .secondary(e.span, "in this division"),
+                    );
+                }
+            }
+            ExprKind::If(c, t, f) => {
+                self.expr(c, scope, deps);
+                self.expr(t, scope, deps);
+                self.expr(f, scope, deps);
+            }
+            ExprKind::Call(f, args) => {
+                for a in args {
+                    self.expr(a, scope, deps);
+                }
+                match function_arity(&f.name) {
+                    None => {
+                        let d = unknown("E0105", "function", f, FUNCTIONS.iter().copied());
+                        self.diags.push(d);
+                    }
+                    Some((lo, hi)) if args.len() < lo || args.len() > hi => {
+                        let want = if lo == hi {
+                            format!("{lo}")
+                        } else if hi == usize::MAX {
+                            format!("at least {lo}")
+                        } else {
+                            format!("{lo} to {hi}")
+                        };
+                        let s = if want == "1" { "" } else { "s" };
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0302",
+                                format!("`{}` takes {want} argument{s} but {} {} given", f.name, args.len(), if args.len() == 1 { "was" } else { "were" }),
+                            )
+                            .primary(e.span, format!("`{}` takes {want}", f.name)),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Topological order (declaration order among independent stats); reports every cycle.
+    fn order(&mut self, deps: &[Vec<(usize, Span)>]) -> Vec<usize> {
+        let n = deps.len();
+        for scc in strongly_connected(n, deps) {
+            let cyclic = scc.len() > 1 || deps[scc[0]].iter().any(|(d, _)| *d == scc[0]);
+            if !cyclic {
+                continue;
+            }
+            let mut members = scc.clone();
+            members.sort_unstable();
+            let names: Vec<&str> = members.iter().map(|&i| self.out.stats[i].1.name.name.as_str()).collect();
+            let first = &self.out.stats[members[0]].1.name;
+            let mut d = Diagnostic::error("E0301", format!("stats depend on each other in a cycle: {}", cycle_text(&names)))
+                .primary(first.span, "this stat is on the cycle");
+            for &m in &members {
+                if m != members[0] {
+                    d = d.secondary(self.out.stats[m].1.name.span, "on the cycle");
+                }
+                for (dep, span) in &deps[m] {
+                    if members.contains(dep) {
+                        let dn = &self.out.stats[*dep].1.name.name;
+                        d = d.secondary(*span, format!("reads `{dn}`"));
+                    }
+                }
+            }
+            self.diags.push(d.help("a formula or range bound cannot depend on itself, directly or through other stats"));
+        }
+        // Kahn's algorithm, smallest index first; stats on cycles are appended at the end.
+        let mut indegree = vec![0usize; n];
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, ds) in deps.iter().enumerate() {
+            let mut uniq: Vec<usize> = ds.iter().map(|(d, _)| *d).collect();
+            uniq.sort_unstable();
+            uniq.dedup();
+            for d in uniq {
+                indegree[i] += 1;
+                users[d].push(i);
+            }
+        }
+        let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            for &u in &users[i] {
+                indegree[u] -= 1;
+                if indegree[u] == 0 {
+                    ready.insert(u);
+                }
+            }
+        }
+        if order.len() < n {
+            let placed: std::collections::HashSet<usize> = order.iter().copied().collect();
+            order.extend((0..n).filter(|i| !placed.contains(i)));
+        }
+        order
+    }
+}
+
+fn cycle_text(names: &[&str]) -> String {
+    let mut s = names.join(" → ");
+    s.push_str(" → ");
+    s.push_str(names[0]);
+    s
+}
+
+fn duplicate_clause(keyword: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error("E0202", format!("`{keyword}` is given twice"))
+        .primary(span, "given again here")
+        .secondary(first, "first given here")
+}
+
+/// Tarjan's algorithm, iterative (no recursion on user-controlled depth).
+fn strongly_connected(n: usize, deps: &[Vec<(usize, Span)>]) -> Vec<Vec<usize>> {
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut edge)) = work.last_mut() {
+            if let Some(&(w, _)) = deps[v].get(*edge) {
+                *edge += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut scc = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        scc.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    out.push(scc);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,438 @@
+//! The command line: a thin layer over the library. Only this module prints.
+//!
+//! Exit codes: 0 success; 1 rule errors or a failed actor; 2 usage or I/O errors.
+
+use crate::diag::{self, Diagnostic};
+use crate::engine::{ActorError, Backend, Engine};
+use crate::ingest::InputError;
+use crate::input::{parse_actor, salvage_id};
+use crate::load::{LoadOptions, stat_files_in};
+use crate::rules::{Compiled, Rules, compile};
+use crate::snapshot::Snapshot;
+use crate::syntax::ParseLimits;
+use clap::{Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "actorc", version, about = "Compile, check and run .stat stat rules for games")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check rule sets and report every problem.
+    Check(CheckArgs),
+    /// Evaluate actors (JSON or NDJSON) into stat snapshots.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct LimitArgs {
+    /// Deepest expression nesting accepted (at most 1000).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    max_depth: u64,
+    /// Largest rule file accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_file_size: u64,
+}
+
+impl LimitArgs {
+    fn options(&self) -> LoadOptions {
+        LoadOptions { max_file_size: self.max_file_size, parse: ParseLimits { max_depth: self.max_depth as usize } }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// The lowered IR as stable text.
+    Ir,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// Rule sets: a .stat file, or a folder of them. A folder without .stat files of its own
+    /// holds one rule set per subfolder.
+    #[arg(default_value = "rules")]
+    paths: Vec<PathBuf>,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also print a compiled form of each clean rule set.
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    /// The reference interpreter.
+    Interp,
+    /// Cranelift native code.
+    Jit,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The rule set: .stat files and folders, loaded together.
+    #[arg(default_value = "rules")]
+    rules: Vec<PathBuf>,
+    /// Actors: a JSON file (one actor), an NDJSON file (a batch), or `-` for standard input.
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Where to write snapshots (standard output if absent).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
+    engine: EngineArg,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Check(a) => check(a),
+        Command::Run(a) => run(a),
+    }
+}
+
+fn use_color(c: Color) -> bool {
+    match c {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// The rule sets named by `paths`: a folder with no `.stat` files of its own stands for each
+/// of its subfolders.
+fn rule_sets(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            if !p.exists() {
+                return Err(format!("{} does not exist", p.display()));
+            }
+            out.push(p.clone());
+            continue;
+        }
+        let own = std::fs::read_dir(p)
+            .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?
+            .filter_map(Result::ok)
+            .any(|e| e.path().is_file() && e.path().extension().is_some_and(|x| x == "stat"));
+        if own {
+            out.push(p.clone());
+            continue;
+        }
+        let mut subs: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|s| s.is_dir() && stat_files_in(s).is_ok_and(|f| !f.is_empty()))
+            .collect();
+        if subs.is_empty() {
+            return Err(format!("{} holds no .stat files", p.display()));
+        }
+        subs.sort();
+        out.extend(subs);
+    }
+    Ok(out)
+}
+
+fn check(a: CheckArgs) -> i32 {
+    let sets = match rule_sets(&a.paths) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&e),
+    };
+    let color = use_color(a.color);
+    let mut any_error = false;
+    let mut json = Vec::new();
+    for set in &sets {
+        let compiled = match compile(std::slice::from_ref(set), &a.limits.options()) {
+            Ok(c) => c,
+            Err(e) => return usage_error(&e),
+        };
+        any_error |= compiled.has_errors();
+        match a.format {
+            Format::Text => {
+                eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
+                eprintln!("{}", summary(set, &compiled));
+            }
+            Format::Json => json.push(serde_json::json!({
+                "rule_set": set.display().to_string(),
+                "diagnostics": diag::to_json(&compiled.sources, &compiled.diagnostics),
+            })),
+        }
+        if let (Some(Emit::Ir), Some(ir)) = (a.emit, &compiled.ir) {
+            print!("{}", crate::ir::dump(ir));
+        }
+    }
+    if a.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    }
+    i32::from(any_error)
+}
+
+fn summary(set: &Path, c: &Compiled) -> String {
+    let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = c.diagnostics.len() - errors;
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let stats = c.ir.as_ref().map_or(String::new(), |ir| format!(", {}", plural(ir.stats.len(), "stat")));
+    format!("checked {}: {}, {}{stats}", set.display(), plural(errors, "error"), plural(warnings, "warning"))
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    2
+}
+
+fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rules, i32> {
+    let compiled = compile(paths, &limits.options()).map_err(|e| usage_error(&e))?;
+    let warnings: Vec<&Diagnostic> = compiled.diagnostics.iter().filter(|d| !d.is_error()).collect();
+    if compiled.has_errors() || !warnings.is_empty() {
+        eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
+    }
+    Rules::from_compiled(compiled).map_err(|_| 1)
+}
+
+enum InputForm {
+    One,
+    Lines,
+}
+
+/// `.json` is one actor, `.ndjson`/`.jsonl` a batch; otherwise the first line decides.
+fn sniff(path: &Path, first_line: &str) -> InputForm {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => return InputForm::One,
+        Some("ndjson" | "jsonl") => return InputForm::Lines,
+        _ => {}
+    }
+    let t = first_line.trim();
+    if t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok() {
+        InputForm::Lines
+    } else {
+        InputForm::One
+    }
+}
+
+fn run(a: RunArgs) -> i32 {
+    if let Some(n) = a.threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let color = use_color(a.color);
+    let rules = match load_rules(&a.rules, &a.limits, color) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let backend = match a.engine {
+        EngineArg::Interp => Backend::Interpreter,
+        EngineArg::Jit => Backend::Jit,
+    };
+    let engine = match Engine::new(&rules, backend) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let stdin = a.input.as_os_str() == "-";
+    let reader: Box<dyn Read> = if stdin {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&a.input) {
+            Ok(f) => Box::new(f),
+            Err(e) => return usage_error(&format!("cannot read {}: {e}", a.input.display())),
+        }
+    };
+    let total = if stdin { None } else { std::fs::metadata(&a.input).ok().map(|m| m.len()) };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => return usage_error(&format!("cannot write {}: {e}", p.display())),
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut first = String::new();
+    if let Err(e) = reader.read_line(&mut first) {
+        return usage_error(&format!("cannot read {}: {e}", a.input.display()));
+    }
+    let code = match sniff(&a.input, &first) {
+        InputForm::One => {
+            let mut text = first;
+            if let Err(e) = reader.read_to_string(&mut text) {
+                return usage_error(&format!("cannot read {}: {e}", a.input.display()));
+            }
+            run_one(&engine, &text, &mut out, to_terminal)
+        }
+        InputForm::Lines => {
+            let progress = (!a.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(total));
+            run_lines(&engine, first, reader, &mut out, progress.as_ref(), a.quiet)
+        }
+    };
+    match out.flush() {
+        Ok(()) => code,
+        Err(e) => usage_error(&format!("cannot write output: {e}")),
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(n) => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
+}
+
+fn run_one(engine: &Engine, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
+    let result = parse_actor(text)
+        .map_err(|m| ActorError::Input(InputError { actor: salvage_id(text), subsystem: None, field: String::new(), message: m }))
+        .and_then(|actor| engine.evaluate(&actor));
+    match result {
+        Ok(snap) => {
+            let s = if pretty { serde_json::to_string_pretty(&snap) } else { serde_json::to_string(&snap) };
+            let _ = writeln!(out, "{}", s.unwrap_or_default());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// One output line for one input line.
+pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String {
+    let v = match result {
+        Ok(s) => serde_json::json!({ "id": id, "snapshot": s }),
+        Err(e) => serde_json::json!({ "id": id, "error": e }),
+    };
+    v.to_string()
+}
+
+/// Evaluates one NDJSON line; `line_no` is one-based.
+pub fn eval_line(engine: &Engine, line_no: usize, text: &str) -> (Option<String>, Result<Snapshot, ActorError>) {
+    match parse_actor(text) {
+        Ok(actor) => {
+            let r = engine.evaluate(&actor);
+            (actor.id.clone(), r)
+        }
+        Err(m) => {
+            let err = InputError {
+                actor: salvage_id(text),
+                subsystem: None,
+                field: String::new(),
+                message: format!("line {line_no}: {m}"),
+            };
+            (err.actor.clone(), Err(ActorError::Input(err)))
+        }
+    }
+}
+
+const CHUNK: usize = 2048;
+
+fn run_lines(
+    engine: &Engine,
+    first: String,
+    mut reader: impl BufRead,
+    out: &mut dyn Write,
+    progress: Option<&indicatif::ProgressBar>,
+    quiet: bool,
+) -> i32 {
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut line_no = 0usize;
+    let mut pending = Some(first);
+    let mut done = false;
+    while !done {
+        let mut chunk: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
+        let mut bytes = 0u64;
+        while chunk.len() < CHUNK {
+            let line = match pending.take() {
+                Some(l) => l,
+                None => {
+                    let mut l = String::new();
+                    match reader.read_line(&mut l) {
+                        Ok(0) => {
+                            done = true;
+                            break;
+                        }
+                        Ok(_) => l,
+                        Err(e) => {
+                            eprintln!("error: cannot read input: {e}");
+                            return 2;
+                        }
+                    }
+                }
+            };
+            line_no += 1;
+            bytes += line.len() as u64;
+            if line.trim().is_empty() {
+                if line.is_empty() {
+                    done = true;
+                    break;
+                }
+                continue;
+            }
+            chunk.push((line_no, line));
+        }
+        let results: Vec<(Option<String>, Result<Snapshot, ActorError>)> =
+            chunk.par_iter().map(|(n, l)| eval_line(engine, *n, l)).collect();
+        for (id, r) in &results {
+            if r.is_ok() { ok += 1 } else { failed += 1 }
+            if writeln!(out, "{}", record(id.as_deref(), r)).is_err() {
+                eprintln!("error: cannot write output");
+                return 2;
+            }
+        }
+        if let Some(p) = progress {
+            p.inc(bytes);
+            p.set_message(format!("{} actors", ok + failed));
+        }
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    if !quiet {
+        eprintln!("evaluated {} actors: {ok} ok, {failed} failed", ok + failed);
+    }
+    i32::from(failed > 0)
+}

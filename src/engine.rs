@@ -1,0 +1,144 @@
+//! [`Engine`]: evaluates actors against [`Rules`] with a chosen [`Backend`].
+//!
+//! Invariant: ingest ([`prepare`]) is shared by every backend, so backends differ only in
+//! how a [`Prepared`] actor becomes a [`Snapshot`].
+
+use crate::eval::{self, EvalError, Scratch};
+use crate::ingest::{InputError, Prepared, prepare};
+use crate::input::Actor;
+use crate::ir::Ir;
+use crate::rules::Rules;
+use crate::snapshot::Snapshot;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The reference interpreter.
+    #[default]
+    Interpreter,
+    /// Native code compiled with Cranelift.
+    Jit,
+}
+
+/// Why one actor produced no snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActorError {
+    /// The actor's input is malformed or does not fit the rules.
+    Input(InputError),
+    /// A formula or pipeline produced NaN or an infinity.
+    Eval(EvalError),
+}
+
+impl std::fmt::Display for ActorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorError::Input(e) => e.fmt(f),
+            ActorError::Eval(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ActorError {}
+
+impl From<InputError> for ActorError {
+    fn from(e: InputError) -> Self {
+        ActorError::Input(e)
+    }
+}
+
+impl From<EvalError> for ActorError {
+    fn from(e: EvalError) -> Self {
+        ActorError::Eval(e)
+    }
+}
+
+/// Why an engine could not be built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    /// The JIT could not compile the rules (the interpreter still can run them).
+    Jit(String),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Jit(e) => write!(f, "the JIT could not compile these rules: {e} (use --engine interp)"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// Actors already ingested: evaluating them again (after a reload, say) skips ingest.
+/// A prepared batch belongs to the rule set it was prepared with.
+#[derive(Debug, Clone)]
+pub struct PreparedBatch {
+    pub actors: Vec<Result<Prepared, InputError>>,
+}
+
+/// Evaluates actors with one rule set and one backend.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    ir: Arc<Ir>,
+    backend: Backend,
+}
+
+impl Engine {
+    pub fn new(rules: &Rules, backend: Backend) -> Result<Engine, EngineError> {
+        match backend {
+            Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), backend }),
+            Backend::Jit => Err(EngineError::Jit("the JIT back end is not built yet".into())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn ir(&self) -> &Arc<Ir> {
+        &self.ir
+    }
+
+    /// Checks and ingests one actor.
+    pub fn prepare(&self, actor: &Actor) -> Result<Prepared, InputError> {
+        prepare(&self.ir, actor)
+    }
+
+    pub fn evaluate(&self, actor: &Actor) -> Result<Snapshot, ActorError> {
+        let p = self.prepare(actor)?;
+        self.evaluate_prepared(&p, &mut Scratch::default())
+    }
+
+    pub fn evaluate_prepared(&self, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, ActorError> {
+        Ok(eval::eval(&self.ir, p, scratch)?)
+    }
+
+    /// Evaluates every actor (in parallel); one result per actor, in order.
+    pub fn evaluate_batch(&self, actors: &[Actor]) -> Vec<Result<Snapshot, ActorError>> {
+        actors
+            .par_iter()
+            .map_init(Scratch::default, |scratch, a| {
+                let p = self.prepare(a)?;
+                self.evaluate_prepared(&p, scratch)
+            })
+            .collect()
+    }
+
+    pub fn prepare_batch(&self, actors: &[Actor]) -> PreparedBatch {
+        PreparedBatch { actors: actors.par_iter().map(|a| self.prepare(a)).collect() }
+    }
+
+    pub fn evaluate_prepared_batch(&self, batch: &PreparedBatch) -> Vec<Result<Snapshot, ActorError>> {
+        batch
+            .actors
+            .par_iter()
+            .map_init(Scratch::default, |scratch, p| match p {
+                Ok(p) => self.evaluate_prepared(p, scratch),
+                Err(e) => Err(ActorError::Input(e.clone())),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,266 @@
+//! The reference interpreter: the semantics every other engine must reproduce bit for bit.
+//!
+//! Per stat, in id (= dependency) order: range bounds; caps per layer and across layers;
+//! base (formula, else `default`, else 0); buckets in pipeline order or the operator; clamp.
+//! Every number goes through [`crate::num`] or a single IEEE operation.
+
+use crate::ingest::{FROM_DERIVED, FROM_PRIMARY, LayerCaps, Prepared};
+use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp};
+use crate::num;
+use crate::snapshot::{DERIVED, Entry, HAS_VALUE, Snapshot};
+use crate::syntax::Category;
+use serde::Serialize;
+
+/// Which part of a stat failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Formula,
+    RangeMin,
+    RangeMax,
+    Value,
+}
+
+/// A formula or pipeline that produced NaN or an infinity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalError {
+    pub stat: String,
+    pub phase: Phase,
+    /// The formula's source text, for `formula` and range phases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl EvalError {
+    pub fn new(stat: &Stat, phase: Phase, got: f64) -> EvalError {
+        let (formula, what) = match phase {
+            Phase::Formula => (stat.formula_text.clone(), "base formula"),
+            Phase::RangeMin => (stat.min_text.clone(), "range minimum"),
+            Phase::RangeMax => (stat.max_text.clone(), "range maximum"),
+            Phase::Value => (None, "bucket pipeline"),
+        };
+        let message = match &formula {
+            Some(t) => format!("stat `{}`: {what} `{t}` produced {got}", stat.name),
+            None => format!("stat `{}`: {what} produced {got}", stat.name),
+        };
+        EvalError { stat: stat.name.clone(), phase, formula, message }
+    }
+}
+
+/// Reusable buffers, one per thread.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    nodes: Vec<f64>,
+    values: Vec<f64>,
+}
+
+/// Evaluates one expression; `value` and `x` are the bucket variables.
+pub fn eval_expr(ir: &Ir, e: Expr, values: &[f64], value: f64, x: f64, buf: &mut [f64]) -> f64 {
+    for i in e.range() {
+        buf[i] = match ir.nodes[i] {
+            Node::Const(c) => c,
+            Node::Stat(s) => values[s.index()],
+            Node::Value => value,
+            Node::X => x,
+            Node::Unary(op, a) => unary(op, buf[a.index()]),
+            Node::Binary(op, a, b) => binary(op, buf[a.index()], buf[b.index()]),
+            Node::Select(c, a, b) => {
+                if num::truthy(buf[c.index()]) {
+                    buf[a.index()]
+                } else {
+                    buf[b.index()]
+                }
+            }
+        };
+    }
+    buf[e.end as usize - 1]
+}
+
+pub fn unary(op: UnOp, a: f64) -> f64 {
+    match op {
+        UnOp::Neg => -a,
+        UnOp::Abs => a.abs(),
+        UnOp::Floor => a.floor(),
+        UnOp::Ceil => a.ceil(),
+        UnOp::Round => num::round(a),
+        UnOp::Sqrt => a.sqrt(),
+        UnOp::Exp => num::exp(a),
+        UnOp::Ln => num::ln(a),
+    }
+}
+
+pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Min => num::fmin(a, b),
+        BinOp::Max => num::fmax(a, b),
+        BinOp::Pow => num::pow(a, b),
+        BinOp::Lt => num::bool_to_f64(a < b),
+        BinOp::Le => num::bool_to_f64(a <= b),
+        BinOp::Gt => num::bool_to_f64(a > b),
+        BinOp::Ge => num::bool_to_f64(a >= b),
+        BinOp::Eq => num::bool_to_f64(a == b),
+        BinOp::Ne => num::bool_to_f64(a != b),
+    }
+}
+
+/// Folds one bucket's contributions (canonical order) into the value it applies.
+pub fn fold(f: Fold, xs: &[f64]) -> f64 {
+    match f {
+        Fold::Sum => xs.iter().fold(0.0, |a, x| a + x),
+        Fold::Product => xs.iter().fold(1.0, |a, x| a * x),
+        Fold::DeltaProduct => xs.iter().fold(1.0, |a, x| a * (1.0 + x)),
+        Fold::Min => xs[1..].iter().fold(xs[0], |a, &x| num::fmin(a, x)),
+        Fold::Max => xs[1..].iter().fold(xs[0], |a, &x| num::fmax(a, x)),
+        Fold::First | Fold::Each => xs[0],
+    }
+}
+
+/// Combines an operator stat's contributions (canonical order).
+pub fn operate(op: Operator, xs: &[f64]) -> f64 {
+    match op {
+        Operator::Sum => xs.iter().fold(0.0, |a, x| a + x),
+        Operator::Multiply => xs.iter().fold(1.0, |a, x| a * x),
+        Operator::Max => xs[1..].iter().fold(xs[0], |a, &x| num::fmax(a, x)),
+        Operator::Min => xs[1..].iter().fold(xs[0], |a, &x| num::fmin(a, x)),
+        Operator::Average => xs.iter().fold(0.0, |a, x| a + x) / xs.len() as f64,
+    }
+}
+
+/// The effective range from the stat's range `[lo, hi]` and its caps (spec §4).
+pub fn effective_range(policy: Policy, layers: &[LayerCaps], lo: f64, hi: f64) -> (f64, f64) {
+    let (mut min, mut max) = (f64::NEG_INFINITY, f64::INFINITY);
+    let (mut min_locked, mut max_locked) = (false, false);
+    for l in layers {
+        let lmax = num::fmin(num::fmin(l.max.candidate, l.max.hard), hi);
+        let mut lmin = num::fmax(num::fmax(l.min.candidate, l.min.hard), lo);
+        if lmin > lmax {
+            lmin = lmax;
+        }
+        match policy {
+            Policy::Intersect => {
+                min = num::fmax(min, lmin);
+                max = num::fmin(max, lmax);
+            }
+            Policy::PrioritizedOverride => {
+                if !max_locked {
+                    max = if l.max.has_override { lmax } else { num::fmin(max, lmax) };
+                    max_locked = l.max.has_override;
+                }
+                if !min_locked {
+                    min = if l.min.has_override { lmin } else { num::fmax(min, lmin) };
+                    min_locked = l.min.has_override;
+                }
+            }
+        }
+    }
+    min = num::fmax(min, lo);
+    max = num::fmin(max, hi);
+    if min > max {
+        min = max;
+    }
+    (min, max)
+}
+
+/// Where a value goes: the list its contributions came from, else the declared category.
+pub fn section_flags(stat: &Stat, from: u8) -> u8 {
+    let derived = match from {
+        FROM_PRIMARY => false,
+        FROM_DERIVED => true,
+        _ => stat.category == Category::Derived,
+    };
+    if derived { DERIVED } else { 0 }
+}
+
+/// Evaluates one prepared actor.
+pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, EvalError> {
+    scratch.nodes.resize(ir.nodes.len(), 0.0);
+    scratch.values.clear();
+    scratch.values.resize(ir.stats.len(), 0.0);
+    let Scratch { nodes, values } = scratch;
+    let mut entries = Vec::with_capacity(p.stats.len());
+    let mut cursor = p.stats.iter().peekable();
+    for (i, stat) in ir.stats.iter().enumerate() {
+        let id = StatId(i as u32);
+        let prepared = cursor.next_if(|s| s.stat == id);
+        let (groups, layers, from) = match prepared {
+            Some(ps) => (
+                &p.groups[ps.groups.0 as usize..ps.groups.1 as usize],
+                &p.layers[ps.layers.0 as usize..ps.layers.1 as usize],
+                ps.from,
+            ),
+            None => (&[][..], &[][..], 0),
+        };
+        let valued = !groups.is_empty() || stat.formula.is_some() || stat.default.is_some();
+        if !valued && layers.is_empty() {
+            continue;
+        }
+        let bound = |e: Option<Expr>, inf: f64, phase, nodes: &mut Vec<f64>| match e {
+            None => Ok(inf),
+            Some(e) => {
+                let v = eval_expr(ir, e, values, 0.0, 0.0, nodes);
+                if v.is_finite() { Ok(v) } else { Err(EvalError::new(stat, phase, v)) }
+            }
+        };
+        let lo = bound(stat.min, f64::NEG_INFINITY, Phase::RangeMin, nodes)?;
+        let hi = bound(stat.max, f64::INFINITY, Phase::RangeMax, nodes)?;
+        let (min, max) = effective_range(ir.policy(), layers, lo, hi);
+        let mut entry = Entry { stat: id, flags: section_flags(stat, from), value: 0.0, min, max };
+        if valued {
+            let base = match stat.formula {
+                Some(f) => {
+                    let v = eval_expr(ir, f, values, 0.0, 0.0, nodes);
+                    if !v.is_finite() {
+                        return Err(EvalError::new(stat, Phase::Formula, v));
+                    }
+                    v
+                }
+                None => stat.default.unwrap_or(0.0),
+            };
+            let mut v = base;
+            match stat.mode {
+                Mode::Pipeline(pid) => {
+                    let pipeline = ir.pipeline(pid);
+                    for g in groups {
+                        let bucket = ir.bucket(pipeline.buckets[g.slot as usize]);
+                        let xs = &p.values[g.start as usize..g.end as usize];
+                        if bucket.fold == Fold::Each {
+                            for &x in xs {
+                                v = eval_expr(ir, bucket.apply, values, v, x, nodes);
+                            }
+                        } else {
+                            v = eval_expr(ir, bucket.apply, values, v, fold(bucket.fold, xs), nodes);
+                        }
+                    }
+                }
+                Mode::Operator(op) => {
+                    if let Some(g) = groups.first() {
+                        v = operate(op, &p.values[g.start as usize..g.end as usize]);
+                    }
+                }
+            }
+            if v.is_nan() {
+                return Err(EvalError::new(stat, Phase::Value, v));
+            }
+            v = num::clamp(v, min, max);
+            if !v.is_finite() {
+                return Err(EvalError::new(stat, Phase::Value, v));
+            }
+            values[i] = v;
+            entry.value = v;
+            entry.flags |= HAS_VALUE;
+        }
+        entries.push(entry);
+    }
+    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+}

@@ -1,0 +1,406 @@
+//! Ingest: an [`Actor`] checked against a rule set and turned into a [`Prepared`] actor —
+//! names resolved to ids, contributions grouped per stat and bucket in canonical order, caps
+//! reduced per stat and layer. Shared by every engine.
+//!
+//! Invariant: the output depends only on the multiset of contributions and caps, never on
+//! their order of arrival (every tie is broken down to the value's bits).
+
+use crate::input::{Actor, ModifierPack};
+use crate::ir::{Ir, LayerId, Mode, StatId};
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// Where a stat's contributions came from (decides Primary or Derived in the snapshot).
+pub const FROM_PRIMARY: u8 = 1;
+pub const FROM_DERIVED: u8 = 2;
+
+/// A contributed stat or a capped one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedStat {
+    pub stat: StatId,
+    /// `FROM_PRIMARY | FROM_DERIVED` bits; 0 when the stat only has caps.
+    pub from: u8,
+    /// Range into [`Prepared::groups`].
+    pub groups: (u32, u32),
+    /// Range into [`Prepared::layers`].
+    pub layers: (u32, u32),
+}
+
+/// Contributions of one bucket (its position in the stat's pipeline), or all of an operator
+/// stat's (position 0), as a range into [`Prepared::values`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Group {
+    pub slot: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// One side (max or min) of one layer, reduced within the layer (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Side {
+    /// The override, else baseline + additive, else unbounded (±∞).
+    pub candidate: f64,
+    /// Tightest hard bound, else unbounded.
+    pub hard: f64,
+    pub has_override: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerCaps {
+    pub layer: LayerId,
+    pub max: Side,
+    pub min: Side,
+}
+
+/// An actor ready to evaluate: no strings, only ids and numbers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Prepared {
+    pub version: i64,
+    /// Sorted by stat id.
+    pub stats: Vec<PreparedStat>,
+    pub groups: Vec<Group>,
+    pub values: Vec<f64>,
+    pub layers: Vec<LayerCaps>,
+    /// Combined context packs by name (spec §6).
+    pub context: BTreeMap<String, ModifierPack>,
+}
+
+/// A bad actor: which one, where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Index of the subsystem and its `meta.system`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsystem: Option<String>,
+    /// JSON path of the field, e.g. `subsystems[1].caps[0].mode`.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(a) = &self.actor {
+            write!(f, "actor `{a}`: ")?;
+        }
+        if let Some(s) = &self.subsystem {
+            write!(f, "subsystem {s}: ")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+fn valid_dimension(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next().is_some_and(|c| c.is_ascii_lowercase())
+        && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+struct Item<'a> {
+    stat: StatId,
+    slot: u32,
+    priority: i64,
+    system: &'a str,
+    value: f64,
+}
+
+fn canonical(a: &Item, b: &Item) -> Ordering {
+    a.stat
+        .cmp(&b.stat)
+        .then(a.slot.cmp(&b.slot))
+        .then(b.priority.cmp(&a.priority))
+        .then(a.system.cmp(b.system))
+        .then(a.value.total_cmp(&b.value))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum CapMode {
+    Baseline,
+    Additive,
+    Override,
+    HardMax,
+    HardMin,
+}
+
+struct CapItem<'a> {
+    stat: StatId,
+    layer: LayerId,
+    is_max: bool,
+    mode: CapMode,
+    priority: i64,
+    system: &'a str,
+    value: f64,
+}
+
+/// Checks `actor` against `ir` and prepares it (spec §8 lists what is checked).
+pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
+    let err = |sub: Option<usize>, field: String, message: String| {
+        let subsystem = sub.map(|i| {
+            let sys = &actor.subsystems[i].meta.system;
+            if sys.is_empty() { format!("#{i}") } else { format!("#{i} ({sys})") }
+        });
+        InputError { actor: actor.id.clone(), subsystem, field, message }
+    };
+    let mut items: Vec<Item> = Vec::new();
+    let mut caps: Vec<CapItem> = Vec::new();
+    let mut from: BTreeMap<StatId, u8> = BTreeMap::new();
+    let mut context: BTreeMap<&str, Vec<(&str, &ModifierPack)>> = BTreeMap::new();
+    for (si, sub) in actor.subsystems.iter().enumerate() {
+        let lists = [(&sub.primary, "primary", FROM_PRIMARY), (&sub.derived, "derived", FROM_DERIVED)];
+        for (list, list_name, bit) in lists {
+            for (ci, c) in list.iter().enumerate() {
+                let at = |f: &str| format!("subsystems[{si}].{list_name}[{ci}].{f}");
+                let stat = resolve_stat(ir, &c.dimension).map_err(|m| err(Some(si), at("dimension"), m))?;
+                if !c.value.is_finite() {
+                    return Err(err(Some(si), at("value"), format!("value {} is not a finite number", c.value)));
+                }
+                let slot = match ir.stat(stat).mode {
+                    Mode::Operator(_) => {
+                        if !ir.bucket_ids.contains_key(&c.bucket) {
+                            return Err(err(Some(si), at("bucket"), unknown_bucket(ir, &c.bucket)));
+                        }
+                        0
+                    }
+                    Mode::Pipeline(p) => {
+                        let pipeline = ir.pipeline(p);
+                        let pos = ir
+                            .bucket_ids
+                            .get(&c.bucket)
+                            .and_then(|b| pipeline.buckets.iter().position(|x| x == b));
+                        match pos {
+                            Some(pos) => pos as u32,
+                            None if ir.bucket_ids.contains_key(&c.bucket) => {
+                                return Err(err(
+                                    Some(si),
+                                    at("bucket"),
+                                    format!(
+                                        "bucket `{}` is not in pipeline `{}` of stat `{}`",
+                                        c.bucket,
+                                        pipeline.name,
+                                        c.dimension
+                                    ),
+                                ));
+                            }
+                            None => return Err(err(Some(si), at("bucket"), unknown_bucket(ir, &c.bucket))),
+                        }
+                    }
+                };
+                *from.entry(stat).or_default() |= bit;
+                items.push(Item { stat, slot, priority: c.priority.unwrap_or(0), system: &c.system, value: c.value });
+            }
+        }
+        for (ci, c) in sub.caps.iter().enumerate() {
+            let at = |f: &str| format!("subsystems[{si}].caps[{ci}].{f}");
+            let stat = resolve_stat(ir, &c.dimension).map_err(|m| err(Some(si), at("dimension"), m))?;
+            if !c.value.is_finite() {
+                return Err(err(Some(si), at("value"), format!("value {} is not a finite number", c.value)));
+            }
+            let is_max = match c.kind.as_str() {
+                "max" => true,
+                "min" => false,
+                k => return Err(err(Some(si), at("kind"), format!("unknown cap kind `{k}` (expected `max` or `min`)"))),
+            };
+            let mode = match c.mode.as_str() {
+                "BASELINE" => CapMode::Baseline,
+                "ADDITIVE" => CapMode::Additive,
+                "OVERRIDE" => CapMode::Override,
+                "HARD_MAX" => CapMode::HardMax,
+                "HARD_MIN" => CapMode::HardMin,
+                m => {
+                    return Err(err(
+                        Some(si),
+                        at("mode"),
+                        format!("unknown cap mode `{m}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)"),
+                    ));
+                }
+            };
+            if (mode == CapMode::HardMax && !is_max) || (mode == CapMode::HardMin && is_max) {
+                return Err(err(
+                    Some(si),
+                    at("kind"),
+                    format!("cap mode {} needs kind `{}`, not `{}`", c.mode, if is_max { "min" } else { "max" }, c.kind),
+                ));
+            }
+            let layer = match &c.scope {
+                Some(s) => match ir.layer_ids.get(s) {
+                    Some(&l) => l,
+                    None => {
+                        let names: Vec<&str> = ir.layers.iter().map(|l| l.name.as_str()).collect();
+                        return Err(err(
+                            Some(si),
+                            at("scope"),
+                            format!("unknown cap layer `{s}` (layers: {})", names.join(", ")),
+                        ));
+                    }
+                },
+                None => match ir.unscoped {
+                    Some(l) => l,
+                    None => {
+                        return Err(err(
+                            Some(si),
+                            at("scope"),
+                            "cap has no scope and the rule set declares no `unscoped` layer".into(),
+                        ));
+                    }
+                },
+            };
+            if ir.layers[layer.index()].requires_realm && c.realm.as_deref().is_none_or(str::is_empty) {
+                return Err(err(
+                    Some(si),
+                    at("realm"),
+                    format!("caps in layer {} must name their `realm`", ir.layers[layer.index()].name),
+                ));
+            }
+            caps.push(CapItem {
+                stat,
+                layer,
+                is_max,
+                mode,
+                priority: c.priority.unwrap_or(0),
+                system: &c.system,
+                value: c.value,
+            });
+        }
+        if let Some(ctx) = &sub.context {
+            for (name, pack) in ctx {
+                let at = |f: &str| format!("subsystems[{si}].context.{name}.{f}");
+                for (f, v) in [("additive_percent", pack.additive_percent), ("post_add", pack.post_add)] {
+                    if !v.is_finite() {
+                        return Err(err(Some(si), at(f), format!("{v} is not a finite number")));
+                    }
+                }
+                if pack.multipliers.iter().any(|m| !m.is_finite()) {
+                    return Err(err(Some(si), at("multipliers"), "multipliers must be finite numbers".into()));
+                }
+                context.entry(name).or_default().push((&sub.meta.system, pack));
+            }
+        }
+    }
+    items.sort_by(canonical);
+    let mut out = Prepared { version: actor.version, ..Prepared::default() };
+    out.values = items.iter().map(|i| i.value).collect();
+    caps.sort_by(|a, b| {
+        (a.stat, a.layer, a.is_max, a.mode)
+            .cmp(&(b.stat, b.layer, b.is_max, b.mode))
+            .then(b.priority.cmp(&a.priority))
+            .then(a.system.cmp(b.system))
+            .then(a.value.total_cmp(&b.value))
+    });
+    // Walk contributions and caps together, stat by stat.
+    let (mut i, mut k) = (0, 0);
+    while i < items.len() || k < caps.len() {
+        let stat = match (items.get(i), caps.get(k)) {
+            (Some(a), Some(c)) => a.stat.min(c.stat),
+            (Some(a), None) => a.stat,
+            (None, Some(c)) => c.stat,
+            (None, None) => break,
+        };
+        let g0 = out.groups.len() as u32;
+        while i < items.len() && items[i].stat == stat {
+            let slot = items[i].slot;
+            let start = i as u32;
+            while i < items.len() && items[i].stat == stat && items[i].slot == slot {
+                i += 1;
+            }
+            out.groups.push(Group { slot, start, end: i as u32 });
+        }
+        let l0 = out.layers.len() as u32;
+        while k < caps.len() && caps[k].stat == stat {
+            let layer = caps[k].layer;
+            let mut lc = LayerCaps { layer, max: unbounded(true), min: unbounded(false) };
+            let mut sides = [Reduce::default(), Reduce::default()];
+            while k < caps.len() && caps[k].stat == stat && caps[k].layer == layer {
+                let c = &caps[k];
+                let r = &mut sides[usize::from(c.is_max)];
+                match c.mode {
+                    CapMode::Baseline => r.baseline = Some(r.baseline.unwrap_or(0.0) + c.value),
+                    CapMode::Additive => r.additive = Some(r.additive.unwrap_or(0.0) + c.value),
+                    CapMode::Override => {
+                        r.overriding.get_or_insert(c.value);
+                    }
+                    CapMode::HardMax => r.hard = Some(r.hard.map_or(c.value, |h| crate::num::fmin(h, c.value))),
+                    CapMode::HardMin => r.hard = Some(r.hard.map_or(c.value, |h| crate::num::fmax(h, c.value))),
+                }
+                k += 1;
+            }
+            lc.max = sides[1].finish(true);
+            lc.min = sides[0].finish(false);
+            out.layers.push(lc);
+        }
+        out.stats.push(PreparedStat {
+            stat,
+            from: from.get(&stat).copied().unwrap_or(0),
+            groups: (g0, out.groups.len() as u32),
+            layers: (l0, out.layers.len() as u32),
+        });
+    }
+    for (name, mut parts) in context {
+        parts.sort_by(|a, b| {
+            a.0.cmp(b.0)
+                .then(a.1.additive_percent.total_cmp(&b.1.additive_percent))
+                .then(a.1.post_add.total_cmp(&b.1.post_add))
+                .then_with(|| {
+                    let bits = |p: &ModifierPack| p.multipliers.iter().map(|m| m.to_bits()).collect::<Vec<_>>();
+                    bits(a.1).cmp(&bits(b.1))
+                })
+        });
+        let mut pack = ModifierPack::default();
+        for (_, p) in &parts {
+            pack.additive_percent += p.additive_percent;
+            pack.post_add += p.post_add;
+            pack.multipliers.extend_from_slice(&p.multipliers);
+        }
+        out.context.insert(name.to_string(), pack);
+    }
+    Ok(out)
+}
+
+fn unbounded(is_max: bool) -> Side {
+    let inf = if is_max { f64::INFINITY } else { f64::NEG_INFINITY };
+    Side { candidate: inf, hard: inf, has_override: false }
+}
+
+#[derive(Default)]
+struct Reduce {
+    baseline: Option<f64>,
+    additive: Option<f64>,
+    overriding: Option<f64>,
+    hard: Option<f64>,
+}
+
+impl Reduce {
+    fn finish(&self, is_max: bool) -> Side {
+        let inf = if is_max { f64::INFINITY } else { f64::NEG_INFINITY };
+        let candidate = match (self.overriding, self.baseline, self.additive) {
+            (Some(o), _, _) => o,
+            (None, None, None) => inf,
+            (None, b, a) => b.unwrap_or(0.0) + a.unwrap_or(0.0),
+        };
+        Side { candidate, hard: self.hard.unwrap_or(inf), has_override: self.overriding.is_some() }
+    }
+}
+
+fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
+    if !valid_dimension(name) {
+        return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
+    }
+    ir.stat_ids.get(name).copied().ok_or_else(|| {
+        let mut m = format!("unknown dimension `{name}`");
+        if let Some(s) = crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())) {
+            m.push_str(&format!(" (did you mean `{s}`?)"));
+        }
+        m
+    })
+}
+
+fn unknown_bucket(ir: &Ir, name: &str) -> String {
+    let mut m = format!("unknown bucket `{name}`");
+    if let Some(s) = crate::check::did_you_mean(name, ir.buckets.iter().map(|b| b.name.as_str())) {
+        m.push_str(&format!(" (did you mean `{s}`?)"));
+    }
+    m
+}

@@ -1,0 +1,205 @@
+//! Lower: checked AST → [`Ir`]. Runs only after [`check`](crate::check) found no errors.
+
+use super::*;
+use crate::check::Checked;
+use crate::source::SourceMap;
+use crate::syntax::{self, ClauseKind, ExprKind};
+
+pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
+    let mut ir = Ir {
+        stats: Vec::new(),
+        buckets: Vec::new(),
+        pipelines: Vec::new(),
+        layers: Vec::new(),
+        policy: None,
+        unscoped: None,
+        nodes: Vec::new(),
+        names: std::sync::Arc::from(Vec::new()),
+        stat_ids: FxHashMap::default(),
+        bucket_ids: FxHashMap::default(),
+        layer_ids: FxHashMap::default(),
+    };
+    for b in &checked.buckets {
+        ir.bucket_ids.insert(b.name.name.clone(), BucketId(ir.buckets.len() as u32));
+        let fold = match b.fold.name.as_str() {
+            "sum" => Fold::Sum,
+            "product" => Fold::Product,
+            "delta_product" => Fold::DeltaProduct,
+            "min" => Fold::Min,
+            "max" => Fold::Max,
+            "first" => Fold::First,
+            _ => Fold::Each,
+        };
+        let apply = lower_expr(&mut ir, &b.apply, &|_| None);
+        ir.buckets.push(Bucket { name: b.name.name.clone(), fold, apply, span: b.name.span });
+    }
+    let mut pipeline_ids = FxHashMap::default();
+    for p in &checked.pipelines {
+        pipeline_ids.insert(p.name.name.as_str(), PipelineId(ir.pipelines.len() as u32));
+        let buckets = p.buckets.iter().filter_map(|b| ir.bucket_ids.get(&b.name).copied()).collect();
+        ir.pipelines.push(Pipeline { name: p.name.name.clone(), buckets, span: p.name.span });
+    }
+    let default_pipeline = checked.default_pipeline.and_then(|p| pipeline_ids.get(p.name.as_str()).copied());
+    if let Some(l) = checked.layers {
+        for layer in &l.layers {
+            ir.layer_ids.insert(layer.name.name.clone(), LayerId(ir.layers.len() as u32));
+            ir.layers.push(Layer {
+                name: layer.name.name.clone(),
+                requires_realm: layer.requires.is_some(),
+                span: layer.name.span,
+            });
+        }
+        ir.policy = l.policies.first().map(|p| match p.name.as_str() {
+            "prioritized_override" => Policy::PrioritizedOverride,
+            _ => Policy::Intersect,
+        });
+        ir.unscoped = l.unscoped.first().and_then(|u| ir.layer_ids.get(&u.name).copied());
+    }
+    // Ids follow dependency order, so every reference points backwards.
+    for (new, &old) in checked.order.iter().enumerate() {
+        ir.stat_ids.insert(checked.stats[old].1.name.name.clone(), StatId(new as u32));
+    }
+    for &old in &checked.order {
+        let (item, s) = checked.stats[old];
+        let stat_ids = ir.stat_ids.clone();
+        let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
+        let mut stat = Stat {
+            name: s.name.name.clone(),
+            category: s.category,
+            mode: Mode::Pipeline(default_pipeline.unwrap_or(PipelineId(0))),
+            formula: None,
+            min: None,
+            max: None,
+            default: None,
+            deps: Vec::new(),
+            doc: item.doc.clone(),
+            span: s.name.span,
+            formula_text: None,
+            min_text: None,
+            max_text: None,
+        };
+        for c in &s.clauses {
+            match &c.kind {
+                ClauseKind::Formula(e) => {
+                    stat.formula = Some(lower_expr(&mut ir, e, &resolve));
+                    stat.formula_text = Some(sources.snippet(e.span).to_string());
+                }
+                ClauseKind::Range(lo, hi) => {
+                    stat.min = Some(lower_expr(&mut ir, lo, &resolve));
+                    stat.max = Some(lower_expr(&mut ir, hi, &resolve));
+                    stat.min_text = Some(sources.snippet(lo.span).to_string());
+                    stat.max_text = Some(sources.snippet(hi.span).to_string());
+                }
+                ClauseKind::Merge(m) => {
+                    stat.mode = Mode::Operator(match m.name.as_str() {
+                        "sum" => Operator::Sum,
+                        "max" => Operator::Max,
+                        "min" => Operator::Min,
+                        "average" => Operator::Average,
+                        _ => Operator::Multiply,
+                    })
+                }
+                ClauseKind::Pipeline(p) => {
+                    if let Some(&id) = pipeline_ids.get(p.name.as_str()) {
+                        stat.mode = Mode::Pipeline(id);
+                    }
+                }
+                ClauseKind::Default(e) => stat.default = crate::check::const_eval(e),
+            }
+        }
+        let mut deps: Vec<StatId> = Vec::new();
+        for e in [stat.formula, stat.min, stat.max].into_iter().flatten() {
+            for n in &ir.nodes[e.range()] {
+                if let Node::Stat(d) = n {
+                    deps.push(*d);
+                }
+            }
+        }
+        deps.sort_unstable();
+        deps.dedup();
+        stat.deps = deps;
+        ir.stats.push(stat);
+    }
+    ir.names = ir.stats.iter().map(|s| s.name.clone()).collect();
+    ir
+}
+
+fn lower_expr(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -> Expr {
+    let start = ir.nodes.len() as u32;
+    emit(ir, e, resolve);
+    Expr { start, end: ir.nodes.len() as u32 }
+}
+
+fn push(ir: &mut Ir, n: Node) -> NodeId {
+    ir.nodes.push(n);
+    NodeId(ir.nodes.len() as u32 - 1)
+}
+
+fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -> NodeId {
+    match &e.kind {
+        ExprKind::Number(v) => push(ir, Node::Const(*v)),
+        ExprKind::Name(n) => {
+            let node = match n.as_str() {
+                "value" => resolve(n).unwrap_or(Node::Value),
+                "x" => resolve(n).unwrap_or(Node::X),
+                _ => resolve(n).unwrap_or(Node::Const(0.0)),
+            };
+            push(ir, node)
+        }
+        ExprKind::Neg(a) => {
+            let a = emit(ir, a, resolve);
+            push(ir, Node::Unary(UnOp::Neg, a))
+        }
+        ExprKind::Binary(op, a, b) => {
+            let a = emit(ir, a, resolve);
+            let b = emit(ir, b, resolve);
+            use syntax::BinOp as S;
+            let op = match op {
+                S::Add => BinOp::Add,
+                S::Sub => BinOp::Sub,
+                S::Mul => BinOp::Mul,
+                S::Div => BinOp::Div,
+                S::Lt => BinOp::Lt,
+                S::Le => BinOp::Le,
+                S::Gt => BinOp::Gt,
+                S::Ge => BinOp::Ge,
+                S::Eq => BinOp::Eq,
+                S::Ne => BinOp::Ne,
+            };
+            push(ir, Node::Binary(op, a, b))
+        }
+        ExprKind::If(c, t, f) => {
+            let c = emit(ir, c, resolve);
+            let t = emit(ir, t, resolve);
+            let f = emit(ir, f, resolve);
+            push(ir, Node::Select(c, t, f))
+        }
+        ExprKind::Call(f, args) => {
+            let ids: Vec<NodeId> = args.iter().map(|a| emit(ir, a, resolve)).collect();
+            let first = ids[0];
+            let un = |op| move |ir: &mut Ir| push(ir, Node::Unary(op, first));
+            match f.name.as_str() {
+                "min" | "max" => {
+                    let op = if f.name == "min" { BinOp::Min } else { BinOp::Max };
+                    let mut acc = ids[0];
+                    for &b in &ids[1..] {
+                        acc = push(ir, Node::Binary(op, acc, b));
+                    }
+                    acc
+                }
+                "clamp" => {
+                    let lo = push(ir, Node::Binary(BinOp::Max, ids[0], ids[1]));
+                    push(ir, Node::Binary(BinOp::Min, lo, ids[2]))
+                }
+                "pow" => push(ir, Node::Binary(BinOp::Pow, ids[0], ids[1])),
+                "abs" => un(UnOp::Abs)(ir),
+                "floor" => un(UnOp::Floor)(ir),
+                "ceil" => un(UnOp::Ceil)(ir),
+                "round" => un(UnOp::Round)(ir),
+                "sqrt" => un(UnOp::Sqrt)(ir),
+                "exp" => un(UnOp::Exp)(ir),
+                _ => un(UnOp::Ln)(ir),
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The lowered rule set: flat arenas addressed by newtype ids, names interned once.
+//!
+//! Invariants: stats are stored in dependency order (a stat only reads stats with smaller
+//! ids); an expression is a contiguous range of [`Node`]s in post-order (children before
+//! parents), so it can be evaluated by one forward pass; lowering only runs on a rule set
+//! that checked without errors.
+
+mod dump;
+mod lower;
+
+pub use dump::dump;
+pub use lower::lower;
+
+use crate::source::Span;
+use crate::syntax::Category;
+use rustc_hash::FxHashMap;
+
+macro_rules! id {
+    ($name:ident) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+id!(StatId);
+id!(BucketId);
+id!(PipelineId);
+id!(LayerId);
+id!(NodeId);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Neg,
+    Abs,
+    Floor,
+    Ceil,
+    Round,
+    Sqrt,
+    Exp,
+    Ln,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    Pow,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Node {
+    Const(f64),
+    /// Another stat's final value (0 when it has none).
+    Stat(StatId),
+    /// The running value, inside a bucket's `apply`.
+    Value,
+    /// The folded value (or one contribution, for `fold each`), inside `apply`.
+    X,
+    Unary(UnOp, NodeId),
+    Binary(BinOp, NodeId, NodeId),
+    /// `if c then a else b`.
+    Select(NodeId, NodeId, NodeId),
+}
+
+/// A post-order node range; the root is the last node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Expr {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Expr {
+    pub fn root(self) -> NodeId {
+        NodeId(self.end - 1)
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fold {
+    Sum,
+    Product,
+    /// Π (1 + x).
+    DeltaProduct,
+    Min,
+    Max,
+    First,
+    /// `apply` once per contribution, with `x` the contribution.
+    Each,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    Sum,
+    Max,
+    Min,
+    Average,
+    Multiply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Pipeline(PipelineId),
+    Operator(Operator),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Policy {
+    Intersect,
+    PrioritizedOverride,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stat {
+    pub name: String,
+    pub category: Category,
+    pub mode: Mode,
+    pub formula: Option<Expr>,
+    pub min: Option<Expr>,
+    pub max: Option<Expr>,
+    pub default: Option<f64>,
+    /// Stats read by the formula or the range bounds.
+    pub deps: Vec<StatId>,
+    pub doc: Vec<String>,
+    pub span: Span,
+    /// Source text of the formula and bounds, for messages.
+    pub formula_text: Option<String>,
+    pub min_text: Option<String>,
+    pub max_text: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub name: String,
+    pub fold: Fold,
+    pub apply: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub name: String,
+    pub buckets: Vec<BucketId>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    /// Caps in this layer must carry a `realm`.
+    pub requires_realm: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ir {
+    pub stats: Vec<Stat>,
+    pub buckets: Vec<Bucket>,
+    pub pipelines: Vec<Pipeline>,
+    pub layers: Vec<Layer>,
+    pub policy: Option<Policy>,
+    pub unscoped: Option<LayerId>,
+    pub nodes: Vec<Node>,
+    /// Stat names by id, shared with every snapshot.
+    pub names: std::sync::Arc<[String]>,
+    pub stat_ids: FxHashMap<String, StatId>,
+    pub bucket_ids: FxHashMap<String, BucketId>,
+    pub layer_ids: FxHashMap<String, LayerId>,
+}
+
+impl Ir {
+    pub fn stat(&self, id: StatId) -> &Stat {
+        &self.stats[id.index()]
+    }
+
+    pub fn bucket(&self, id: BucketId) -> &Bucket {
+        &self.buckets[id.index()]
+    }
+
+    pub fn pipeline(&self, id: PipelineId) -> &Pipeline {
+        &self.pipelines[id.index()]
+    }
+
+    pub fn stat_ids(&self) -> impl Iterator<Item = StatId> + use<> {
+        (0..self.stats.len() as u32).map(StatId)
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy.unwrap_or(Policy::Intersect)
+    }
+}

@@ -1,0 +1,90 @@
+//! [`Rules`]: the façade that takes a rule-set path through load → check → lower.
+
+use crate::check::check;
+use crate::diag::{self, Diagnostic};
+use crate::ir::{Ir, lower};
+use crate::load::{LoadOptions, load};
+use crate::source::SourceMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A checked and lowered rule set, ready for an [`Engine`](crate::Engine).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub ir: Arc<Ir>,
+    pub sources: Arc<SourceMap>,
+    /// Warnings found while checking (errors prevent a `Rules` from existing).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// What checking a rule set found: sources, every diagnostic, and the IR when there were no errors.
+#[derive(Debug)]
+pub struct Compiled {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    pub ir: Option<Ir>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Why a rule set could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The path itself could not be read.
+    Io(String),
+    /// The rules have errors; render them with [`diag::render`].
+    Invalid { sources: SourceMap, diagnostics: Vec<Diagnostic> },
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(e) => f.write_str(e),
+            LoadError::Invalid { sources, diagnostics } => f.write_str(&diag::render(sources, diagnostics, false)),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Load, check and (when clean) lower the rule set at `path`.
+pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Compiled, String> {
+    let loaded = load(paths, opts)?;
+    Ok(compile_loaded(loaded))
+}
+
+pub fn compile_loaded(loaded: crate::load::Loaded) -> Compiled {
+    let mut diagnostics = loaded.diags;
+    let (checked, check_diags) = check(&loaded.files);
+    diagnostics.extend(check_diags);
+    diag::sort(&mut diagnostics);
+    let ir = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(lower(&checked, &loaded.sources)) };
+    Compiled { sources: loaded.sources, diagnostics, ir }
+}
+
+impl Rules {
+    /// Loads a rule set from a `.stat` file or a folder of them.
+    pub fn load(path: impl AsRef<Path>) -> Result<Rules, LoadError> {
+        Rules::load_with(path.as_ref(), &LoadOptions::default())
+    }
+
+    pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Rules, LoadError> {
+        let compiled = compile(&[path.to_path_buf()], opts).map_err(LoadError::Io)?;
+        Rules::from_compiled(compiled)
+    }
+
+    pub fn from_compiled(compiled: Compiled) -> Result<Rules, LoadError> {
+        match compiled.ir {
+            Some(ir) => Ok(Rules {
+                ir: Arc::new(ir),
+                sources: Arc::new(compiled.sources),
+                warnings: compiled.diagnostics,
+            }),
+            None => Err(LoadError::Invalid { sources: compiled.sources, diagnostics: compiled.diagnostics }),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The abstract syntax tree: what a rule file says, with a span on every part.
+
+use crate::source::Span;
+
+/// One parsed `.stat` file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ast {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub doc: Vec<String>,
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemKind {
+    Import(Import),
+    Bucket(BucketDecl),
+    Pipeline(PipelineDecl),
+    DefaultPipeline(Ident),
+    Layers(LayersDecl),
+    Stat(StatDecl),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    pub path: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketDecl {
+    pub name: Ident,
+    pub fold: Ident,
+    pub apply: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineDecl {
+    pub name: Ident,
+    pub buckets: Vec<Ident>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayersDecl {
+    pub layers: Vec<LayerDef>,
+    pub policies: Vec<Ident>,
+    pub unscoped: Vec<Ident>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerDef {
+    pub name: Ident,
+    /// `requires realm`: caps in this layer must name the field.
+    pub requires: Option<Ident>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Primary,
+    Derived,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatDecl {
+    pub category: Category,
+    pub name: Ident,
+    pub clauses: Vec<StatClause>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatClause {
+    pub kind: ClauseKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClauseKind {
+    Formula(Expr),
+    Range(Expr, Expr),
+    Merge(Ident),
+    Pipeline(Ident),
+    Default(Expr),
+}
+
+impl ClauseKind {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            ClauseKind::Formula(_) => "=",
+            ClauseKind::Range(..) => "in",
+            ClauseKind::Merge(_) => "merge",
+            ClauseKind::Pipeline(_) => "pipeline",
+            ClauseKind::Default(_) => "default",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Number(f64),
+    Name(String),
+    Neg(Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Call(Ident, Vec<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+        }
+    }
+
+    /// Binding strength: comparisons 1, additive 2, multiplicative 3.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Add | BinOp::Sub => 2,
+            BinOp::Mul | BinOp::Div => 3,
+            _ => 1,
+        }
+    }
+}
+
+impl Expr {
+    /// Calls `f` on every name this expression mentions, with its span.
+    pub fn for_each_name(&self, f: &mut impl FnMut(&str, Span)) {
+        match &self.kind {
+            ExprKind::Number(_) => {}
+            ExprKind::Name(n) => f(n, self.span),
+            ExprKind::Neg(e) => e.for_each_name(f),
+            ExprKind::Binary(_, a, b) => {
+                a.for_each_name(f);
+                b.for_each_name(f);
+            }
+            ExprKind::If(c, t, e) => {
+                c.for_each_name(f);
+                t.for_each_name(f);
+                e.for_each_name(f);
+            }
+            ExprKind::Call(_, args) => args.iter().for_each(|a| a.for_each_name(f)),
+        }
+    }
+}

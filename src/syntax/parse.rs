@@ -1,0 +1,450 @@
+//! pest pairs → AST. One declaration is parsed at a time so that errors do not cascade.
+
+use super::ast::*;
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Span};
+use pest::Parser;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/stat.pest"]
+struct StatParser;
+
+/// Bounds that keep hostile input from exhausting the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Deepest allowed nesting of parentheses, calls, `if` and operators.
+    pub max_depth: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits { max_depth: 64 }
+    }
+}
+
+/// The largest nesting limit accepted; deeper trees would risk the native stack.
+pub const MAX_DEPTH_LIMIT: usize = 1000;
+
+/// Parses one file. Returns every declaration that parsed and a diagnostic for each that did not.
+pub fn parse_file(file: FileId, text: &str, limits: ParseLimits) -> (Ast, Vec<Diagnostic>) {
+    let max_depth = limits.max_depth.min(MAX_DEPTH_LIMIT);
+    let mut ast = Ast::default();
+    let mut diags = Vec::new();
+    for (start, end) in split_declarations(text) {
+        let chunk = &text[start..end];
+        if is_trivia(chunk) {
+            continue;
+        }
+        if let Some(at) = paren_depth_exceeds(chunk, max_depth) {
+            diags.push(too_deep(Span::new(file, start + at, start + at + 1), max_depth));
+            continue;
+        }
+        match StatParser::parse(Rule::item, chunk) {
+            Ok(mut pairs) => {
+                let item = pairs.next().expect("item rule always yields one pair");
+                let mut b = Builder { file, base: start, max_depth, error: None };
+                match b.item(item) {
+                    Some(item) => ast.items.push(item),
+                    None => diags.extend(b.error),
+                }
+            }
+            Err(e) => diags.push(syntax_error(file, start, chunk, e)),
+        }
+    }
+    (ast, diags)
+}
+
+/// Byte ranges of the declarations: each ends after its `;` (comments and strings skipped).
+fn split_declarations(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b';' => {
+                out.push((start, i + 1));
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        out.push((start, bytes.len()));
+    }
+    out
+}
+
+/// Only whitespace and comments (doc comments with nothing to document are allowed at the end).
+fn is_trivia(chunk: &str) -> bool {
+    chunk.lines().all(|l| {
+        let l = l.trim();
+        l.is_empty() || l.starts_with("//")
+    })
+}
+
+/// Offset of the first parenthesis that opens deeper than `max`, if any.
+fn paren_depth_exceeds(chunk: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_comment = false;
+    for (i, b) in chunk.bytes().enumerate() {
+        match b {
+            b'\n' => in_comment = false,
+            _ if in_comment => {}
+            b'/' if chunk.as_bytes().get(i + 1) == Some(&b'/') => in_comment = true,
+            b'(' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn too_deep(span: Span, max: usize) -> Diagnostic {
+    Diagnostic::error("E0003", format!("expression nested deeper than {max} levels"))
+        .primary(span, "too deep")
+        .help("split the expression into helper stats, or raise the limit with --max-depth")
+}
+
+fn rule_words(rule: &Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::ident | Rule::name | Rule::fold_kind => "a name",
+        Rule::number => "a number",
+        Rule::string => "a quoted path",
+        Rule::expr | Rule::if_expr | Rule::compare | Rule::sum | Rule::product | Rule::unary | Rule::call => {
+            "an expression"
+        }
+        Rule::cmp_op => "a comparison",
+        Rule::add_op => "`+` or `-`",
+        Rule::mul_op => "`*` or `/`",
+        Rule::neg => "`-`",
+        Rule::doc | Rule::doc_text => "a doc comment",
+        Rule::import_decl
+        | Rule::bucket_decl
+        | Rule::pipeline_decl
+        | Rule::default_pipeline_decl
+        | Rule::layers_decl
+        | Rule::stat_decl
+        | Rule::category
+        | Rule::kw_primary
+        | Rule::kw_derived
+        | Rule::kw_import
+        | Rule::kw_bucket
+        | Rule::kw_layers => "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers` or `import`)",
+        Rule::formula_clause => "`=`",
+        Rule::range_clause | Rule::kw_in => "`in`",
+        Rule::merge_clause | Rule::kw_merge => "`merge`",
+        Rule::pipeline_clause | Rule::kw_pipeline => "`pipeline`",
+        Rule::default_clause | Rule::kw_default => "`default`",
+        Rule::policy_clause | Rule::kw_policy => "`policy`",
+        Rule::unscoped_clause | Rule::kw_unscoped => "`unscoped`",
+        Rule::kw_requires => "`requires`",
+        Rule::kw_fold => "`fold`",
+        Rule::kw_apply => "`apply`",
+        Rule::kw_if => "`if`",
+        Rule::kw_then => "`then`",
+        Rule::kw_else => "`else`",
+        Rule::EOI => "the end of the declaration",
+        Rule::semi => "`;`",
+        Rule::equals => "`=`",
+        Rule::comma => "`,`",
+        Rule::dots => "`..`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        _ => return None,
+    })
+}
+
+fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let pos = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let found = describe_found(&chunk[pos.min(chunk.len())..]);
+    let (message, label) = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut words: Vec<&str> = positives.iter().filter_map(rule_words).collect();
+            words.sort();
+            words.dedup();
+            let expected = match words.len() {
+                0 => "something else".to_string(),
+                1 => words[0].to_string(),
+                n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
+            };
+            (format!("expected {expected}, found {found}"), format!("expected {expected}"))
+        }
+        ErrorVariant::CustomError { message } => (message.clone(), message.clone()),
+    };
+    let end = (pos + found_len(&chunk[pos.min(chunk.len())..])).min(chunk.len());
+    let mut d = Diagnostic::error("E0001", message).primary(Span::new(file, base + pos, base + end), label);
+    if found == "the end of the file" {
+        d = d.help("every declaration ends with `;`");
+    }
+    d
+}
+
+fn found_len(rest: &str) -> usize {
+    let t: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if t.is_empty() { rest.chars().next().map_or(0, char::len_utf8) } else { t.len() }
+}
+
+fn describe_found(rest: &str) -> String {
+    let rest_trim = rest.trim_start();
+    if rest_trim.is_empty() {
+        return "the end of the file".into();
+    }
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if !word.is_empty() {
+        return format!("`{word}`");
+    }
+    match rest.chars().next() {
+        Some(c) if c.is_control() || !c.is_ascii() => format!("character {:?}", c),
+        Some(c) => format!("`{c}`"),
+        None => "the end of the file".into(),
+    }
+}
+
+struct Builder {
+    file: FileId,
+    base: usize,
+    max_depth: usize,
+    error: Option<Diagnostic>,
+}
+
+type P<'i> = Pair<'i, Rule>;
+
+impl Builder {
+    fn span(&self, p: &P) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
+    }
+
+    fn ident(&self, p: P) -> Ident {
+        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+    }
+
+    fn item(&mut self, item: P) -> Option<Item> {
+        let mut doc = Vec::new();
+        let mut decl = None;
+        for p in item.into_inner() {
+            match p.as_rule() {
+                Rule::doc => {
+                    let text = p.into_inner().next().map_or("", |t| t.as_str());
+                    doc.push(text.strip_prefix(' ').unwrap_or(text).trim_end().to_string());
+                }
+                Rule::EOI | Rule::semi => {}
+                _ => decl = Some(p),
+            }
+        }
+        let decl = decl?;
+        let span = self.span(&decl);
+        let kind = self.decl(decl)?;
+        Some(Item { doc, kind, span })
+    }
+
+    fn decl(&mut self, p: P) -> Option<ItemKind> {
+        let rule = p.as_rule();
+        let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+        Some(match rule {
+            Rule::import_decl => {
+                let s = it.next()?;
+                let span = self.span(&s);
+                let path = s.into_inner().next().map_or("", |i| i.as_str()).to_string();
+                ItemKind::Import(Import { path, span })
+            }
+            Rule::bucket_decl => {
+                let name = self.ident(it.next()?);
+                let fold = self.ident(it.next()?.into_inner().next()?);
+                let apply = self.expr(it.next()?, 0)?;
+                ItemKind::Bucket(BucketDecl { name, fold, apply })
+            }
+            Rule::pipeline_decl => {
+                let name = self.ident(it.next()?);
+                let buckets =
+                    it.next()?.into_inner().filter(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p)).collect();
+                ItemKind::Pipeline(PipelineDecl { name, buckets })
+            }
+            Rule::default_pipeline_decl => ItemKind::DefaultPipeline(self.ident(it.next()?)),
+            Rule::layers_decl => {
+                let mut d = LayersDecl { layers: vec![], policies: vec![], unscoped: vec![] };
+                for p in it {
+                    match p.as_rule() {
+                        Rule::layer => {
+                            let mut li = p.into_inner().filter(|p| p.as_rule() == Rule::ident);
+                            let name = self.ident(li.next()?);
+                            let requires = li.next().map(|p| self.ident(p));
+                            d.layers.push(LayerDef { name, requires });
+                        }
+                        Rule::policy_clause => d.policies.push(self.ident(last_inner(p)?)),
+                        Rule::unscoped_clause => d.unscoped.push(self.ident(last_inner(p)?)),
+                        _ => {}
+                    }
+                }
+                ItemKind::Layers(d)
+            }
+            Rule::stat_decl => {
+                let cat = it.next()?;
+                let category = match cat.into_inner().next()?.as_rule() {
+                    Rule::kw_primary => Category::Primary,
+                    _ => Category::Derived,
+                };
+                let name = self.ident(it.next()?);
+                let mut clauses = Vec::new();
+                for c in it {
+                    let span = self.span(&c);
+                    let rule = c.as_rule();
+                    let mut ci = c.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                    let kind = match rule {
+                        Rule::formula_clause => ClauseKind::Formula(self.expr(ci.next()?, 0)?),
+                        Rule::range_clause => {
+                            let lo = self.expr(ci.next()?, 0)?;
+                            let hi = self.expr(ci.next()?, 0)?;
+                            ClauseKind::Range(lo, hi)
+                        }
+                        Rule::merge_clause => ClauseKind::Merge(self.ident(ci.next()?)),
+                        Rule::pipeline_clause => ClauseKind::Pipeline(self.ident(ci.next()?)),
+                        Rule::default_clause => ClauseKind::Default(self.expr(ci.next()?, 0)?),
+                        _ => continue,
+                    };
+                    clauses.push(StatClause { kind, span });
+                }
+                ItemKind::Stat(StatDecl { category, name, clauses })
+            }
+            _ => return None,
+        })
+    }
+
+    fn deeper(&mut self, p: &P, depth: usize) -> Option<()> {
+        if depth > self.max_depth {
+            if self.error.is_none() {
+                self.error = Some(too_deep(self.span(p), self.max_depth));
+            }
+            return None;
+        }
+        Some(())
+    }
+
+    fn expr(&mut self, p: P, depth: usize) -> Option<Expr> {
+        self.deeper(&p, depth)?;
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::expr => self.expr(p.into_inner().next()?, depth),
+            Rule::if_expr => {
+                let mut it = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
+                let c = self.expr(it.next()?, depth + 1)?;
+                let t = self.expr(it.next()?, depth + 1)?;
+                let e = self.expr(it.next()?, depth + 1)?;
+                Some(Expr { kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span })
+            }
+            Rule::compare | Rule::sum | Rule::product => {
+                let mut it = p.into_inner();
+                let mut lhs = self.expr(it.next()?, depth + 1)?;
+                let mut extra = 0;
+                while let Some(op) = it.next() {
+                    extra += 1;
+                    self.deeper(&op, depth + extra)?;
+                    let op = match op.as_str() {
+                        "+" => BinOp::Add,
+                        "-" => BinOp::Sub,
+                        "*" => BinOp::Mul,
+                        "/" => BinOp::Div,
+                        "<" => BinOp::Lt,
+                        "<=" => BinOp::Le,
+                        ">" => BinOp::Gt,
+                        ">=" => BinOp::Ge,
+                        "==" => BinOp::Eq,
+                        _ => BinOp::Ne,
+                    };
+                    let rhs = self.expr(it.next()?, depth + 1)?;
+                    let span = lhs.span.to(rhs.span);
+                    lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+                }
+                Some(lhs)
+            }
+            Rule::unary => {
+                let parts: Vec<P> = p.into_inner().filter(|p| !is_keyword(p.as_rule())).collect();
+                let (atom, negs) = parts.split_last()?;
+                self.deeper(atom, depth + negs.len())?;
+                let mut e = self.expr(atom.clone(), depth + negs.len() + 1)?;
+                for n in negs.iter().rev() {
+                    let span = self.span(n).to(e.span);
+                    e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
+                }
+                Some(e)
+            }
+            Rule::number => {
+                let v: f64 = p.as_str().parse().ok()?;
+                if !v.is_finite() {
+                    self.error = Some(
+                        Diagnostic::error("E0005", "number is too large for a 64-bit float")
+                            .primary(span, "out of range"),
+                    );
+                    return None;
+                }
+                Some(Expr { kind: ExprKind::Number(v), span })
+            }
+            Rule::name => Some(Expr { kind: ExprKind::Name(p.as_str().to_string()), span }),
+            Rule::call => {
+                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                let f = self.ident(it.next()?);
+                let mut args = Vec::new();
+                for a in it {
+                    args.push(self.expr(a, depth + 1)?);
+                }
+                Some(Expr { kind: ExprKind::Call(f, args), span })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn last_inner(p: P) -> Option<P> {
+    p.into_inner().last()
+}
+
+fn is_keyword(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::semi
+            | Rule::equals
+            | Rule::comma
+            | Rule::dots
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::EOI
+            | Rule::kw_import
+            | Rule::kw_bucket
+            | Rule::kw_fold
+            | Rule::kw_apply
+            | Rule::kw_pipeline
+            | Rule::kw_default
+            | Rule::kw_layers
+            | Rule::kw_requires
+            | Rule::kw_policy
+            | Rule::kw_unscoped
+            | Rule::kw_in
+            | Rule::kw_merge
+            | Rule::kw_if
+            | Rule::kw_then
+            | Rule::kw_else
+    )
+}
