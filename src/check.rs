@@ -71,12 +71,7 @@ fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
 /// The closest candidate within a small edit distance.
 pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
+    candidates.into_iter().map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -93,8 +88,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn unknown<'c>(code: &'static str, kind: &str, id: &Ident, candidates: impl IntoIterator<Item = &'c str>) -> Diagnostic {
-    let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name)).primary(id.span, format!("no {kind} of this name"));
+fn unknown<'c>(
+    code: &'static str,
+    kind: &str,
+    id: &Ident,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name))
+        .primary(id.span, format!("no {kind} of this name"));
     if let Some(s) = did_you_mean(&id.name, candidates) {
         d = d.help(format!("did you mean `{s}`?"));
     }
@@ -240,9 +241,12 @@ impl<'a> Checker<'a> {
                 }
                 if let Some(first) = seen.insert(&b.name, b.span) {
                     self.diags.push(
-                        Diagnostic::error("E0308", format!("pipeline `{}` lists bucket `{}` twice", p.name.name, b.name))
-                            .primary(b.span, "listed again here")
-                            .secondary(first, "first listed here"),
+                        Diagnostic::error(
+                            "E0308",
+                            format!("pipeline `{}` lists bucket `{}` twice", p.name.name, b.name),
+                        )
+                        .primary(b.span, "listed again here")
+                        .secondary(first, "first listed here"),
                     );
                 }
             }
@@ -484,8 +488,9 @@ impl<'a> Checker<'a> {
             members.sort_unstable();
             let names: Vec<&str> = members.iter().map(|&i| self.out.stats[i].1.name.name.as_str()).collect();
             let first = &self.out.stats[members[0]].1.name;
-            let mut d = Diagnostic::error("E0301", format!("stats depend on each other in a cycle: {}", cycle_text(&names)))
-                .primary(first.span, "this stat is on the cycle");
+            let mut d =
+                Diagnostic::error("E0301", format!("stats depend on each other in a cycle: {}", cycle_text(&names)))
+                    .primary(first.span, "this stat is on the cycle");
             for &m in &members {
                 if m != members[0] {
                     d = d.secondary(self.out.stats[m].1.name.span, "on the cycle");
@@ -497,7 +502,8 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            self.diags.push(d.help("a formula or range bound cannot depend on itself, directly or through other stats"));
+            self.diags
+                .push(d.help("a formula or range bound cannot depend on itself, directly or through other stats"));
         }
         // Kahn's algorithm, smallest index first; stats on cycles are appended at the end.
         let mut indegree = vec![0usize; n];

@@ -325,7 +325,9 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 
 fn run_one(engine: &Engine, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
     let result = parse_actor(text)
-        .map_err(|m| ActorError::Input(InputError { actor: salvage_id(text), subsystem: None, field: String::new(), message: m }))
+        .map_err(|m| {
+            ActorError::Input(InputError { actor: salvage_id(text), subsystem: None, field: String::new(), message: m })
+        })
         .and_then(|actor| engine.evaluate(&actor));
     match result {
         Ok(snap) => {
@@ -417,7 +419,11 @@ fn run_lines(
         let results: Vec<(Option<String>, Result<Snapshot, ActorError>)> =
             chunk.par_iter().map(|(n, l)| eval_line(engine, *n, l)).collect();
         for (id, r) in &results {
-            if r.is_ok() { ok += 1 } else { failed += 1 }
+            if r.is_ok() {
+                ok += 1
+            } else {
+                failed += 1
+            }
             if writeln!(out, "{}", record(id.as_deref(), r)).is_err() {
                 eprintln!("error: cannot write output");
                 return 2;

@@ -167,10 +167,8 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
                     }
                     Mode::Pipeline(p) => {
                         let pipeline = ir.pipeline(p);
-                        let pos = ir
-                            .bucket_ids
-                            .get(&c.bucket)
-                            .and_then(|b| pipeline.buckets.iter().position(|x| x == b));
+                        let pos =
+                            ir.bucket_ids.get(&c.bucket).and_then(|b| pipeline.buckets.iter().position(|x| x == b));
                         match pos {
                             Some(pos) => pos as u32,
                             None if ir.bucket_ids.contains_key(&c.bucket) => {
@@ -179,9 +177,7 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
                                     at("bucket"),
                                     format!(
                                         "bucket `{}` is not in pipeline `{}` of stat `{}`",
-                                        c.bucket,
-                                        pipeline.name,
-                                        c.dimension
+                                        c.bucket, pipeline.name, c.dimension
                                     ),
                                 ));
                             }
@@ -202,7 +198,9 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
             let is_max = match c.kind.as_str() {
                 "max" => true,
                 "min" => false,
-                k => return Err(err(Some(si), at("kind"), format!("unknown cap kind `{k}` (expected `max` or `min`)"))),
+                k => {
+                    return Err(err(Some(si), at("kind"), format!("unknown cap kind `{k}` (expected `max` or `min`)")));
+                }
             };
             let mode = match c.mode.as_str() {
                 "BASELINE" => CapMode::Baseline,
@@ -222,7 +220,12 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
                 return Err(err(
                     Some(si),
                     at("kind"),
-                    format!("cap mode {} needs kind `{}`, not `{}`", c.mode, if is_max { "min" } else { "max" }, c.kind),
+                    format!(
+                        "cap mode {} needs kind `{}`, not `{}`",
+                        c.mode,
+                        if is_max { "min" } else { "max" },
+                        c.kind
+                    ),
                 ));
             }
             let layer = match &c.scope {

@@ -133,8 +133,8 @@ impl<'de> Deserialize<'de> for Actor {
 /// Parses one actor document with precise errors: the JSON is read as a value first (syntax
 /// errors carry line and column), then as an actor (shape errors name the field).
 pub fn parse_actor(text: &str) -> Result<Actor, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
     actor_from_value(value)
 }
 

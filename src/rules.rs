@@ -79,11 +79,9 @@ impl Rules {
 
     pub fn from_compiled(compiled: Compiled) -> Result<Rules, LoadError> {
         match compiled.ir {
-            Some(ir) => Ok(Rules {
-                ir: Arc::new(ir),
-                sources: Arc::new(compiled.sources),
-                warnings: compiled.diagnostics,
-            }),
+            Some(ir) => {
+                Ok(Rules { ir: Arc::new(ir), sources: Arc::new(compiled.sources), warnings: compiled.diagnostics })
+            }
             None => Err(LoadError::Invalid { sources: compiled.sources, diagnostics: compiled.diagnostics }),
         }
     }

@@ -55,7 +55,12 @@ impl PartialEq for Snapshot {
 }
 
 impl Snapshot {
-    pub fn new(version: i64, entries: Vec<Entry>, context: BTreeMap<String, ModifierPack>, names: Arc<[String]>) -> Self {
+    pub fn new(
+        version: i64,
+        entries: Vec<Entry>,
+        context: BTreeMap<String, ModifierPack>,
+        names: Arc<[String]>,
+    ) -> Self {
         Snapshot { version, entries, context, names }
     }
 

@@ -41,9 +41,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> SourceFile {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1))
-            .collect();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
         SourceFile { name: path.display().to_string(), path: path.to_path_buf(), text, line_starts }
     }
 

@@ -148,7 +148,9 @@ fn rule_words(rule: &Rule) -> Option<&'static str> {
         | Rule::kw_derived
         | Rule::kw_import
         | Rule::kw_bucket
-        | Rule::kw_layers => "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers` or `import`)",
+        | Rule::kw_layers => {
+            "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers` or `import`)"
+        }
         Rule::formula_clause => "`=`",
         Rule::range_clause | Rule::kw_in => "`in`",
         Rule::merge_clause | Rule::kw_merge => "`merge`",

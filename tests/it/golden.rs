@@ -1,0 +1,63 @@
+//! The ten Actor Core v3 golden vectors through the shipped v3 rule set.
+
+use actorc::{Backend, Engine, Rules};
+use std::path::Path;
+
+fn cases() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir("tests/data/golden")
+        .expect("tests/data/golden exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Numeric JSON comparison: 500 and 500.0 are equal.
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => x.as_f64() == y.as_f64(),
+        (Object(x), Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w)),
+        _ => a == b,
+    }
+}
+
+pub fn run_golden(backend: Backend) {
+    let rules = Rules::load("rules/actor_core_v3").expect("v3 rules load");
+    let engine = Engine::new(&rules, backend).expect("engine");
+    let cases = cases();
+    assert_eq!(cases.len(), 10);
+    for case in cases {
+        let input = std::fs::read_to_string(case.join("subsystems.json")).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+        let actor = actorc::input::parse_actor(&input).unwrap();
+        let snap = engine.evaluate(&actor).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let got = serde_json::to_value(&snap).unwrap();
+        assert!(same(&got, &expected), "{}:\n got {got}\nwant {expected}", case.display());
+    }
+}
+
+#[test]
+fn golden_vectors_interpreter() {
+    run_golden(Backend::Interpreter);
+}
+
+#[test]
+fn golden_vectors_cli() {
+    let exe = env!("CARGO_BIN_EXE_actorc");
+    for case in cases() {
+        let out = std::process::Command::new(exe)
+            .args(["run", "rules/actor_core_v3", "--input"])
+            .arg(case.join("subsystems.json"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", case.display(), String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+        assert!(same(&got, &expected), "{}", Path::new(&case).display());
+    }
+}

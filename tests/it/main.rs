@@ -1,0 +1,3 @@
+//! The one integration-test binary; each module covers one stage or feature.
+
+mod golden;
