@@ -488,9 +488,11 @@ impl<'a> Checker<'a> {
             members.sort_unstable();
             let names: Vec<&str> = members.iter().map(|&i| self.out.stats[i].1.name.name.as_str()).collect();
             let first = &self.out.stats[members[0]].1.name;
-            let mut d =
-                Diagnostic::error("E0301", format!("stats depend on each other in a cycle: {}", cycle_text(&names)))
-                    .primary(first.span, "this stat is on the cycle");
+            let message = match names.as_slice() {
+                [one] => format!("stat `{one}` depends on itself"),
+                _ => format!("stats depend on each other in a cycle: {}", names.join(", ")),
+            };
+            let mut d = Diagnostic::error("E0301", message).primary(first.span, "this stat is on the cycle");
             for &m in &members {
                 if m != members[0] {
                     d = d.secondary(self.out.stats[m].1.name.span, "on the cycle");
@@ -534,13 +536,6 @@ impl<'a> Checker<'a> {
         }
         order
     }
-}
-
-fn cycle_text(names: &[&str]) -> String {
-    let mut s = names.join(" → ");
-    s.push_str(" → ");
-    s.push_str(names[0]);
-    s
 }
 
 fn duplicate_clause(keyword: &str, span: Span, first: Span) -> Diagnostic {

@@ -181,7 +181,17 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let found = describe_found(&chunk[pos.min(chunk.len())..]);
+    let mut found = describe_found(&chunk[pos.min(chunk.len())..]);
+    let pos = if found == "the end of the file" {
+        // Point just after the last token rather than at trailing blank lines.
+        let end = chunk.trim_end().len();
+        if pos > end {
+            found = "the end of the file".into();
+        }
+        pos.min(end)
+    } else {
+        pos
+    };
     let (message, label) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&str> = positives.iter().filter_map(rule_words).collect();
@@ -196,7 +206,7 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
         }
         ErrorVariant::CustomError { message } => (message.clone(), message.clone()),
     };
-    let end = (pos + found_len(&chunk[pos.min(chunk.len())..])).min(chunk.len());
+    let end = if found == "the end of the file" { pos } else { (pos + found_len(&chunk[pos..])).min(chunk.len()) };
     let mut d = Diagnostic::error("E0001", message).primary(Span::new(file, base + pos, base + end), label);
     if found == "the end of the file" {
         d = d.help("every declaration ends with `;`");

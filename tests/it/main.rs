@@ -1,3 +1,4 @@
 //! The one integration-test binary; each module covers one stage or feature.
 
+mod check;
 mod golden;
