@@ -4,8 +4,7 @@
 
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine};
-use crate::ingest::InputError;
-use crate::input::{parse_actor, salvage_id};
+use crate::input::parse_actor;
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
 use crate::snapshot::Snapshot;
@@ -324,11 +323,7 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 }
 
 fn run_one(engine: &Engine, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
-    let result = parse_actor(text)
-        .map_err(|m| {
-            ActorError::Input(InputError { actor: salvage_id(text), subsystem: None, field: String::new(), message: m })
-        })
-        .and_then(|actor| engine.evaluate(&actor));
+    let result = parse_actor(text).map_err(ActorError::Input).and_then(|actor| engine.evaluate(&actor));
     match result {
         Ok(snap) => {
             let s = if pretty { serde_json::to_string_pretty(&snap) } else { serde_json::to_string(&snap) };
@@ -356,16 +351,11 @@ pub fn eval_line(engine: &Engine, line_no: usize, text: &str) -> (Option<String>
     match parse_actor(text) {
         Ok(actor) => {
             let r = engine.evaluate(&actor);
-            (actor.id.clone(), r)
+            (actor.id, r)
         }
-        Err(m) => {
-            let err = InputError {
-                actor: salvage_id(text),
-                subsystem: None,
-                field: String::new(),
-                message: format!("line {line_no}: {m}"),
-            };
-            (err.actor.clone(), Err(ActorError::Input(err)))
+        Err(mut e) => {
+            e.message = format!("line {line_no}: {}", e.message);
+            (e.actor.clone(), Err(ActorError::Input(e)))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Invariant: parsing keeps names as strings; validation against a rule set happens in
 //! [`ingest`](crate::ingest), so every error can name the actor, subsystem and field.
 
+use crate::ingest::InputError;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -130,50 +131,95 @@ impl<'de> Deserialize<'de> for Actor {
     }
 }
 
-/// Parses one actor document with precise errors: the JSON is read as a value first (syntax
-/// errors carry line and column), then as an actor (shape errors name the field).
-pub fn parse_actor(text: &str) -> Result<Actor, String> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+/// Parses one actor document with precise errors: JSON syntax errors carry line and column,
+/// shape errors the path of the field; the actor's id is kept whenever it can be read.
+pub fn parse_actor(text: &str) -> Result<Actor, InputError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError {
+        actor: salvage_id(text),
+        subsystem: None,
+        field: String::new(),
+        message: json_error(&e),
+    })?;
     actor_from_value(value)
 }
 
-pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, String> {
-    match &value {
-        serde_json::Value::Array(_) => {
-            let subs: Vec<SubsystemOutput> = serde_path(value)?;
-            Ok(Actor { id: None, version: 1, subsystems: subs })
-        }
-        serde_json::Value::Object(map) => {
-            if !map.contains_key("subsystems") {
-                return Err("actor object has no `subsystems` field".into());
-            }
-            let o: ActorObject = serde_path(value)?;
-            let mut a = Actor { id: None, version: o.version.unwrap_or(1), subsystems: o.subsystems };
-            a.id = o.id.map(|id| match id {
-                Id::Text(s) => s,
-                Id::Number(n) => n.to_string(),
-            });
-            Ok(a)
-        }
-        _ => Err("an actor is a JSON array of subsystems or an object with `subsystems`".into()),
-    }
+/// `malformed JSON at line L, column C: what`, once.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(w, _)| w);
+    let what = if what == "number out of range" { "number out of range (not a finite 64-bit float)" } else { what };
+    format!("malformed JSON at line {}, column {}: {what}", e.line(), e.column())
 }
 
-/// Deserializes with the path of the offending field in the message.
-fn serde_path<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
-    })
-}
-
-/// The id of an actor line even when the actor itself is malformed, for error records.
-pub fn salvage_id(text: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    match v.get("id")? {
+fn id_of(value: &serde_json::Value) -> Option<String> {
+    match value.get("id")? {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
+    let actor = id_of(&value);
+    let fail = |field: String, message: String| InputError { actor: actor.clone(), subsystem: None, field, message };
+    match &value {
+        serde_json::Value::Array(_) => {
+            let subsystems: Vec<SubsystemOutput> = serde_path_to_error::deserialize(value)
+                .map_err(|e| fail(format!("subsystems{}", e.path()), e.inner().to_string()))?;
+            Ok(Actor { id: None, version: 1, subsystems })
+        }
+        serde_json::Value::Object(map) => {
+            if !map.contains_key("subsystems") {
+                return Err(fail("subsystems".into(), "actor object has no `subsystems` field".into()));
+            }
+            let o: ActorObject = serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                fail(if path == "." { String::new() } else { path }, e.inner().to_string())
+            })?;
+            Ok(Actor {
+                id: o.id.map(|id| match id {
+                    Id::Text(s) => s,
+                    Id::Number(n) => n.to_string(),
+                }),
+                version: o.version.unwrap_or(1),
+                subsystems: o.subsystems,
+            })
+        }
+        _ => Err(fail(String::new(), "an actor is a JSON array of subsystems or an object with `subsystems`".into())),
+    }
+}
+
+/// The id of an actor document even when the document is malformed, for error records: a
+/// top-level `"id": "…"` or `"id": 123` found by a scan that tracks nesting and strings.
+pub fn salvage_id(text: &str) -> Option<String> {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        return id_of(&v);
+    }
+    let b = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 && text.get(start..i) == Some("id") {
+                    let rest = text.get(i + 1..)?.trim_start().strip_prefix(':')?.trim_start();
+                    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+                    return match de.next()?.ok()? {
+                        serde_json::Value::String(s) => Some(s),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    };
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }

@@ -1,0 +1,217 @@
+//! `actorc run` end to end: input forms, bad input (spec §8), batches and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn actorc(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actorc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The process may exit before reading its input (usage errors): ignore a broken pipe.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const GOOD: &str = r#"{"id":"good","version":3,"subsystems":[{"primary":[{"dimension":"strength","bucket":"FLAT","value":10,"system":"a"}],"derived":[],"caps":[],"meta":{"system":"a"}}]}"#;
+
+fn contrib(field: &str) -> String {
+    format!(
+        r#"{{"id":"bad","subsystems":[{{"primary":[],"derived":[],"caps":[],"meta":{{"system":"ok"}}}},{{"primary":[{}],"derived":[],"caps":[],"meta":{{"system":"items"}}}}]}}"#,
+        field
+    )
+}
+
+fn cap(field: &str) -> String {
+    format!(
+        r#"{{"id":"bad","subsystems":[{{"primary":[],"derived":[],"caps":[{}],"meta":{{"system":"world"}}}}]}}"#,
+        field
+    )
+}
+
+/// Runs `good, bad, good` as a batch; the bad actor's error must mention every `needles`
+/// and both good actors must come out intact and in order.
+fn bad_batch(bad: &str, needles: &[&str]) -> String {
+    let input = format!("{GOOD}\n{bad}\n{}\n", GOOD.replace("\"good\"", "\"good2\""));
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", "-", "--quiet"], &input);
+    assert_eq!(out.code, 1, "one actor failed: exit 1\n{}", out.stderr);
+    let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "good");
+    assert_eq!(lines[0]["snapshot"]["Primary"]["strength"], 10.0);
+    assert_eq!(lines[0]["snapshot"]["Version"], 3);
+    assert_eq!(lines[2]["id"], "good2");
+    assert_eq!(lines[2]["snapshot"]["Primary"]["strength"], 10.0);
+    let err = &lines[1]["error"];
+    let text = err.to_string();
+    for n in needles {
+        assert!(text.contains(n), "error {text} should mention {n}");
+    }
+    text
+}
+
+#[test]
+fn unknown_dimension() {
+    let e = bad_batch(
+        &contrib(r#"{"dimension":"strenght","bucket":"FLAT","value":1,"system":"items"}"#),
+        &["bad", "#1 (items)", "subsystems[1].primary[0].dimension", "unknown dimension `strenght`", "strength"],
+    );
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn invalid_dimension_name() {
+    bad_batch(
+        &contrib(r#"{"dimension":"Strength","bucket":"FLAT","value":1,"system":"items"}"#),
+        &["subsystems[1].primary[0].dimension", "^[a-z][a-z0-9_]*$"],
+    );
+}
+
+#[test]
+fn unknown_bucket() {
+    bad_batch(
+        &contrib(r#"{"dimension":"strength","bucket":"FLATT","value":1,"system":"items"}"#),
+        &["subsystems[1].primary[0].bucket", "unknown bucket `FLATT`", "FLAT"],
+    );
+}
+
+#[test]
+fn non_finite_number() {
+    bad_batch(
+        &contrib(r#"{"dimension":"strength","bucket":"FLAT","value":1e999,"system":"items"}"#),
+        &["bad", "line 2", "column", "not a finite"],
+    );
+}
+
+#[test]
+fn unknown_cap_mode() {
+    bad_batch(
+        &cap(r#"{"system":"w","dimension":"strength","mode":"SOFT","kind":"max","value":5,"scope":"WORLD"}"#),
+        &["subsystems[0].caps[0].mode", "unknown cap mode `SOFT`"],
+    );
+}
+
+#[test]
+fn unknown_layer() {
+    bad_batch(
+        &cap(r#"{"system":"w","dimension":"strength","mode":"BASELINE","kind":"max","value":5,"scope":"GALAXY"}"#),
+        &["subsystems[0].caps[0].scope", "unknown cap layer `GALAXY`", "REALM, WORLD, EVENT, TOTAL"],
+    );
+}
+
+#[test]
+fn mode_kind_mismatch() {
+    bad_batch(
+        &cap(r#"{"system":"w","dimension":"strength","mode":"HARD_MAX","kind":"min","value":5,"scope":"WORLD"}"#),
+        &["subsystems[0].caps[0].kind", "HARD_MAX needs kind `max`"],
+    );
+    bad_batch(
+        &cap(r#"{"system":"w","dimension":"strength","mode":"HARD_MIN","kind":"max","value":5}"#),
+        &["HARD_MIN needs kind `min`"],
+    );
+}
+
+#[test]
+fn realm_scope_without_realm() {
+    bad_batch(
+        &cap(r#"{"system":"w","dimension":"strength","mode":"HARD_MAX","kind":"max","value":5,"scope":"REALM"}"#),
+        &["subsystems[0].caps[0].realm", "REALM must name their `realm`"],
+    );
+}
+
+#[test]
+fn malformed_json() {
+    let e = bad_batch(r#"{"id":"bad","subsystems":[{"primary":[}]}"#, &["line 2", "malformed JSON at line 1, column"]);
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn missing_field() {
+    bad_batch(
+        &contrib(r#"{"dimension":"strength","bucket":"FLAT","system":"items"}"#),
+        &["subsystems[1].primary[0]", "missing field `value`"],
+    );
+}
+
+#[test]
+fn single_actor_forms() {
+    let bare = r#"[{"primary":[{"dimension":"strength","bucket":"FLAT","value":7,"system":"a"}],"derived":[],"caps":[],"meta":{"system":"a"}}]"#;
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", "-"], bare);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["Primary"]["strength"], 7.0);
+    assert_eq!(v["Version"], 1);
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(GOOD).unwrap()).unwrap();
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", "-"], &pretty);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["Version"], 3);
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(actorc(&["run", "rules/actor_core_v3", "--input", "/no/such/file.json"], "").code, 2);
+    assert_eq!(actorc(&["run", "/no/such/rules", "--input", "-"], "[]").code, 2);
+    assert_eq!(actorc(&["run", "rules/actor_core_v3"], "").code, 2);
+    assert_eq!(actorc(&["check", "--bogus"], "").code, 2);
+    assert_eq!(actorc(&["check", "/no/such/path"], "").code, 2);
+    assert_eq!(actorc(&["--help"], "").code, 0);
+}
+
+#[test]
+fn broken_rules_exit_1_with_diagnostics() {
+    let out = actorc(&["run", "tests/data/check/E0301_cycle.stat", "--input", "-"], "[]");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("E0301"), "{}", out.stderr);
+}
+
+#[test]
+fn check_exit_codes_and_json() {
+    let out = actorc(&["check", "rules"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("checked rules/actor_core_v3: 0 errors, 0 warnings"), "{}", out.stderr);
+    let out = actorc(&["check", "tests/data/check/E0101_unknown_stat.stat", "--format", "json"], "");
+    assert_eq!(out.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let d = &v[0]["diagnostics"][0];
+    assert_eq!(d["code"], "E0101");
+    assert_eq!(d["line"], 6);
+    let out = actorc(&["check", "tests/data/check/W0001_unused_bucket.stat"], "");
+    assert_eq!(out.code, 0, "warnings alone do not fail");
+    let out = actorc(&["check", "rules/actor_core_v3", "--emit", "ir"], "");
+    assert!(out.stdout.contains("stat S0 strength primary pipeline P0"), "{}", out.stdout);
+}
+
+#[test]
+fn eval_error_names_stat_and_formula() {
+    let rules = "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\nderived b = ln(a);\n";
+    let dir = std::env::temp_dir().join(format!("actorc-eval-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("r.stat"), rules).unwrap();
+    let input = r#"{"id":"neg","subsystems":[{"primary":[{"dimension":"a","bucket":"FLAT","value":-1,"system":"s"}]}]}
+{"id":"pos","subsystems":[{"primary":[{"dimension":"a","bucket":"FLAT","value":1,"system":"s"}]}]}
+"#;
+    let out = actorc(&["run", dir.to_str().unwrap(), "--input", "-", "--quiet"], input);
+    assert_eq!(out.code, 1);
+    let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["error"]["kind"], "eval");
+    assert_eq!(lines[0]["error"]["stat"], "b");
+    assert_eq!(lines[0]["error"]["formula"], "ln(a)");
+    assert_eq!(lines[0]["error"]["message"], "stat `b`: base formula `ln(a)` produced NaN");
+    assert_eq!(lines[1]["snapshot"]["Derived"]["b"], 0.0);
+    std::fs::remove_dir_all(dir).ok();
+}
