@@ -2,4 +2,6 @@
 
 mod check;
 mod golden;
+mod props;
 mod run;
+mod syntax;

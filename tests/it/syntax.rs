@@ -1,0 +1,183 @@
+//! Round trip: formatting an AST and parsing the text again gives the same AST.
+
+use actorc::source::{FileId, Span};
+use actorc::syntax::*;
+use proptest::prelude::*;
+
+fn parse(text: &str) -> Ast {
+    let (ast, diags) = parse_file(FileId(0), text, ParseLimits::default());
+    assert!(diags.is_empty(), "{text}\n{diags:?}");
+    ast
+}
+
+fn erase_expr(e: &mut Expr) {
+    e.span = Span::default();
+    match &mut e.kind {
+        ExprKind::Number(_) | ExprKind::Name(_) => {}
+        ExprKind::Neg(a) => erase_expr(a),
+        ExprKind::Binary(_, a, b) => {
+            erase_expr(a);
+            erase_expr(b);
+        }
+        ExprKind::If(c, t, f) => {
+            erase_expr(c);
+            erase_expr(t);
+            erase_expr(f);
+        }
+        ExprKind::Call(f, args) => {
+            f.span = Span::default();
+            args.iter_mut().for_each(erase_expr);
+        }
+    }
+}
+
+fn erase(mut ast: Ast) -> Ast {
+    let id = |i: &mut Ident| i.span = Span::default();
+    for item in &mut ast.items {
+        item.span = Span::default();
+        match &mut item.kind {
+            ItemKind::Import(i) => i.span = Span::default(),
+            ItemKind::Bucket(b) => {
+                id(&mut b.name);
+                id(&mut b.fold);
+                erase_expr(&mut b.apply);
+            }
+            ItemKind::Pipeline(p) => {
+                id(&mut p.name);
+                p.buckets.iter_mut().for_each(id);
+            }
+            ItemKind::DefaultPipeline(p) => id(p),
+            ItemKind::Layers(l) => {
+                for layer in &mut l.layers {
+                    id(&mut layer.name);
+                    layer.requires.iter_mut().for_each(id);
+                }
+                l.policies.iter_mut().for_each(id);
+                l.unscoped.iter_mut().for_each(id);
+            }
+            ItemKind::Stat(s) => {
+                id(&mut s.name);
+                for c in &mut s.clauses {
+                    c.span = Span::default();
+                    match &mut c.kind {
+                        ClauseKind::Formula(e) | ClauseKind::Default(e) => erase_expr(e),
+                        ClauseKind::Range(a, b) => {
+                            erase_expr(a);
+                            erase_expr(b);
+                        }
+                        ClauseKind::Merge(i) | ClauseKind::Pipeline(i) => id(i),
+                    }
+                }
+            }
+        }
+    }
+    ast
+}
+
+fn round_trip(text: &str) {
+    let ast = parse(text);
+    let printed = format_file(&ast);
+    let again = parse(&printed);
+    assert_eq!(erase(ast), erase(again), "round trip changed the AST:\n{printed}");
+}
+
+#[test]
+fn shipped_and_fixture_files_round_trip() {
+    let mut files = actorc::load::stat_files_in(std::path::Path::new("rules")).unwrap();
+    files.push("tests/data/check/ok_everything.stat".into());
+    for f in files {
+        round_trip(&std::fs::read_to_string(&f).unwrap());
+    }
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["a", "b", "hp_max", "value", "x", "crit_rate"]).prop_map(String::from)
+}
+
+fn expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        (0u32..10_000, 0u32..4).prop_map(|(m, e)| ExprKind::Number(m as f64 / 10f64.powi(e as i32))),
+        Just(ExprKind::Number(1e300)),
+        Just(ExprKind::Number(5e-324)),
+        name().prop_map(ExprKind::Name),
+    ]
+    .prop_map(|kind| Expr { kind, span: Span::default() });
+    leaf.prop_recursive(5, 48, 3, |inner| {
+        let ops = prop::sample::select(vec![
+            BinOp::Add,
+            BinOp::Sub,
+            BinOp::Mul,
+            BinOp::Div,
+            BinOp::Lt,
+            BinOp::Le,
+            BinOp::Gt,
+            BinOp::Ge,
+            BinOp::Eq,
+            BinOp::Ne,
+        ]);
+        let func = prop::sample::select(vec!["min", "max", "clamp", "pow", "sqrt", "ln"]);
+        prop_oneof![
+            inner.clone().prop_map(|a| ExprKind::Neg(Box::new(a))),
+            (ops, inner.clone(), inner.clone()).prop_map(|(op, a, b)| ExprKind::Binary(op, Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(c, t, f)| ExprKind::If(Box::new(c), Box::new(t), Box::new(f))),
+            (func, prop::collection::vec(inner, 1..4)).prop_map(|(f, args)| ExprKind::Call(
+                Ident { name: f.into(), span: Span::default() },
+                args
+            )),
+        ]
+        .prop_map(|kind| Expr { kind, span: Span::default() })
+    })
+}
+
+fn ident(s: &str) -> Ident {
+    Ident { name: s.into(), span: Span::default() }
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    let clause = prop_oneof![
+        expr().prop_map(ClauseKind::Formula),
+        (expr(), expr()).prop_map(|(a, b)| ClauseKind::Range(a, b)),
+        Just(ClauseKind::Merge(ident("max"))),
+        Just(ClauseKind::Pipeline(ident("v3"))),
+        expr().prop_map(ClauseKind::Default),
+    ]
+    .prop_map(|kind| StatClause { kind, span: Span::default() });
+    let stat = (any::<bool>(), name(), prop::collection::vec(clause, 0..4)).prop_map(|(p, n, clauses)| {
+        ItemKind::Stat(StatDecl {
+            category: if p { Category::Primary } else { Category::Derived },
+            name: ident(&n.replace("value", "v").replace('x', "y")),
+            clauses,
+        })
+    });
+    let bucket = expr().prop_map(|apply| ItemKind::Bucket(BucketDecl { name: ident("B"), fold: ident("each"), apply }));
+    let others = prop_oneof![
+        Just(ItemKind::Pipeline(PipelineDecl { name: ident("p"), buckets: vec![ident("A"), ident("B")] })),
+        Just(ItemKind::DefaultPipeline(ident("p"))),
+        Just(ItemKind::Import(Import { path: "../core".into(), span: Span::default() })),
+        Just(ItemKind::Layers(LayersDecl {
+            layers: vec![LayerDef { name: ident("R"), requires: Some(ident("realm")) }, LayerDef { name: ident("T"), requires: None }],
+            policies: vec![ident("intersect")],
+            unscoped: vec![ident("T")],
+        })),
+    ];
+    let doc = prop::collection::vec(prop::sample::select(vec!["", "A doc line.", "  indented"]), 0..2);
+    (prop_oneof![stat, bucket, others], doc).prop_map(|(kind, doc)| Item {
+        doc: doc.into_iter().map(|d| d.trim_end().to_string()).collect(),
+        kind,
+        span: Span::default(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn format_then_parse_is_identity(items in prop::collection::vec(item(), 0..6)) {
+        let ast = Ast { items };
+        let printed = format_file(&ast);
+        let (again, diags) = parse_file(FileId(0), &printed, ParseLimits::default());
+        prop_assert!(diags.is_empty(), "{printed}\n{diags:?}");
+        prop_assert_eq!(erase(ast), erase(again), "{}", printed);
+    }
+}
