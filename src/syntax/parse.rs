@@ -204,6 +204,12 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
             };
             (format!("expected {expected}, found {found}"), format!("expected {expected}"))
         }
+        ErrorVariant::CustomError { message } if message.contains("limit reached") => {
+            let span = Span::new(file, base + pos, base + pos);
+            return Diagnostic::error("E0003", "expression nested too deeply to parse")
+                .primary(span, "the parser ran out of room here")
+                .help("split the expression into helper stats");
+        }
         ErrorVariant::CustomError { message } => (message.clone(), message.clone()),
     };
     let end = if found == "the end of the file" { pos } else { (pos + found_len(&chunk[pos..])).min(chunk.len()) };

@@ -73,3 +73,76 @@ fn every_code_has_a_fixture() {
         }
     }
 }
+
+mod hostile {
+    use actorc::diag;
+    use actorc::load::{LoadOptions, Loaded, parse_bytes};
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// Checks arbitrary bytes as a rule file: must not panic, and every diagnostic has a location.
+    fn check_bytes(bytes: Vec<u8>) {
+        let mut loaded = Loaded::default();
+        let (file, ast) = parse_bytes(&mut loaded, Path::new("fuzz.stat"), bytes, &LoadOptions::default());
+        loaded.files.push((file, ast));
+        let compiled = actorc::rules::compile_loaded(loaded);
+        for d in &compiled.diagnostics {
+            assert!(d.main_span().is_some(), "diagnostic without location: {d:?}");
+        }
+        let _ = diag::render(&compiled.sources, &compiled.diagnostics, false);
+        let _ = diag::to_json(&compiled.sources, &compiled.diagnostics);
+    }
+
+    fn seed_text() -> String {
+        std::fs::read_to_string("tests/data/check/ok_everything.stat").unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            check_bytes(bytes);
+        }
+
+        #[test]
+        fn mutated_rules_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)) {
+            let mut bytes = seed_text().into_bytes();
+            for (at, byte, op) in edits {
+                let i = at.index(bytes.len().max(1)).min(bytes.len());
+                match op {
+                    0 => bytes.insert(i, byte),
+                    1 if i < bytes.len() => { bytes.remove(i); }
+                    _ if i < bytes.len() => bytes[i] = byte,
+                    _ => {}
+                }
+            }
+            check_bytes(bytes);
+        }
+
+        #[test]
+        fn token_soup_never_panics(tokens in prop::collection::vec(prop::sample::select(vec![
+            "primary", "derived", "bucket", "fold", "apply", "pipeline", "default", "layers", "policy", "unscoped",
+            "requires", "import", "in", "merge", "if", "then", "else", "a", "b", "x", "value", "FLAT", "sum", "each",
+            "1", "0", "2.5", "(", ")", ",", "..", "=", ";", "+", "-", "*", "/", "<", "==", "min", "ln", "\"p\"", "///d\n",
+        ]), 0..60)) {
+            check_bytes(tokens.join(" ").into_bytes());
+        }
+    }
+
+    #[test]
+    fn pathological_nesting_is_a_diagnostic() {
+        let text = format!(
+            "derived a = {}1{};\nderived b = {}1;\nderived c = {}1{};\n",
+            "if 1 then ".repeat(20_000),
+            " else 2".repeat(20_000),
+            "-".repeat(100_000),
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let mut loaded = Loaded::default();
+        let (_, ast) = parse_bytes(&mut loaded, Path::new("deep.stat"), text.into_bytes(), &LoadOptions::default());
+        assert!(ast.items.is_empty());
+        assert_eq!(loaded.diags.iter().filter(|d| d.code == "E0003").count(), 3, "{:?}", loaded.diags);
+    }
+}
