@@ -2,6 +2,8 @@
 //!
 //! Per stat, in id (= dependency) order: range bounds; caps per layer and across layers;
 //! base (formula, else `default`, else 0); buckets in pipeline order or the operator; clamp.
+//! A bound, base formula or pipeline result that is NaN or ±∞ fails the actor (first stat in
+//! id order, with its [`Phase`]); the clamp never sees a non-finite value.
 //! Every number goes through [`crate::num`] or a single IEEE operation.
 
 use crate::ingest::{FROM_DERIVED, FROM_PRIMARY, LayerCaps, Prepared};
@@ -137,16 +139,19 @@ pub fn operate(op: Operator, xs: &[f64]) -> f64 {
     }
 }
 
+/// One layer's `(Min, Max)` within the stat's range `[lo, hi]` (spec §4, within one layer).
+pub fn layer_range(l: &LayerCaps, lo: f64, hi: f64) -> (f64, f64) {
+    let max = num::fmin(num::fmin(l.max.candidate, l.max.hard), hi);
+    let min = num::fmax(num::fmax(l.min.candidate, l.min.hard), lo);
+    (if min > max { max } else { min }, max)
+}
+
 /// The effective range from the stat's range `[lo, hi]` and its caps (spec §4).
 pub fn effective_range(policy: Policy, layers: &[LayerCaps], lo: f64, hi: f64) -> (f64, f64) {
     let (mut min, mut max) = (f64::NEG_INFINITY, f64::INFINITY);
     let (mut min_locked, mut max_locked) = (false, false);
     for l in layers {
-        let lmax = num::fmin(num::fmin(l.max.candidate, l.max.hard), hi);
-        let mut lmin = num::fmax(num::fmax(l.min.candidate, l.min.hard), lo);
-        if lmin > lmax {
-            lmin = lmax;
-        }
+        let (lmin, lmax) = layer_range(l, lo, hi);
         match policy {
             Policy::Intersect => {
                 min = num::fmax(min, lmin);
@@ -182,8 +187,39 @@ pub fn section_flags(stat: &Stat, from: u8) -> u8 {
     if derived { DERIVED } else { 0 }
 }
 
+/// Observes an evaluation step by step (for `explain`); every method defaults to nothing, so
+/// [`eval`] with [`NoTrace`] compiles to the plain interpreter.
+pub trait Trace {
+    /// A stat starts: its range bounds and effective range are known.
+    fn range(&mut self, _stat: StatId, _lo: f64, _hi: f64, _min: f64, _max: f64) {}
+    /// The starting value (formula, default or 0).
+    fn base(&mut self, _stat: StatId, _base: f64) {}
+    /// A bucket applied: its slot in the pipeline, folded value (`None` for `fold each`) and
+    /// the running value after it.
+    fn bucket(&mut self, _stat: StatId, _slot: u32, _folded: Option<f64>, _after: f64) {}
+    /// One contribution of a `fold each` bucket applied.
+    fn each(&mut self, _stat: StatId, _slot: u32, _x: f64, _after: f64) {}
+    /// The operator combined the contributions.
+    fn operator(&mut self, _stat: StatId, _result: f64) {}
+    /// The value before and after the clamp.
+    fn clamp(&mut self, _stat: StatId, _before: f64, _after: f64) {}
+}
+
+pub struct NoTrace;
+impl Trace for NoTrace {}
+
 /// Evaluates one prepared actor.
 pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, EvalError> {
+    eval_traced(ir, p, scratch, &mut NoTrace)
+}
+
+/// [`eval`], reporting each step to `trace`.
+pub fn eval_traced(
+    ir: &Ir,
+    p: &Prepared,
+    scratch: &mut Scratch,
+    trace: &mut impl Trace,
+) -> Result<Snapshot, EvalError> {
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.clear();
     scratch.values.resize(ir.stats.len(), 0.0);
@@ -215,6 +251,7 @@ pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, Ev
         let lo = bound(stat.min, f64::NEG_INFINITY, Phase::RangeMin, nodes)?;
         let hi = bound(stat.max, f64::INFINITY, Phase::RangeMax, nodes)?;
         let (min, max) = effective_range(ir.policy(), layers, lo, hi);
+        trace.range(id, lo, hi, min, max);
         let mut entry = Entry { stat: id, flags: section_flags(stat, from), value: 0.0, min, max };
         if valued {
             let base = match stat.formula {
@@ -227,6 +264,7 @@ pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, Ev
                 }
                 None => stat.default.unwrap_or(0.0),
             };
+            trace.base(id, base);
             let mut v = base;
             match stat.mode {
                 Mode::Pipeline(pid) => {
@@ -237,25 +275,29 @@ pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, Ev
                         if bucket.fold == Fold::Each {
                             for &x in xs {
                                 v = eval_expr(ir, bucket.apply, values, v, x, nodes);
+                                trace.each(id, g.slot, x, v);
                             }
+                            trace.bucket(id, g.slot, None, v);
                         } else {
-                            v = eval_expr(ir, bucket.apply, values, v, fold(bucket.fold, xs), nodes);
+                            let folded = fold(bucket.fold, xs);
+                            v = eval_expr(ir, bucket.apply, values, v, folded, nodes);
+                            trace.bucket(id, g.slot, Some(folded), v);
                         }
                     }
                 }
                 Mode::Operator(op) => {
                     if let Some(g) = groups.first() {
                         v = operate(op, &p.values[g.start as usize..g.end as usize]);
+                        trace.operator(id, v);
                     }
                 }
             }
-            if v.is_nan() {
-                return Err(EvalError::new(stat, Phase::Value, v));
-            }
-            v = num::clamp(v, min, max);
             if !v.is_finite() {
                 return Err(EvalError::new(stat, Phase::Value, v));
             }
+            let before = v;
+            v = num::clamp(v, min, max);
+            trace.clamp(id, before, v);
             values[i] = v;
             entry.value = v;
             entry.flags |= HAS_VALUE;

@@ -101,6 +101,7 @@ fn valid_dimension(n: &str) -> bool {
 }
 
 struct Item<'a> {
+    origin: Origin,
     stat: StatId,
     slot: u32,
     priority: i64,
@@ -127,6 +128,7 @@ enum CapMode {
 }
 
 struct CapItem<'a> {
+    origin: Origin,
     stat: StatId,
     layer: LayerId,
     is_max: bool,
@@ -136,8 +138,39 @@ struct CapItem<'a> {
     value: f64,
 }
 
+/// Where a prepared number came from in the actor's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// Index of the subsystem.
+    pub subsystem: u32,
+    /// `FROM_PRIMARY` or `FROM_DERIVED` for contributions, 0 for caps.
+    pub list: u8,
+    /// Index within that list (or within `caps`).
+    pub index: u32,
+}
+
+/// The input origin of every prepared number, for explanations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provenance {
+    /// Parallel to [`Prepared::values`].
+    pub values: Vec<Origin>,
+    /// Every cap in canonical order: (stat, layer, is_max, origin).
+    pub caps: Vec<(StatId, LayerId, bool, Origin)>,
+}
+
 /// Checks `actor` against `ir` and prepares it (spec §8 lists what is checked).
 pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
+    prepare_inner(ir, actor, None)
+}
+
+/// As [`prepare`], and also where each prepared number came from.
+pub fn prepare_with_provenance(ir: &Ir, actor: &Actor) -> Result<(Prepared, Provenance), InputError> {
+    let mut prov = Provenance::default();
+    let p = prepare_inner(ir, actor, Some(&mut prov))?;
+    Ok((p, prov))
+}
+
+fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) -> Result<Prepared, InputError> {
     let err = |sub: Option<usize>, field: String, message: String| {
         let subsystem = sub.map(|i| {
             let sys = &actor.subsystems[i].meta.system;
@@ -186,7 +219,15 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
                     }
                 };
                 *from.entry(stat).or_default() |= bit;
-                items.push(Item { stat, slot, priority: c.priority.unwrap_or(0), system: &c.system, value: c.value });
+                let origin = Origin { subsystem: si as u32, list: bit, index: ci as u32 };
+                items.push(Item {
+                    origin,
+                    stat,
+                    slot,
+                    priority: c.priority.unwrap_or(0),
+                    system: &c.system,
+                    value: c.value,
+                });
             }
         }
         for (ci, c) in sub.caps.iter().enumerate() {
@@ -259,6 +300,7 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
                 ));
             }
             caps.push(CapItem {
+                origin: Origin { subsystem: si as u32, list: 0, index: ci as u32 },
                 stat,
                 layer,
                 is_max,
@@ -286,6 +328,10 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
     items.sort_by(canonical);
     let mut out = Prepared { version: actor.version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
+    let provenance = provenance.map(|prov| {
+        prov.values = items.iter().map(|i| i.origin).collect();
+        prov
+    });
     caps.sort_by(|a, b| {
         (a.stat, a.layer, a.is_max, a.mode)
             .cmp(&(b.stat, b.layer, b.is_max, b.mode))
@@ -293,6 +339,9 @@ pub fn prepare(ir: &Ir, actor: &Actor) -> Result<Prepared, InputError> {
             .then(a.system.cmp(b.system))
             .then(a.value.total_cmp(&b.value))
     });
+    if let Some(prov) = provenance {
+        prov.caps = caps.iter().map(|c| (c.stat, c.layer, c.is_max, c.origin)).collect();
+    }
     // Walk contributions and caps together, stat by stat.
     let (mut i, mut k) = (0, 0);
     while i < items.len() || k < caps.len() {

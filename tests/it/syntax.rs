@@ -119,12 +119,13 @@ fn expr() -> impl Strategy<Value = Expr> {
         prop_oneof![
             inner.clone().prop_map(|a| ExprKind::Neg(Box::new(a))),
             (ops, inner.clone(), inner.clone()).prop_map(|(op, a, b)| ExprKind::Binary(op, Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone(), inner.clone())
-                .prop_map(|(c, t, f)| ExprKind::If(Box::new(c), Box::new(t), Box::new(f))),
-            (func, prop::collection::vec(inner, 1..4)).prop_map(|(f, args)| ExprKind::Call(
-                Ident { name: f.into(), span: Span::default() },
-                args
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(c, t, f)| ExprKind::If(
+                Box::new(c),
+                Box::new(t),
+                Box::new(f)
             )),
+            (func, prop::collection::vec(inner, 1..4))
+                .prop_map(|(f, args)| ExprKind::Call(Ident { name: f.into(), span: Span::default() }, args)),
         ]
         .prop_map(|kind| Expr { kind, span: Span::default() })
     })
@@ -156,7 +157,10 @@ fn item() -> impl Strategy<Value = Item> {
         Just(ItemKind::DefaultPipeline(ident("p"))),
         Just(ItemKind::Import(Import { path: "../core".into(), span: Span::default() })),
         Just(ItemKind::Layers(LayersDecl {
-            layers: vec![LayerDef { name: ident("R"), requires: Some(ident("realm")) }, LayerDef { name: ident("T"), requires: None }],
+            layers: vec![
+                LayerDef { name: ident("R"), requires: Some(ident("realm")) },
+                LayerDef { name: ident("T"), requires: None }
+            ],
             policies: vec![ident("intersect")],
             unscoped: vec![ident("T")],
         })),
