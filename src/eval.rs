@@ -6,7 +6,7 @@
 //! id order, with its [`Phase`]); the clamp never sees a non-finite value.
 //! Every number goes through [`crate::num`] or a single IEEE operation.
 
-use crate::ingest::{FROM_DERIVED, FROM_PRIMARY, LayerCaps, Prepared};
+use crate::ingest::{FROM_DERIVED, FROM_PRIMARY, Group, LayerCaps, Prepared, PreparedStat};
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp};
 use crate::num;
 use crate::snapshot::{DERIVED, Entry, HAS_VALUE, Snapshot};
@@ -223,86 +223,165 @@ pub fn eval_traced(
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.clear();
     scratch.values.resize(ir.stats.len(), 0.0);
-    let Scratch { nodes, values } = scratch;
     let mut entries = Vec::with_capacity(p.stats.len());
     let mut cursor = p.stats.iter().peekable();
-    for (i, stat) in ir.stats.iter().enumerate() {
+    for i in 0..ir.stats.len() {
         let id = StatId(i as u32);
-        let prepared = cursor.next_if(|s| s.stat == id);
-        let (groups, layers, from) = match prepared {
-            Some(ps) => (
-                &p.groups[ps.groups.0 as usize..ps.groups.1 as usize],
-                &p.layers[ps.layers.0 as usize..ps.layers.1 as usize],
-                ps.from,
-            ),
-            None => (&[][..], &[][..], 0),
-        };
-        let valued = !groups.is_empty() || stat.formula.is_some() || stat.default.is_some();
-        if !valued && layers.is_empty() {
-            continue;
+        let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
+        if let Some(entry) = eval_stat(ir, p, id, input, scratch, trace)? {
+            entries.push(entry);
         }
-        let bound = |e: Option<Expr>, inf: f64, phase, nodes: &mut Vec<f64>| match e {
-            None => Ok(inf),
-            Some(e) => {
-                let v = eval_expr(ir, e, values, 0.0, 0.0, nodes);
-                if v.is_finite() { Ok(v) } else { Err(EvalError::new(stat, phase, v)) }
-            }
-        };
-        let lo = bound(stat.min, f64::NEG_INFINITY, Phase::RangeMin, nodes)?;
-        let hi = bound(stat.max, f64::INFINITY, Phase::RangeMax, nodes)?;
-        let (min, max) = effective_range(ir.policy(), layers, lo, hi);
-        trace.range(id, lo, hi, min, max);
-        let mut entry = Entry { stat: id, flags: section_flags(stat, from), value: 0.0, min, max };
-        if valued {
-            let base = match stat.formula {
-                Some(f) => {
-                    let v = eval_expr(ir, f, values, 0.0, 0.0, nodes);
-                    if !v.is_finite() {
-                        return Err(EvalError::new(stat, Phase::Formula, v));
-                    }
-                    v
-                }
-                None => stat.default.unwrap_or(0.0),
-            };
-            trace.base(id, base);
-            let mut v = base;
-            match stat.mode {
-                Mode::Pipeline(pid) => {
-                    let pipeline = ir.pipeline(pid);
-                    for g in groups {
-                        let bucket = ir.bucket(pipeline.buckets[g.slot as usize]);
-                        let xs = &p.values[g.start as usize..g.end as usize];
-                        if bucket.fold == Fold::Each {
-                            for &x in xs {
-                                v = eval_expr(ir, bucket.apply, values, v, x, nodes);
-                                trace.each(id, g.slot, x, v);
-                            }
-                            trace.bucket(id, g.slot, None, v);
-                        } else {
-                            let folded = fold(bucket.fold, xs);
-                            v = eval_expr(ir, bucket.apply, values, v, folded, nodes);
-                            trace.bucket(id, g.slot, Some(folded), v);
-                        }
-                    }
-                }
-                Mode::Operator(op) => {
-                    if let Some(g) = groups.first() {
-                        v = operate(op, &p.values[g.start as usize..g.end as usize]);
-                        trace.operator(id, v);
-                    }
-                }
-            }
-            if !v.is_finite() {
-                return Err(EvalError::new(stat, Phase::Value, v));
-            }
-            let before = v;
-            v = num::clamp(v, min, max);
-            trace.clamp(id, before, v);
-            values[i] = v;
-            entry.value = v;
-            entry.flags |= HAS_VALUE;
-        }
-        entries.push(entry);
     }
     Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+}
+
+/// Re-evaluates an actor whose previous snapshot is `prev`, recomputing only the stats
+/// marked in `dirty` (indexed by stat id) and those that read a stat whose entry changed.
+/// Equal, bit for bit, to a full [`eval`] when `dirty` covers every stat whose rules or
+/// contributions changed.
+pub fn eval_incremental(
+    ir: &Ir,
+    p: &Prepared,
+    prev: &Snapshot,
+    dirty: &[bool],
+    scratch: &mut Scratch,
+) -> Result<Snapshot, EvalError> {
+    scratch.nodes.resize(ir.nodes.len(), 0.0);
+    scratch.values.clear();
+    scratch.values.resize(ir.stats.len(), 0.0);
+    let mut changed = vec![false; ir.stats.len()];
+    let mut entries = Vec::with_capacity(p.stats.len());
+    let mut cursor = p.stats.iter().peekable();
+    let mut old = prev.entries.iter().peekable();
+    for (i, stat) in ir.stats.iter().enumerate() {
+        let id = StatId(i as u32);
+        let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
+        let before = old.next_if(|e| e.stat == id).copied();
+        let recompute = dirty.get(i).copied().unwrap_or(true) || stat.deps.iter().any(|d| changed[d.index()]);
+        let entry = if recompute { eval_stat(ir, p, id, input, scratch, &mut NoTrace)? } else { before };
+        if let Some(e) = entry {
+            if e.has_value() {
+                scratch.values[i] = e.value;
+            }
+            entries.push(e);
+        }
+        changed[i] = recompute && !same_entry(entry.as_ref(), before.as_ref());
+    }
+    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+}
+
+fn same_entry(a: Option<&Entry>, b: Option<&Entry>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.flags == b.flags
+                && a.value.to_bits() == b.value.to_bits()
+                && a.min.to_bits() == b.min.to_bits()
+                && a.max.to_bits() == b.max.to_bits()
+        }
+        _ => false,
+    }
+}
+
+/// One stat's share of a prepared actor.
+#[derive(Clone, Copy)]
+struct StatInput<'a> {
+    groups: &'a [Group],
+    layers: &'a [LayerCaps],
+    from: u8,
+}
+
+impl<'a> StatInput<'a> {
+    fn of(p: &'a Prepared, ps: Option<&PreparedStat>) -> StatInput<'a> {
+        match ps {
+            Some(ps) => StatInput {
+                groups: &p.groups[ps.groups.0 as usize..ps.groups.1 as usize],
+                layers: &p.layers[ps.layers.0 as usize..ps.layers.1 as usize],
+                from: ps.from,
+            },
+            None => StatInput { groups: &[], layers: &[], from: 0 },
+        }
+    }
+}
+
+/// Evaluates one stat (its dependencies' values are already in `scratch.values`); `None`
+/// when it has neither a value nor caps.
+fn eval_stat(
+    ir: &Ir,
+    p: &Prepared,
+    id: StatId,
+    input: StatInput,
+    scratch: &mut Scratch,
+    trace: &mut impl Trace,
+) -> Result<Option<Entry>, EvalError> {
+    let Scratch { nodes, values } = scratch;
+    let i = id.index();
+    let stat = ir.stat(id);
+    let StatInput { groups, layers, from } = input;
+    let valued = !groups.is_empty() || stat.formula.is_some() || stat.default.is_some();
+    if !valued && layers.is_empty() {
+        return Ok(None);
+    }
+    let bound = |e: Option<Expr>, inf: f64, phase, nodes: &mut Vec<f64>| match e {
+        None => Ok(inf),
+        Some(e) => {
+            let v = eval_expr(ir, e, values, 0.0, 0.0, nodes);
+            if v.is_finite() { Ok(v) } else { Err(EvalError::new(stat, phase, v)) }
+        }
+    };
+    let lo = bound(stat.min, f64::NEG_INFINITY, Phase::RangeMin, nodes)?;
+    let hi = bound(stat.max, f64::INFINITY, Phase::RangeMax, nodes)?;
+    let (min, max) = effective_range(ir.policy(), layers, lo, hi);
+    trace.range(id, lo, hi, min, max);
+    let mut entry = Entry { stat: id, flags: section_flags(stat, from), value: 0.0, min, max };
+    if valued {
+        let base = match stat.formula {
+            Some(f) => {
+                let v = eval_expr(ir, f, values, 0.0, 0.0, nodes);
+                if !v.is_finite() {
+                    return Err(EvalError::new(stat, Phase::Formula, v));
+                }
+                v
+            }
+            None => stat.default.unwrap_or(0.0),
+        };
+        trace.base(id, base);
+        let mut v = base;
+        match stat.mode {
+            Mode::Pipeline(pid) => {
+                let pipeline = ir.pipeline(pid);
+                for g in groups {
+                    let bucket = ir.bucket(pipeline.buckets[g.slot as usize]);
+                    let xs = &p.values[g.start as usize..g.end as usize];
+                    if bucket.fold == Fold::Each {
+                        for &x in xs {
+                            v = eval_expr(ir, bucket.apply, values, v, x, nodes);
+                            trace.each(id, g.slot, x, v);
+                        }
+                        trace.bucket(id, g.slot, None, v);
+                    } else {
+                        let folded = fold(bucket.fold, xs);
+                        v = eval_expr(ir, bucket.apply, values, v, folded, nodes);
+                        trace.bucket(id, g.slot, Some(folded), v);
+                    }
+                }
+            }
+            Mode::Operator(op) => {
+                if let Some(g) = groups.first() {
+                    v = operate(op, &p.values[g.start as usize..g.end as usize]);
+                    trace.operator(id, v);
+                }
+            }
+        }
+        if !v.is_finite() {
+            return Err(EvalError::new(stat, Phase::Value, v));
+        }
+        let before = v;
+        v = num::clamp(v, min, max);
+        trace.clamp(id, before, v);
+        values[i] = v;
+        entry.value = v;
+        entry.flags |= HAS_VALUE;
+    }
+    Ok(Some(entry))
 }
