@@ -306,8 +306,16 @@ fn run(a: RunArgs) -> i32 {
     };
     match out.flush() {
         Ok(()) => code,
-        Err(e) => usage_error(&format!("cannot write output: {e}")),
+        Err(e) => write_failed(&e),
     }
+}
+
+/// A closed pipe (`actorc run … | head`) ends the run quietly; other write errors are I/O errors.
+fn write_failed(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return 0;
+    }
+    usage_error(&format!("cannot write output: {e}"))
 }
 
 fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
@@ -337,13 +345,22 @@ fn run_one(engine: &Engine, text: &str, out: &mut dyn Write, pretty: bool) -> i3
     }
 }
 
-/// One output line for one input line.
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<&'a Snapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a ActorError>,
+}
+
+/// One output line for one input line: `{"id", "snapshot"}` or `{"id", "error"}`.
 pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String {
-    let v = match result {
-        Ok(s) => serde_json::json!({ "id": id, "snapshot": s }),
-        Err(e) => serde_json::json!({ "id": id, "error": e }),
+    let r = match result {
+        Ok(s) => Record { id, snapshot: Some(s), error: None },
+        Err(e) => Record { id, snapshot: None, error: Some(e) },
     };
-    v.to_string()
+    serde_json::to_string(&r).unwrap_or_default()
 }
 
 /// Evaluates one NDJSON line; `line_no` is one-based.
@@ -414,9 +431,8 @@ fn run_lines(
             } else {
                 failed += 1
             }
-            if writeln!(out, "{}", record(id.as_deref(), r)).is_err() {
-                eprintln!("error: cannot write output");
-                return 2;
+            if let Err(e) = writeln!(out, "{}", record(id.as_deref(), r)) {
+                return write_failed(&e);
             }
         }
         if let Some(p) = progress {

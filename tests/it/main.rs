@@ -1,6 +1,7 @@
 //! The one integration-test binary; each module covers one stage or feature.
 
 mod check;
+mod eval;
 mod golden;
 mod props;
 mod run;

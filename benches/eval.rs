@@ -1,0 +1,147 @@
+//! Evaluation benchmarks: the standard workload (10,000 actors × 5 subsystems, 100
+//! contributions and 10 caps each) over the Actor Core v3 rule set and the example RPG
+//! rule set, with every backend that builds (`Backend::Jit` is measured as soon as
+//! `Engine::new` accepts it).
+//!
+//! Groups (each reports elements = actors per second):
+//! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
+//! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
+//! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads);
+//! - `ingest`: `prepare_batch` only (1 thread, all threads);
+//! - `json`: the NDJSON side of `actorc run`: parsing the 10,000 lines, writing the records.
+//!
+//! Run: `cargo bench --bench eval`.
+
+mod common;
+
+use actorc::{Backend, Engine, Rules};
+use common::{ACTORS, SEED, Workload};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use rayon::ThreadPool;
+use std::hint::black_box;
+use std::time::Duration;
+
+struct Case {
+    label: String,
+    engine: Engine,
+}
+
+/// Every (rule set, backend) pair that loads, with its workload.
+fn cases() -> Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)> {
+    let mut out = Vec::new();
+    for (name, path) in [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg")] {
+        let Some(rules) = common::load_rules(path) else { continue };
+        let workload = Workload::from_ir(&rules.ir);
+        let actors = workload.actors(ACTORS, SEED);
+        let mut engines = Vec::new();
+        for (label, backend) in [("interp", Backend::Interpreter), ("jit", Backend::Jit)] {
+            match Engine::new(&rules, backend) {
+                Ok(engine) => {
+                    // Errors are counted once, before timing; they should be (about) zero.
+                    let results = engine.evaluate_batch(&actors);
+                    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+                    eprintln!(
+                        "{name}/{label}: {} stats, {} actors, {} failed{}",
+                        rules.ir.stats.len(),
+                        actors.len(),
+                        failed.len(),
+                        failed.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+                    );
+                    engines.push(Case { label: format!("{name}/{label}"), engine });
+                }
+                Err(e) => eprintln!("{name}/{label}: skipped: {e}"),
+            }
+        }
+        out.push((name.to_string(), rules, actors, engines));
+    }
+    out
+}
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(ACTORS as u64));
+    g
+}
+
+fn one_thread() -> ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
+}
+
+fn bench_eval(c: &mut Criterion) {
+    let cases = cases();
+    let pool = one_thread();
+    eprintln!("rayon threads (all): {}", rayon::current_num_threads());
+
+    let mut g = group(c, "evaluate_batch");
+    for (_, _, actors, engines) in &cases {
+        for case in engines {
+            g.bench_function(&case.label, |b| b.iter(|| case.engine.evaluate_batch(black_box(actors))));
+        }
+    }
+    g.finish();
+
+    let mut g = group(c, "evaluate_batch_1thread");
+    for (_, _, actors, engines) in &cases {
+        for case in engines {
+            g.bench_function(&case.label, |b| {
+                pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(actors))))
+            });
+        }
+    }
+    g.finish();
+
+    let mut g = group(c, "prepared");
+    for (_, _, actors, engines) in &cases {
+        for case in engines {
+            let batch = case.engine.prepare_batch(actors);
+            g.bench_function(format!("{}/1thread", case.label), |b| {
+                pool.install(|| b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch))))
+            });
+            g.bench_function(format!("{}/all_threads", case.label), |b| {
+                b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch)))
+            });
+        }
+    }
+    g.finish();
+
+    // Ingest is shared by every backend: measure it once per rule set.
+    let mut g = group(c, "ingest");
+    for (name, _, actors, engines) in &cases {
+        let Some(case) = engines.first() else { continue };
+        g.bench_function(format!("{name}/1thread"), |b| {
+            pool.install(|| b.iter(|| case.engine.prepare_batch(black_box(actors))))
+        });
+        g.bench_function(format!("{name}/all_threads"), |b| b.iter(|| case.engine.prepare_batch(black_box(actors))));
+    }
+    g.finish();
+
+    // The JSON side of `actorc run` on the same actors: parse each NDJSON line into an
+    // `Actor`, and write each result as an output record.
+    let mut g = group(c, "json");
+    for (name, _, actors, engines) in &cases {
+        let Some(case) = engines.first() else { continue };
+        let lines: Vec<String> = actors.iter().map(|a| serde_json::to_string(a).unwrap()).collect();
+        let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+        eprintln!("{name}: {ACTORS} NDJSON lines, {bytes} bytes ({} bytes per actor)", bytes / ACTORS);
+        g.bench_function(format!("{name}/parse_1thread"), |b| {
+            b.iter(|| {
+                lines.iter().map(|l| actorc::input::parse_actor(black_box(l)).unwrap()).collect::<Vec<_>>()
+            })
+        });
+        let results = case.engine.evaluate_batch(actors);
+        g.bench_function(format!("{name}/write_1thread"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for (a, r) in actors.iter().zip(&results) {
+                    n += actorc::cli::record(a.id.as_deref(), black_box(r)).len();
+                }
+                n
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_eval);
+criterion_main!(benches);

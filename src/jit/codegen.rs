@@ -1,0 +1,533 @@
+//! Translation of the IR into one Cranelift function that evaluates every stat, in id order,
+//! for one lane pair (two actors, one per `F64X2` lane).
+//!
+//! Signature: `extern "C" fn(slots, stats, values, caps, out)` — `slots` and `stats` point at
+//! the pair's descriptors, `values` and `caps` at the batch's pools, `out` at the pair's
+//! output words (see [`super::layout`]). Every operation mirrors [`crate::eval`] one for one:
+//! the same fold order and starts, `fmin`/`fmax` for min/max, `nearest` for round, calls to
+//! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
+//! errors are recorded branch-free: the first failing check of a lane wins.
+
+use super::layout::{LAYER_WORDS, NO_CAPS, SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape};
+use crate::eval::Phase;
+use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F64X2, I64, I64X2};
+use cranelift_codegen::ir::{AbiParam, FuncRef, InstBuilder, MemFlagsData, Value};
+use cranelift_frontend::{FunctionBuilder, Variable};
+
+/// The error code of a failed check: 0 means no error.
+pub(crate) fn error_code(stat: StatId, phase: Phase) -> i64 {
+    let p = match phase {
+        Phase::RangeMin => 0,
+        Phase::RangeMax => 1,
+        Phase::Formula => 2,
+        Phase::Value => 3,
+    };
+    stat.0 as i64 * 4 + p + 1
+}
+
+pub(crate) fn decode_error(code: i64) -> (StatId, Phase) {
+    let c = code - 1;
+    let phase = match c % 4 {
+        0 => Phase::RangeMin,
+        1 => Phase::RangeMax,
+        2 => Phase::Formula,
+        _ => Phase::Value,
+    };
+    (StatId((c / 4) as u32), phase)
+}
+
+/// The `pow`, `exp` and `ln` functions, imported into the function being built.
+pub(crate) struct Libm {
+    pub pow: FuncRef,
+    pub exp: FuncRef,
+    pub ln: FuncRef,
+}
+
+pub(crate) struct Translator<'a, 'b> {
+    pub b: FunctionBuilder<'b>,
+    pub ir: &'a Ir,
+    pub shape: &'a Shape,
+    pub libm: Libm,
+    slots: Value,
+    stats: Value,
+    values: Value,
+    caps: Value,
+    out: Value,
+    /// Each stat's final value per lane (0 where a lane has none).
+    stat_vals: Vec<Value>,
+    failed: Variable,
+    err_code: Variable,
+    err_got: Variable,
+    zero: Value,
+    zero_mask: Value,
+}
+
+fn mem() -> MemFlagsData {
+    // Pools are `Vec`s of 8-byte words: loads are not 16-byte aligned.
+    MemFlagsData::new().with_notrap()
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    /// Starts the function: entry block, parameters, error state.
+    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm) -> Self {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let p = b.block_params(entry).to_vec();
+        let failed = b.declare_var(I64X2);
+        let err_code = b.declare_var(I64X2);
+        let err_got = b.declare_var(F64X2);
+        let z = b.ins().f64const(0.0);
+        let zero = b.ins().splat(F64X2, z);
+        let zi = b.ins().iconst(I64, 0);
+        let zero_mask = b.ins().splat(I64X2, zi);
+        b.def_var(failed, zero_mask);
+        b.def_var(err_code, zero_mask);
+        b.def_var(err_got, zero);
+        Translator {
+            b,
+            ir,
+            shape,
+            libm,
+            slots: p[0],
+            stats: p[1],
+            values: p[2],
+            caps: p[3],
+            out: p[4],
+            stat_vals: Vec::with_capacity(ir.stats.len()),
+            failed,
+            err_code,
+            err_got,
+            zero,
+            zero_mask,
+        }
+    }
+
+    pub fn signature_params(ptr: cranelift_codegen::ir::Type) -> Vec<AbiParam> {
+        vec![AbiParam::new(ptr); 5]
+    }
+
+    fn splat(&mut self, c: f64) -> Value {
+        let s = self.b.ins().f64const(c);
+        self.b.ins().splat(F64X2, s)
+    }
+
+    fn splat_i(&mut self, c: i64) -> Value {
+        let s = self.b.ins().iconst(I64, c);
+        self.b.ins().splat(I64X2, s)
+    }
+
+    fn as_f(&mut self, m: Value) -> Value {
+        self.b.ins().bitcast(F64X2, MemFlagsData::new(), m)
+    }
+
+    /// `m ? x : y` per lane; `m` is an I64X2 mask.
+    fn select(&mut self, m: Value, x: Value, y: Value) -> Value {
+        let mf = self.as_f(m);
+        self.b.ins().bitselect(mf, x, y)
+    }
+
+    fn bool_to_f64(&mut self, m: Value) -> Value {
+        let one = self.splat(1.0);
+        self.select(m, one, self.zero)
+    }
+
+    /// Calls `f` once per lane.
+    fn per_lane(&mut self, f: FuncRef, args: &[Value]) -> Value {
+        let mut out = None;
+        for lane in 0..2u8 {
+            let xs: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, lane)).collect();
+            let call = self.b.ins().call(f, &xs);
+            let r = self.b.inst_results(call)[0];
+            out = Some(match out {
+                None => self.b.ins().splat(F64X2, r),
+                Some(v) => self.b.ins().insertlane(v, r, lane),
+            });
+        }
+        out.expect("two lanes")
+    }
+
+    /// Evaluates `e` (post-order nodes) with the bucket variables `value` and `x`.
+    fn expr(&mut self, e: Expr, value: Value, x: Value) -> Value {
+        let start = e.start as usize;
+        let mut vals: Vec<Value> = Vec::with_capacity(e.range().len());
+        for i in e.range() {
+            let at = |n: crate::ir::NodeId| n.index() - start;
+            let v = match self.ir.nodes[i] {
+                Node::Const(c) => self.splat(c),
+                Node::Stat(s) => self.stat_vals[s.index()],
+                Node::Value => value,
+                Node::X => x,
+                Node::Unary(op, a) => {
+                    let a = vals[at(a)];
+                    match op {
+                        UnOp::Neg => self.b.ins().fneg(a),
+                        UnOp::Abs => self.b.ins().fabs(a),
+                        UnOp::Floor => self.b.ins().floor(a),
+                        UnOp::Ceil => self.b.ins().ceil(a),
+                        UnOp::Round => self.b.ins().nearest(a),
+                        UnOp::Sqrt => self.b.ins().sqrt(a),
+                        UnOp::Exp => self.per_lane(self.libm.exp, &[a]),
+                        UnOp::Ln => self.per_lane(self.libm.ln, &[a]),
+                    }
+                }
+                Node::Binary(op, a, c) => {
+                    let (a, c) = (vals[at(a)], vals[at(c)]);
+                    let cmp = |t: &mut Self, cc: FloatCC| {
+                        let m = t.b.ins().fcmp(cc, a, c);
+                        t.bool_to_f64(m)
+                    };
+                    match op {
+                        BinOp::Add => self.b.ins().fadd(a, c),
+                        BinOp::Sub => self.b.ins().fsub(a, c),
+                        BinOp::Mul => self.b.ins().fmul(a, c),
+                        BinOp::Div => self.b.ins().fdiv(a, c),
+                        BinOp::Min => self.b.ins().fmin(a, c),
+                        BinOp::Max => self.b.ins().fmax(a, c),
+                        BinOp::Pow => self.per_lane(self.libm.pow, &[a, c]),
+                        BinOp::Lt => cmp(self, FloatCC::LessThan),
+                        BinOp::Le => cmp(self, FloatCC::LessThanOrEqual),
+                        BinOp::Gt => cmp(self, FloatCC::GreaterThan),
+                        BinOp::Ge => cmp(self, FloatCC::GreaterThanOrEqual),
+                        BinOp::Eq => cmp(self, FloatCC::Equal),
+                        // Unordered or not equal, like Rust's `!=`.
+                        BinOp::Ne => cmp(self, FloatCC::NotEqual),
+                    }
+                }
+                Node::Select(c, a, f) => {
+                    // `truthy(c)` is `c != 0`: NaN counts as true.
+                    let m = self.b.ins().fcmp(FloatCC::NotEqual, vals[at(c)], self.zero);
+                    self.select(m, vals[at(a)], vals[at(f)])
+                }
+            };
+            vals.push(v);
+        }
+        *vals.last().expect("an expression has a root")
+    }
+
+    /// Records `got` as the error of every lane in `bad` that has not failed yet.
+    fn check(&mut self, bad: Value, code: i64, got: Value) {
+        let failed = self.b.use_var(self.failed);
+        let new = self.b.ins().band_not(bad, failed);
+        let code_v = self.splat_i(code);
+        let old_code = self.b.use_var(self.err_code);
+        let c = self.b.ins().bitselect(new, code_v, old_code);
+        self.b.def_var(self.err_code, c);
+        let old_got = self.b.use_var(self.err_got);
+        let g = self.select(new, got, old_got);
+        self.b.def_var(self.err_got, g);
+        let f = self.b.ins().bor(failed, new);
+        self.b.def_var(self.failed, f);
+    }
+
+    /// Mask of lanes where `v` is NaN or infinite.
+    fn not_finite(&mut self, v: Value) -> Value {
+        let a = self.b.ins().fabs(v);
+        let inf = self.splat(f64::INFINITY);
+        // Ordered `<`: false for NaN.
+        let ok = self.b.ins().fcmp(FloatCC::LessThan, a, inf);
+        self.b.ins().bnot(ok)
+    }
+
+    fn load_mask(&mut self, base: Value, offset: i32) -> Value {
+        self.b.ins().load(I64X2, mem(), base, offset)
+    }
+
+    /// The range bound `e`, checked (in lanes with an entry) like `eval`'s `bound`.
+    fn bound(&mut self, e: Option<Expr>, inf: f64, entry: Value, code: i64) -> Value {
+        match e {
+            None => self.splat(inf),
+            Some(e) => {
+                let v = self.expr(e, self.zero, self.zero);
+                let nf = self.not_finite(v);
+                let bad = self.b.ins().band(nf, entry);
+                self.check(bad, code, v);
+                v
+            }
+        }
+    }
+
+    /// `eval::effective_range` for both lanes.
+    fn effective_range(&mut self, sd: Value, lo: Value, hi: Value) -> (Value, Value) {
+        let min_var = self.b.declare_var(F64X2);
+        let max_var = self.b.declare_var(F64X2);
+        let ninf = self.splat(f64::NEG_INFINITY);
+        let pinf = self.splat(f64::INFINITY);
+        self.b.def_var(min_var, ninf);
+        self.b.def_var(max_var, pinf);
+        if self.shape.layers > 0 {
+            let off = self.b.ins().uload32(mem(), sd, 32);
+            let none = self.b.ins().icmp_imm(IntCC::Equal, off, NO_CAPS as i64);
+            let with = self.b.create_block();
+            let join = self.b.create_block();
+            self.b.ins().brif(none, join, &[], with, &[]);
+            self.b.switch_to_block(with);
+            self.b.seal_block(with);
+            let byte = self.b.ins().ishl_imm(off, 3);
+            let base = self.b.ins().iadd(self.caps, byte);
+            let (mut min, mut max) = (ninf, pinf);
+            let (mut min_locked, mut max_locked) = (self.zero_mask, self.zero_mask);
+            let policy = self.ir.policy();
+            for l in 0..self.shape.layers as i32 {
+                let r = l * LAYER_WORDS as i32 * 8;
+                let ld = |t: &mut Self, w: i32| t.b.ins().load(F64X2, mem(), base, r + w * 16);
+                let (max_c, max_h, min_c, min_h) = (ld(self, 0), ld(self, 1), ld(self, 2), ld(self, 3));
+                let present = self.load_mask(base, r + 4 * 16);
+                let max_o = self.load_mask(base, r + 5 * 16);
+                let min_o = self.load_mask(base, r + 6 * 16);
+                let m = self.b.ins().fmin(max_c, max_h);
+                let lmax = self.b.ins().fmin(m, hi);
+                let m = self.b.ins().fmax(min_c, min_h);
+                let lmin = self.b.ins().fmax(m, lo);
+                let gt = self.b.ins().fcmp(FloatCC::GreaterThan, lmin, lmax);
+                let lmin = self.select(gt, lmax, lmin);
+                let (nmin, nmax) = match policy {
+                    Policy::Intersect => (self.b.ins().fmax(min, lmin), self.b.ins().fmin(max, lmax)),
+                    Policy::PrioritizedOverride => {
+                        let merged = self.b.ins().fmin(max, lmax);
+                        let unlocked = self.select(max_o, lmax, merged);
+                        let nmax = self.select(max_locked, max, unlocked);
+                        let merged = self.b.ins().fmax(min, lmin);
+                        let unlocked = self.select(min_o, lmin, merged);
+                        let nmin = self.select(min_locked, min, unlocked);
+                        // Absent layers carry no override, so `locked |= override` is exact.
+                        max_locked = self.b.ins().bor(max_locked, max_o);
+                        min_locked = self.b.ins().bor(min_locked, min_o);
+                        (nmin, nmax)
+                    }
+                };
+                min = self.select(present, nmin, min);
+                max = self.select(present, nmax, max);
+            }
+            self.b.def_var(min_var, min);
+            self.b.def_var(max_var, max);
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(join);
+            self.b.seal_block(join);
+        }
+        let min = self.b.use_var(min_var);
+        let max = self.b.use_var(max_var);
+        let min = self.b.ins().fmax(min, lo);
+        let max = self.b.ins().fmin(max, hi);
+        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, min, max);
+        let min = self.select(gt, max, min);
+        (min, max)
+    }
+
+    /// Emits `while p < end { body(p); p += 16 }` over a slot's elements from `first`.
+    fn elements(&mut self, p0: Value, end: Value, mut body: impl FnMut(&mut Self, Value)) {
+        let p_var = self.b.declare_var(I64);
+        self.b.def_var(p_var, p0);
+        let head = self.b.create_block();
+        let exit = self.b.create_block();
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, p0, end);
+        self.b.ins().brif(more, head, &[], exit, &[]);
+        self.b.switch_to_block(head);
+        let p = self.b.use_var(p_var);
+        body(self, p);
+        let next = self.b.ins().iadd_imm(p, 16);
+        self.b.def_var(p_var, next);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, end);
+        self.b.ins().brif(more, head, &[], exit, &[]);
+        self.b.seal_block(head);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+    }
+
+    /// One slot: fold its contributions and apply (pipeline), or operate (operator mode).
+    /// Updates `v_var` only in lanes with contributions.
+    fn slot(&mut self, slot: u32, v_var: Variable, fold: SlotFold) {
+        let d = self.b.ins().iadd_imm(self.slots, slot as i64 * SLOT_SIZE as i64);
+        let n = self.b.ins().uload32(mem(), d, 20);
+        let body = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(n, body, &[], next, &[]);
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        let counts = self.load_mask(d, 0);
+        let off = self.b.ins().uload32(mem(), d, 16);
+        let byte = self.b.ins().ishl_imm(off, 3);
+        let base = self.b.ins().iadd(self.values, byte);
+        let len = self.b.ins().ishl_imm(n, 4);
+        let end = self.b.ins().iadd(base, len);
+        let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
+        match fold {
+            SlotFold::Each(apply) => {
+                let k_var = self.b.declare_var(I64X2);
+                self.b.def_var(k_var, self.zero_mask);
+                let one = self.splat_i(1);
+                self.elements(base, end, |t, p| {
+                    let x = t.b.ins().load(F64X2, mem(), p, 0);
+                    let k = t.b.use_var(k_var);
+                    let live = t.b.ins().icmp(IntCC::SignedLessThan, k, counts);
+                    let v = t.b.use_var(v_var);
+                    let nv = t.expr(apply, v, x);
+                    let nv = t.select(live, nv, v);
+                    t.b.def_var(v_var, nv);
+                    let k = t.b.ins().iadd(k, one);
+                    t.b.def_var(k_var, k);
+                });
+            }
+            SlotFold::Folded(kind, apply) => {
+                let acc_var = self.b.declare_var(F64X2);
+                // `eval::fold`: Sum starts at 0, Product/DeltaProduct at 1, the rest at x0.
+                let (init, from) = match kind {
+                    Combine::Sum => (self.splat(0.0), base),
+                    Combine::Product | Combine::DeltaProduct => (self.splat(1.0), base),
+                    Combine::Min | Combine::Max | Combine::First => {
+                        let x0 = self.b.ins().load(F64X2, mem(), base, 0);
+                        (x0, self.b.ins().iadd_imm(base, 16))
+                    }
+                };
+                self.b.def_var(acc_var, init);
+                if kind != Combine::First {
+                    let one = self.splat(1.0);
+                    self.elements(from, end, |t, p| {
+                        let x = t.b.ins().load(F64X2, mem(), p, 0);
+                        let a = t.b.use_var(acc_var);
+                        let r = match kind {
+                            Combine::Sum => t.b.ins().fadd(a, x),
+                            Combine::Product => t.b.ins().fmul(a, x),
+                            Combine::DeltaProduct => {
+                                let y = t.b.ins().fadd(one, x);
+                                t.b.ins().fmul(a, y)
+                            }
+                            Combine::Min => t.b.ins().fmin(a, x),
+                            Combine::Max => t.b.ins().fmax(a, x),
+                            Combine::First => unreachable!(),
+                        };
+                        t.b.def_var(acc_var, r);
+                    });
+                }
+                let acc = self.b.use_var(acc_var);
+                let v = self.b.use_var(v_var);
+                let nv = match apply {
+                    Some(apply) => self.expr(apply, v, acc),
+                    None => acc,
+                };
+                let nv = self.select(has, nv, v);
+                self.b.def_var(v_var, nv);
+            }
+            SlotFold::Average => {
+                let acc_var = self.b.declare_var(F64X2);
+                let z = self.splat(0.0);
+                self.b.def_var(acc_var, z);
+                self.elements(base, end, |t, p| {
+                    let x = t.b.ins().load(F64X2, mem(), p, 0);
+                    let a = t.b.use_var(acc_var);
+                    let r = t.b.ins().fadd(a, x);
+                    t.b.def_var(acc_var, r);
+                });
+                let acc = self.b.use_var(acc_var);
+                // The counts as f64, stored just before the elements.
+                let count = self.b.ins().load(F64X2, mem(), base, -16);
+                let avg = self.b.ins().fdiv(acc, count);
+                let v = self.b.use_var(v_var);
+                let nv = self.select(has, avg, v);
+                self.b.def_var(v_var, nv);
+            }
+        }
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Emits one stat.
+    pub fn stat(&mut self, id: StatId) {
+        let ir = self.ir;
+        let stat = ir.stat(id);
+        let sd = self.b.ins().iadd_imm(self.stats, id.index() as i64 * STAT_SIZE as i64);
+        let entry = self.load_mask(sd, 0);
+        let valued = self.load_mask(sd, 16);
+        let lo = self.bound(stat.min, f64::NEG_INFINITY, entry, error_code(id, Phase::RangeMin));
+        let hi = self.bound(stat.max, f64::INFINITY, entry, error_code(id, Phase::RangeMax));
+        let (min, max) = self.effective_range(sd, lo, hi);
+        let base = match stat.formula {
+            Some(f) => {
+                let v = self.expr(f, self.zero, self.zero);
+                let nf = self.not_finite(v);
+                let bad = self.b.ins().band(nf, valued);
+                self.check(bad, error_code(id, Phase::Formula), v);
+                v
+            }
+            None => self.splat(stat.default.unwrap_or(0.0)),
+        };
+        let v_var = self.b.declare_var(F64X2);
+        self.b.def_var(v_var, base);
+        let slot0 = self.shape.slot_base[id.index()];
+        match stat.mode {
+            Mode::Pipeline(pid) => {
+                for (s, &bid) in ir.pipeline(pid).buckets.iter().enumerate() {
+                    let bucket = ir.bucket(bid);
+                    let fold = match bucket.fold {
+                        Fold::Each => SlotFold::Each(bucket.apply),
+                        Fold::Sum => SlotFold::Folded(Combine::Sum, Some(bucket.apply)),
+                        Fold::Product => SlotFold::Folded(Combine::Product, Some(bucket.apply)),
+                        Fold::DeltaProduct => SlotFold::Folded(Combine::DeltaProduct, Some(bucket.apply)),
+                        Fold::Min => SlotFold::Folded(Combine::Min, Some(bucket.apply)),
+                        Fold::Max => SlotFold::Folded(Combine::Max, Some(bucket.apply)),
+                        Fold::First => SlotFold::Folded(Combine::First, Some(bucket.apply)),
+                    };
+                    self.slot(slot0 + s as u32, v_var, fold);
+                }
+            }
+            Mode::Operator(op) => {
+                let fold = match op {
+                    Operator::Sum => SlotFold::Folded(Combine::Sum, None),
+                    Operator::Multiply => SlotFold::Folded(Combine::Product, None),
+                    Operator::Max => SlotFold::Folded(Combine::Max, None),
+                    Operator::Min => SlotFold::Folded(Combine::Min, None),
+                    Operator::Average => SlotFold::Average,
+                };
+                self.slot(slot0, v_var, fold);
+            }
+        }
+        let v = self.b.use_var(v_var);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+        let bad = self.b.ins().band(nan, valued);
+        self.check(bad, error_code(id, Phase::Value), v);
+        let m = self.b.ins().fmax(v, min);
+        let v = self.b.ins().fmin(m, max);
+        let nf = self.not_finite(v);
+        let bad = self.b.ins().band(nf, valued);
+        self.check(bad, error_code(id, Phase::Value), v);
+        let value = self.select(valued, v, self.zero);
+        let o = id.index() as i32 * STAT_OUT_WORDS as i32 * 8;
+        self.b.ins().store(mem(), value, self.out, o);
+        self.b.ins().store(mem(), min, self.out, o + 16);
+        self.b.ins().store(mem(), max, self.out, o + 32);
+        self.stat_vals.push(value);
+    }
+
+    /// Stores the error words and returns.
+    pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) {
+        let o = self.shape.stats as i32 * STAT_OUT_WORDS as i32 * 8;
+        let code = self.b.use_var(self.err_code);
+        let got = self.b.use_var(self.err_got);
+        self.b.ins().store(mem(), code, self.out, o);
+        self.b.ins().store(mem(), got, self.out, o + 16);
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        self.b.finalize(config);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    Sum,
+    Product,
+    DeltaProduct,
+    Min,
+    Max,
+    First,
+}
+
+#[derive(Clone, Copy)]
+enum SlotFold {
+    Each(Expr),
+    /// Fold, then apply (pipeline) or take the fold as the value (operator).
+    Folded(Combine, Option<Expr>),
+    Average,
+}

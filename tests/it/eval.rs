@@ -1,0 +1,62 @@
+//! Evaluation fixtures: each folder of `tests/data/eval/` holds `actors.ndjson` and either a
+//! `rules.stat` or a `RULES` file naming a shipped rule set; the output is snapshotted.
+
+use actorc::{Backend, Engine, Rules};
+use std::path::{Path, PathBuf};
+
+pub fn rules_of(case: &Path) -> PathBuf {
+    let local = case.join("rules.stat");
+    if local.exists() {
+        return crate::check::relative(&local);
+    }
+    PathBuf::from(std::fs::read_to_string(case.join("RULES")).expect("rules.stat or RULES").trim())
+}
+
+/// The NDJSON records for every actor of a case, as `actorc run` writes them.
+pub fn run_case(case: &Path, backend: Backend) -> Vec<String> {
+    let rules = Rules::load(rules_of(case)).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+    let engine = Engine::new(&rules, backend).expect("engine");
+    let text = std::fs::read_to_string(case.join("actors.ndjson")).unwrap();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let (id, result) = actorc::cli::eval_line(&engine, i + 1, l);
+            actorc::cli::record(id.as_deref(), &result)
+        })
+        .collect()
+}
+
+pub fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir("tests/data/eval").unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn eval_fixtures() {
+    insta::glob!("../data/eval", "*/actors.ndjson", |path| {
+        let case = path.parent().unwrap();
+        let lines = run_case(case, Backend::Interpreter);
+        let pretty: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        insta::assert_json_snapshot!(pretty);
+    });
+}
+
+#[test]
+fn batch_equals_one_by_one() {
+    for case in cases() {
+        let rules = Rules::load(rules_of(&case)).unwrap();
+        let engine = Engine::new(&rules, Backend::Interpreter).unwrap();
+        let text = std::fs::read_to_string(case.join("actors.ndjson")).unwrap();
+        let actors: Vec<actorc::Actor> = text.lines().filter_map(|l| actorc::input::parse_actor(l).ok()).collect();
+        let batch = engine.evaluate_batch(&actors);
+        let prepared = engine.evaluate_prepared_batch(&engine.prepare_batch(&actors));
+        for (i, a) in actors.iter().enumerate() {
+            let one = engine.evaluate(a);
+            assert_eq!(batch[i], one);
+            assert_eq!(prepared[i], one);
+        }
+    }
+}
