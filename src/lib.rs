@@ -2,6 +2,27 @@
 //!
 //! Stages: [`load`] (files, imports) → [`syntax`] (parse) → [`check`] → [`ir`] (lower) →
 //! [`eval`] (the reference interpreter). [`Rules`] and [`Engine`] are the façade.
+//!
+//! ```
+//! use actorc::{Actor, Backend, Engine, Rules};
+//!
+//! let rules = Rules::load("rules/actor_core_v3").expect("rules check clean");
+//! let engine = Engine::new(&rules, Backend::Interpreter).unwrap();
+//! let actor: Actor = serde_json::from_str(r#"[{
+//!     "primary": [
+//!         {"dimension": "attack_power", "bucket": "FLAT", "value": 100, "system": "race"},
+//!         {"dimension": "attack_power", "bucket": "MULT", "value": 0.2, "system": "items"},
+//!         {"dimension": "attack_power", "bucket": "MULT", "value": 0.1, "system": "effects"}
+//!     ],
+//!     "derived": [], "caps": [], "meta": {"system": "items"}
+//! }]"#).unwrap();
+//! let snapshot = engine.evaluate(&actor).unwrap();
+//! assert_eq!(snapshot.get("attack_power"), Some(132.0));
+//! let json = serde_json::to_value(&snapshot).unwrap();
+//! assert_eq!(json["CapsUsed"]["attack_power"]["Max"], 1000000.0);
+//! let results = engine.evaluate_batch(&[actor.clone(), actor]);
+//! assert_eq!(results.len(), 2);
+//! ```
 #![deny(unsafe_code)]
 
 pub mod check;
@@ -12,6 +33,8 @@ pub mod eval;
 pub mod ingest;
 pub mod input;
 pub mod ir;
+#[allow(unsafe_code)]
+pub mod jit;
 pub mod load;
 pub mod num;
 pub mod rules;

@@ -1,0 +1,245 @@
+//! The Cranelift JIT back end: the IR compiled into one native kernel that evaluates every
+//! stat, in id order, for two actors at once (one per `F64X2` lane).
+//!
+//! - [`Compiled`] owns the generated code (one `JITModule` per rule set, freed on drop).
+//! - [`Batch`] is a batch of prepared actors laid out structure-of-arrays for the kernel
+//!   ([`layout`]): build it once, evaluate it as often as needed (no ingest, no layout).
+//! - [`Compiled::evaluate`] runs the kernel over every lane pair (in parallel with rayon) and
+//!   turns each lane into exactly the `Result<Snapshot, EvalError>` the interpreter returns.
+//!
+//! Invariant: every number goes through the same IEEE operation, in the same order, as in
+//! [`crate::eval`]; lanes never mix, so batch size and thread count never change a bit.
+
+mod codegen;
+mod layout;
+
+use crate::eval::EvalError;
+use crate::ingest::{InputError, Prepared};
+use crate::ir::{Ir, StatId};
+use crate::snapshot::{Entry, Snapshot};
+use codegen::{Libm, Translator, decode_error};
+use cranelift_codegen::ir::{AbiParam, UserFuncName};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module, default_libcall_names};
+use layout::{Layout, SlotDesc, StatDesc};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// The kernel: `(slots, stats, values, caps, out)` for one lane pair.
+type Kernel = unsafe extern "C" fn(*const SlotDesc, *const StatDesc, *const f64, *const u64, *mut u64);
+
+/// Lane pairs per parallel task.
+const PAIRS_PER_TASK: usize = 32;
+
+/// Native code for one rule set. Cloning the [`Arc`] around it shares the code; the code is
+/// freed when the last owner drops it.
+pub struct Compiled {
+    ir: Arc<Ir>,
+    shape: layout::Shape,
+    /// Kept only to free the code on drop (`JITModule` is `Send` but not `Sync`).
+    module: Mutex<Option<JITModule>>,
+    kernel: Kernel,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled").field("stats", &self.shape.stats).field("slots", &self.shape.slots).finish()
+    }
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        let module = self.module.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(module) = module {
+            // SAFETY: the kernel pointer lives only in `self`, which is being dropped, so no
+            // kernel is running and none can be called after this.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Compiled {
+    /// Compiles `ir` (`opt_level=speed`); the error is Cranelift's message.
+    pub fn new(ir: Arc<Ir>) -> Result<Compiled, String> {
+        let mut builder = JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(err)?;
+        builder.symbol("actorc_pow", crate::num::pow as *const u8);
+        builder.symbol("actorc_exp", crate::num::exp as *const u8);
+        builder.symbol("actorc_ln", crate::num::ln as *const u8);
+        let mut module = JITModule::new(builder);
+        match Self::build(&ir, &mut module) {
+            Ok((shape, kernel)) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernel }),
+            Err(e) => {
+                // SAFETY: no function of this module was ever handed out or called.
+                unsafe { module.free_memory() };
+                Err(e)
+            }
+        }
+    }
+
+    fn build(ir: &Ir, module: &mut JITModule) -> Result<(layout::Shape, Kernel), String> {
+        let shape = layout::Shape::new(ir);
+        let f64t = cranelift_codegen::ir::types::F64;
+        let mut unary = module.make_signature();
+        unary.params.push(AbiParam::new(f64t));
+        unary.returns.push(AbiParam::new(f64t));
+        let mut binary = unary.clone();
+        binary.params.push(AbiParam::new(f64t));
+        let pow = module.declare_function("actorc_pow", Linkage::Import, &binary).map_err(err)?;
+        let exp = module.declare_function("actorc_exp", Linkage::Import, &unary).map_err(err)?;
+        let ln = module.declare_function("actorc_ln", Linkage::Import, &unary).map_err(err)?;
+
+        let ptr = module.target_config().pointer_type();
+        let mut ctx = module.make_context();
+        ctx.func.signature.params = Translator::signature_params(ptr);
+        ctx.func.name = UserFuncName::user(0, 0);
+        let id = module.declare_function("actorc_rules", Linkage::Local, &ctx.func.signature).map_err(err)?;
+        let mut fctx = FunctionBuilderContext::new();
+        {
+            let libm = Libm {
+                pow: module.declare_func_in_func(pow, &mut ctx.func),
+                exp: module.declare_func_in_func(exp, &mut ctx.func),
+                ln: module.declare_func_in_func(ln, &mut ctx.func),
+            };
+            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let mut t = Translator::new(b, ir, &shape, libm);
+            for id in ir.stat_ids() {
+                t.stat(id);
+            }
+            t.finish(module.target_config());
+        }
+        if std::env::var_os("ACTORC_JIT_DUMP").is_some() {
+            eprintln!("{}", ctx.func.display());
+        }
+        module.define_function(id, &mut ctx).map_err(|e| match e {
+            cranelift_module::ModuleError::Compilation(c) => format!("{c:?}"),
+            e => e.to_string(),
+        })?;
+        module.clear_context(&mut ctx);
+        module.finalize_definitions().map_err(err)?;
+        let code = module.get_finalized_function(id);
+        // SAFETY: `code` is the function just defined with the signature of `Kernel`
+        // (five pointer parameters, no result, the ISA's default C calling convention).
+        let kernel = unsafe { std::mem::transmute::<*const u8, Kernel>(code) };
+        Ok((shape, kernel))
+    }
+
+    pub fn ir(&self) -> &Arc<Ir> {
+        &self.ir
+    }
+
+    /// Lays out `actors` (prepared with this rule set) for evaluation.
+    pub fn batch(&self, actors: &[Result<Prepared, InputError>]) -> Batch {
+        let ok: Vec<&Prepared> = actors.iter().filter_map(|a| a.as_ref().ok()).collect();
+        let mut chunks: Vec<Layout> = ok
+            .par_chunks(PAIRS_PER_TASK * 2)
+            .map(|c| Layout::new(&self.ir, &self.shape, c))
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(Layout::default());
+        }
+        Batch {
+            ir: self.ir.clone(),
+            chunks,
+            inputs: actors.iter().map(|a| a.as_ref().err().cloned()).collect(),
+        }
+    }
+
+    /// Evaluates a laid-out batch: one result per actor, in order.
+    ///
+    /// # Panics
+    /// If `batch` was laid out for another rule set.
+    pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, crate::engine::ActorError>> {
+        assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
+        let words = self.shape.out_words();
+        let outs: Vec<Vec<u64>> = batch.chunks.par_iter().map(|l| self.run(l, words)).collect();
+        let lanes: Vec<(usize, usize)> =
+            batch.chunks.iter().enumerate().flat_map(|(c, l)| (0..l.lanes).map(move |i| (c, i))).collect();
+        let snaps: Vec<Result<Snapshot, EvalError>> =
+            lanes.par_iter().map(|&(c, i)| self.snapshot(&batch.chunks[c], &outs[c], words, i)).collect();
+        let mut snaps = snaps.into_iter();
+        let mut results = Vec::with_capacity(batch.inputs.len());
+        for input in &batch.inputs {
+            results.push(match input {
+                Some(e) => Err(crate::engine::ActorError::Input(e.clone())),
+                None => snaps.next().expect("one result per prepared actor").map_err(Into::into),
+            });
+        }
+        results
+    }
+
+    fn run(&self, l: &Layout, words: usize) -> Vec<u64> {
+        let mut out = vec![0u64; l.pairs * words];
+        let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
+        assert!(l.slots.len() == l.pairs * slots && l.stats.len() == l.pairs * stats);
+        for pair in 0..l.pairs {
+            // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
+            // descriptors are in bounds, every offset they hold points into `l.values` /
+            // `l.caps` with all the elements the kernel reads, and `out` has `words` words
+            // per pair. The kernel only reads those and writes the pair's output words.
+            unsafe {
+                (self.kernel)(
+                    l.slots.as_ptr().add(pair * slots),
+                    l.stats.as_ptr().add(pair * stats),
+                    l.values.as_ptr(),
+                    l.caps.as_ptr(),
+                    out.as_mut_ptr().add(pair * words),
+                )
+            }
+        }
+        out
+    }
+
+    fn snapshot(&self, l: &Layout, out: &[u64], words: usize, lane: usize) -> Result<Snapshot, EvalError> {
+        let (pair, k) = (lane / 2, lane % 2);
+        let o = &out[pair * words..(pair + 1) * words];
+        let e = self.shape.stats as usize * layout::STAT_OUT_WORDS;
+        let code = o[e + k] as i64;
+        if code != 0 {
+            let (stat, phase) = decode_error(code);
+            return Err(EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k])));
+        }
+        let meta = &l.actors[lane];
+        let entries = l.entries[meta.entries.0 as usize..meta.entries.1 as usize]
+            .iter()
+            .map(|&(s, flags)| {
+                let w = s as usize * layout::STAT_OUT_WORDS;
+                Entry {
+                    stat: StatId(s),
+                    flags,
+                    value: f64::from_bits(o[w + k]),
+                    min: f64::from_bits(o[w + 2 + k]),
+                    max: f64::from_bits(o[w + 4 + k]),
+                }
+            })
+            .collect();
+        Ok(Snapshot::new(meta.version, entries, meta.context.clone(), self.ir.names.clone()))
+    }
+}
+
+/// Prepared actors laid out for the kernel of one rule set. Evaluating a `Batch` again skips
+/// both ingest and layout. Input errors are kept in place, so results line up with the actors.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    ir: Arc<Ir>,
+    /// Independent layouts of up to `2 × PAIRS_PER_TASK` actors each (one parallel task).
+    chunks: Vec<Layout>,
+    /// Per actor: its input error, or `None` when it was prepared.
+    inputs: Vec<Option<InputError>>,
+}
+
+impl Batch {
+    /// Number of actors (prepared or not).
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+}
+
