@@ -328,10 +328,10 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
     items.sort_by(canonical);
     let mut out = Prepared { version: actor.version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
-    let provenance = provenance.map(|prov| {
+    let mut provenance = provenance;
+    if let Some(prov) = provenance.as_deref_mut() {
         prov.values = items.iter().map(|i| i.origin).collect();
-        prov
-    });
+    }
     caps.sort_by(|a, b| {
         (a.stat, a.layer, a.is_max, a.mode)
             .cmp(&(b.stat, b.layer, b.is_max, b.mode))
