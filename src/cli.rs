@@ -80,6 +80,15 @@ struct CheckArgs {
     color: Color,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Print each stat's worst-case cost (operations per actor).
+    #[arg(long)]
+    cost: bool,
+    /// Reject rule sets whose worst-case cost for an actor exceeds this many operations.
+    #[arg(long)]
+    max_cost: Option<u64>,
+    /// Contributions per actor assumed by --max-cost.
+    #[arg(long, default_value_t = 4096)]
+    cost_contributions: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -181,19 +190,37 @@ fn check(a: CheckArgs) -> i32 {
     let mut any_error = false;
     let mut json = Vec::new();
     for set in &sets {
-        let compiled = match compile(std::slice::from_ref(set), &a.limits.options()) {
+        let mut compiled = match compile(std::slice::from_ref(set), &a.limits.options()) {
             Ok(c) => c,
             Err(e) => return usage_error(&e),
         };
+        let cost = compiled.ir.as_ref().map(crate::cost::cost);
+        if let (Some(ir), Some(c), Some(budget)) = (&compiled.ir, &cost, a.max_cost)
+            && let Some(d) = crate::cost::over_budget(ir, c, budget, a.cost_contributions)
+        {
+            compiled.diagnostics.push(d);
+        }
         any_error |= compiled.has_errors();
         match a.format {
             Format::Text => {
                 eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
-                eprintln!("{}", summary(set, &compiled));
+                let mut line = summary(set, &compiled);
+                if let Some(c) = &cost {
+                    line.push_str(&format!(", cost ≤ {} + {} per contribution", c.fixed, c.per_contribution));
+                }
+                eprintln!("{line}");
+                if let (true, Some(c)) = (a.cost, &cost) {
+                    println!("{:<32} {:>10} {:>18}", "stat", "fixed", "per contribution");
+                    for s in &c.stats {
+                        println!("{:<32} {:>10} {:>18}", s.stat, s.fixed, s.per_contribution);
+                    }
+                    println!("{:<32} {:>10} {:>18}", "(rule set)", c.fixed, c.per_contribution);
+                }
             }
             Format::Json => json.push(serde_json::json!({
                 "rule_set": set.display().to_string(),
                 "diagnostics": diag::to_json(&compiled.sources, &compiled.diagnostics),
+                "cost": cost,
             })),
         }
         if let (Some(Emit::Ir), Some(ir)) = (a.emit, &compiled.ir) {

@@ -26,6 +26,7 @@
 #![deny(unsafe_code)]
 
 pub mod check;
+pub mod cost;
 pub mod cli;
 pub mod diag;
 pub mod engine;

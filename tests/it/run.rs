@@ -215,3 +215,16 @@ fn eval_error_names_stat_and_formula() {
     assert_eq!(lines[1]["snapshot"]["Derived"]["b"], 0.0);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn cost_bound_and_budget() {
+    let out = actorc(&["check", "rules/actor_core_v3", "--cost"], "");
+    assert_eq!(out.code, 0);
+    assert!(out.stderr.contains("cost ≤ 552 + 2 per contribution"), "{}", out.stderr);
+    assert!(out.stdout.lines().any(|l| l.starts_with("crit_rate ")), "{}", out.stdout);
+    let out = actorc(&["check", "rules/actor_core_v3", "--max-cost", "1000", "--cost-contributions", "100"], "");
+    assert_eq!(out.code, 0, "552 + 2 × 100 fits in 1000: {}", out.stderr);
+    let out = actorc(&["check", "rules/actor_core_v3", "--max-cost", "700", "--cost-contributions", "100"], "");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("E0401") && out.stderr.contains("752 exceeds the budget of 700"), "{}", out.stderr);
+}
