@@ -223,3 +223,80 @@ pub fn salvage_id(text: &str) -> Option<String> {
     }
     None
 }
+
+/// Bounds on one actor's input, each a per-actor error when exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Deepest JSON nesting of one actor document.
+    pub max_depth: usize,
+    pub max_subsystems: usize,
+    /// Contributions and caps of one actor, all subsystems together.
+    pub max_contributions: usize,
+    /// Longest NDJSON line, in bytes.
+    pub max_line_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        InputLimits { max_depth: 32, max_subsystems: 1024, max_contributions: 65_536, max_line_bytes: 16 << 20 }
+    }
+}
+
+/// Byte offset where `text` nests deeper than `max` arrays/objects (strings skipped).
+pub fn json_too_deep(text: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses one actor document within `limits`.
+pub fn parse_actor_limited(text: &str, limits: &InputLimits) -> Result<Actor, InputError> {
+    let fail = |field: &str, message: String| InputError {
+        actor: salvage_id(text),
+        subsystem: None,
+        field: field.to_string(),
+        message,
+    };
+    if text.len() > limits.max_line_bytes {
+        return Err(fail("", format!("actor is {} bytes, over the limit of {}", text.len(), limits.max_line_bytes)));
+    }
+    if let Some(at) = json_too_deep(text, limits.max_depth) {
+        return Err(fail("", format!("JSON nested deeper than {} levels at byte {at}", limits.max_depth)));
+    }
+    let actor = parse_actor(text)?;
+    if actor.subsystems.len() > limits.max_subsystems {
+        return Err(fail(
+            "subsystems",
+            format!("{} subsystems, over the limit of {}", actor.subsystems.len(), limits.max_subsystems),
+        ));
+    }
+    let count: usize = actor.subsystems.iter().map(|s| s.primary.len() + s.derived.len() + s.caps.len()).sum();
+    if count > limits.max_contributions {
+        return Err(fail(
+            "subsystems",
+            format!("{count} contributions and caps, over the limit of {}", limits.max_contributions),
+        ));
+    }
+    Ok(actor)
+}

@@ -17,9 +17,15 @@ pub fn actorc(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The process may exit before reading its input (usage errors): ignore a broken pipe.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    // Feed stdin from another thread so a large batch cannot deadlock against a full stdout
+    // pipe; the process may exit before reading its input (usage errors): ignore a broken pipe.
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_string();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
     let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
