@@ -8,18 +8,25 @@
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
 //! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads);
 //! - `ingest`: `prepare_batch` only (1 thread, all threads);
-//! - `json`: the NDJSON side of `actorc run`: parsing the 10,000 lines, writing the records.
+//! - `json`: the NDJSON side of `actorc run`: parsing lines, writing the records;
+//! - `cpu/…`: the one-thread groups again, measured in process CPU time instead of wall
+//!   time (see `common::ProcessCpu`), for figures that a busy machine disturbs less.
 //!
 //! Run: `cargo bench --bench eval`.
 
 mod common;
 
 use actorc::{Backend, Engine, Rules};
-use common::{ACTORS, SEED, Workload};
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use common::{ACTORS, ProcessCpu, SEED, Workload};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use rayon::ThreadPool;
 use std::hint::black_box;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Lines parsed per iteration of `json/*/parse_1thread`.
+const PARSED: usize = 1_000;
 
 struct Case {
     label: String,
@@ -27,7 +34,9 @@ struct Case {
 }
 
 /// Every (rule set, backend) pair that loads, with its workload.
-fn cases() -> Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)> {
+type Cases = Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)>;
+
+fn cases() -> Cases {
     let mut out = Vec::new();
     for (name, path) in [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg")] {
         let Some(rules) = common::load_rules(path) else { continue };
@@ -57,7 +66,7 @@ fn cases() -> Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)> {
     out
 }
 
-fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+fn group<'a, M: Measurement>(c: &'a mut Criterion<M>, name: &str) -> BenchmarkGroup<'a, M> {
     let mut g = c.benchmark_group(name);
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(ACTORS as u64));
@@ -68,21 +77,37 @@ fn one_thread() -> ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
 }
 
-fn bench_eval(c: &mut Criterion) {
-    let cases = cases();
+/// The workloads and engines, built once for both measurements.
+fn shared() -> &'static Cases {
+    static CASES: OnceLock<Cases> = OnceLock::new();
+    CASES.get_or_init(|| {
+        eprintln!("rayon threads (all): {}", rayon::current_num_threads());
+        cases()
+    })
+}
+
+/// Wall-clock groups; with `cpu`, the one-thread groups again, measured in process CPU
+/// time (named `cpu/…`), which a busy machine disturbs much less.
+fn run<M: Measurement + Sync>(c: &mut Criterion<M>, cpu: bool)
+where
+    M::Value: Send,
+{
+    let cases = shared();
     let pool = one_thread();
-    eprintln!("rayon threads (all): {}", rayon::current_num_threads());
+    let p = if cpu { "cpu/" } else { "" };
 
-    let mut g = group(c, "evaluate_batch");
-    for (_, _, actors, engines) in &cases {
-        for case in engines {
-            g.bench_function(&case.label, |b| b.iter(|| case.engine.evaluate_batch(black_box(actors))));
+    if !cpu {
+        let mut g = group(c, "evaluate_batch");
+        for (_, _, actors, engines) in cases {
+            for case in engines {
+                g.bench_function(&case.label, |b| b.iter(|| case.engine.evaluate_batch(black_box(actors))));
+            }
         }
+        g.finish();
     }
-    g.finish();
 
-    let mut g = group(c, "evaluate_batch_1thread");
-    for (_, _, actors, engines) in &cases {
+    let mut g = group(c, &format!("{p}evaluate_batch_1thread"));
+    for (_, _, actors, engines) in cases {
         for case in engines {
             g.bench_function(&case.label, |b| {
                 pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(actors))))
@@ -91,44 +116,53 @@ fn bench_eval(c: &mut Criterion) {
     }
     g.finish();
 
-    let mut g = group(c, "prepared");
-    for (_, _, actors, engines) in &cases {
+    let mut g = group(c, &format!("{p}prepared"));
+    for (_, _, actors, engines) in cases {
         for case in engines {
             let batch = case.engine.prepare_batch(actors);
             g.bench_function(format!("{}/1thread", case.label), |b| {
                 pool.install(|| b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch))))
             });
-            g.bench_function(format!("{}/all_threads", case.label), |b| {
-                b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch)))
-            });
+            if !cpu {
+                g.bench_function(format!("{}/all_threads", case.label), |b| {
+                    b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch)))
+                });
+            }
         }
     }
     g.finish();
 
     // Ingest is shared by every backend: measure it once per rule set.
-    let mut g = group(c, "ingest");
-    for (name, _, actors, engines) in &cases {
+    let mut g = group(c, &format!("{p}ingest"));
+    for (name, _, actors, engines) in cases {
         let Some(case) = engines.first() else { continue };
         g.bench_function(format!("{name}/1thread"), |b| {
             pool.install(|| b.iter(|| case.engine.prepare_batch(black_box(actors))))
         });
-        g.bench_function(format!("{name}/all_threads"), |b| b.iter(|| case.engine.prepare_batch(black_box(actors))));
+        if !cpu {
+            g.bench_function(format!("{name}/all_threads"), |b| {
+                b.iter(|| case.engine.prepare_batch(black_box(actors)))
+            });
+        }
     }
     g.finish();
 
-    // The JSON side of `actorc run` on the same actors: parse each NDJSON line into an
-    // `Actor`, and write each result as an output record.
-    let mut g = group(c, "json");
-    for (name, _, actors, engines) in &cases {
+    // The JSON side of `actorc run` on the same actors: parse NDJSON lines into `Actor`s,
+    // and write each result as an output record.
+    let mut g = group(c, &format!("{p}json"));
+    for (name, _, actors, engines) in cases {
         let Some(case) = engines.first() else { continue };
         let lines: Vec<String> = actors.iter().map(|a| serde_json::to_string(a).unwrap()).collect();
         let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
         eprintln!("{name}: {ACTORS} NDJSON lines, {bytes} bytes ({} bytes per actor)", bytes / ACTORS);
+        // Parsing is slow: time the first 1,000 lines (throughput says per actor).
+        g.throughput(Throughput::Elements(PARSED as u64));
         g.bench_function(format!("{name}/parse_1thread"), |b| {
             b.iter(|| {
-                lines.iter().map(|l| actorc::input::parse_actor(black_box(l)).unwrap()).collect::<Vec<_>>()
+                lines[..PARSED].iter().map(|l| actorc::input::parse_actor(black_box(l)).unwrap()).collect::<Vec<_>>()
             })
         });
+        g.throughput(Throughput::Elements(ACTORS as u64));
         let results = case.engine.evaluate_batch(actors);
         g.bench_function(format!("{name}/write_1thread"), |b| {
             b.iter(|| {
@@ -143,5 +177,18 @@ fn bench_eval(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_eval);
-criterion_main!(benches);
+fn wall(c: &mut Criterion) {
+    run(c, false);
+}
+
+fn cpu(c: &mut Criterion<ProcessCpu>) {
+    run(c, true);
+}
+
+criterion_group!(wall_time, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(ProcessCpu);
+    targets = cpu
+}
+criterion_main!(wall_time, cpu_time);

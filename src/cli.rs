@@ -27,6 +27,10 @@ enum Command {
     Check(CheckArgs),
     /// Evaluate actors (JSON or NDJSON) into stat snapshots.
     Run(RunArgs),
+    /// Explain a stat: its rule, or (with --input) how an actor's value came about.
+    Explain(ExplainArgs),
+    /// Print the stat dependency graph (Graphviz DOT or JSON).
+    Graph(GraphArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -110,7 +114,7 @@ struct RunArgs {
     /// Where to write snapshots (standard output if absent).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = EngineArg::Interp)]
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     engine: EngineArg,
     /// No progress bar and no summary.
     #[arg(long, short)]
@@ -122,6 +126,15 @@ struct RunArgs {
     color: Color,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Keep running: on every change of a rule file, re-evaluate and print what changed.
+    #[arg(long)]
+    watch: bool,
+    /// Print the result cache's hit, miss and eviction counters to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Actors kept in the result cache (with --watch or --stats).
+    #[arg(long, default_value_t = 100_000)]
+    cache_capacity: usize,
 }
 
 pub fn main() -> i32 {
@@ -135,6 +148,8 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Check(a) => check(a),
         Command::Run(a) => run(a),
+        Command::Explain(a) => explain(a),
+        Command::Graph(a) => graph(a),
     }
 }
 
@@ -280,6 +295,9 @@ fn run(a: RunArgs) -> i32 {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
     }
     let color = use_color(a.color);
+    if a.watch || a.stats {
+        return run_watch(&a, color);
+    }
     let rules = match load_rules(&a.rules, &a.limits, color) {
         Ok(r) => r,
         Err(code) => return code,
@@ -474,4 +492,312 @@ fn run_lines(
         eprintln!("evaluated {} actors: {ok} ok, {failed} failed", ok + failed);
     }
     i32::from(failed > 0)
+}
+
+#[derive(clap::Args, Debug)]
+struct ExplainArgs {
+    /// The rule set: .stat files and folders, loaded together.
+    #[arg(default_value = "rules")]
+    rules: Vec<PathBuf>,
+    /// The stat to explain.
+    #[arg(long)]
+    stat: String,
+    /// An actor (JSON file) or a batch (NDJSON, pick one with --actor); `-` for standard input.
+    /// Without it, the rule itself is explained.
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// The id of the actor to explain, in an NDJSON batch.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Aligned text for people, or JSON for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct GraphArgs {
+    /// The rule set: .stat files and folders, loaded together.
+    #[arg(default_value = "rules")]
+    rules: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+    /// Keep only this stat, the stats it reads (transitively) and the stats reading it.
+    #[arg(long)]
+    stat: Option<String>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The actor to explain from a JSON or NDJSON text: `Err(code)` after printing why.
+fn pick_actor(path: &Path, text: &str, id: Option<&str>) -> Result<crate::input::Actor, i32> {
+    let first = text.lines().next().unwrap_or("");
+    let bad = |e: crate::ingest::InputError| {
+        eprintln!("error: {e}");
+        1
+    };
+    match sniff(path, first) {
+        InputForm::One => {
+            let actor = parse_actor(text).map_err(bad)?;
+            match id {
+                Some(want) if actor.id.as_deref() != Some(want) => {
+                    Err(usage_error(&format!("actor `{want}` not found in {}", path.display())))
+                }
+                _ => Ok(actor),
+            }
+        }
+        InputForm::Lines => {
+            let mut found = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if let Some(want) = id
+                    && crate::input::salvage_id(line).as_deref() != Some(want)
+                {
+                    continue;
+                }
+                let actor = parse_actor(line).map_err(|mut e| {
+                    e.message = format!("line {}: {}", n + 1, e.message);
+                    bad(e)
+                })?;
+                found.push(actor);
+            }
+            match (found.len(), id) {
+                (1, _) => Ok(found.remove(0)),
+                (0, Some(want)) => Err(usage_error(&format!("actor `{want}` not found in {}", path.display()))),
+                (0, None) => Err(usage_error(&format!("{} holds no actors", path.display()))),
+                (_, Some(want)) => Err(usage_error(&format!("actor id `{want}` appears more than once"))),
+                (n, None) => {
+                    Err(usage_error(&format!("{} holds {n} actors: pick one with --actor ID", path.display())))
+                }
+            }
+        }
+    }
+}
+
+fn explain(a: ExplainArgs) -> i32 {
+    use crate::explain::{ExplainError, explain, explain_rule, render, render_rule};
+    let rules = match load_rules(&a.rules, &a.limits, use_color(a.color)) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if let Err(e) = crate::explain::resolve(&rules.ir, &a.stat) {
+        return usage_error(&e.to_string());
+    }
+    let Some(input) = &a.input else {
+        if a.actor.is_some() {
+            return usage_error("--actor needs --input");
+        }
+        return match explain_rule(&rules, &a.stat) {
+            Ok(r) => {
+                match a.format {
+                    Format::Text => print!("{}", render_rule(&r)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
+                }
+                0
+            }
+            Err(e) => usage_error(&e.to_string()),
+        };
+    };
+    let mut text = String::new();
+    let read = if input.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(input).map(|t| text = t)
+    };
+    if let Err(e) = read {
+        return usage_error(&format!("cannot read {}: {e}", input.display()));
+    }
+    let actor = match pick_actor(input, &text, a.actor.as_deref()) {
+        Ok(actor) => actor,
+        Err(code) => return code,
+    };
+    match explain(&rules, &actor, &a.stat) {
+        Ok((e, _)) => {
+            match a.format {
+                Format::Text => print!("{}", render(&e)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
+            }
+            0
+        }
+        Err(e @ ExplainError::UnknownStat { .. }) => usage_error(&e.to_string()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn graph(a: GraphArgs) -> i32 {
+    let rules = match load_rules(&a.rules, &a.limits, use_color(a.color)) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match crate::graph::graph(&rules, a.stat.as_deref()) {
+        Ok(g) => {
+            match a.format {
+                GraphFormat::Dot => print!("{}", crate::graph::to_dot(&g)),
+                GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&g).unwrap_or_default()),
+            }
+            0
+        }
+        Err(e) => usage_error(&e.to_string()),
+    }
+}
+
+/// `run --watch` / `run --stats`: evaluates through the result cache; with `--watch`, every
+/// published rule change re-evaluates and prints the changed values (stdout) and the
+/// generation and build latency (stderr). Ctrl-C uses the default SIGINT termination:
+/// every line is written with `println!`/`eprintln!` as it is produced, so nothing is left
+/// to flush.
+fn run_watch(a: &RunArgs, color: bool) -> i32 {
+    use crate::cache::Cache;
+    use crate::reload::{Outcome, Reloader, WatchTiming, watch};
+    use std::sync::Arc;
+    let text = match std::fs::read_to_string(&a.input) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&format!("cannot read {}: {e}", a.input.display())),
+    };
+    let one = a.input.extension().is_some_and(|e| e == "json");
+    let texts: Vec<&str> =
+        if one { vec![text.as_str()] } else { text.lines().filter(|l| !l.trim().is_empty()).collect() };
+    let mut actors = Vec::new();
+    for (n, t) in texts.iter().enumerate() {
+        match parse_actor(t) {
+            Ok(mut actor) => {
+                // The cache is keyed by id: an actor without one is named by its line.
+                actor.id.get_or_insert_with(|| format!("line {}", n + 1));
+                actors.push(actor);
+            }
+            Err(e) => {
+                eprintln!("error: line {}: {e}", n + 1);
+                return 1;
+            }
+        }
+    }
+    let backend = match a.engine {
+        EngineArg::Interp => Backend::Interpreter,
+        EngineArg::Jit => Backend::Jit,
+    };
+    let reloader = Arc::new(Reloader::new(a.rules.clone(), a.limits.options(), backend));
+    let report = |o: &Outcome| match o {
+        Outcome::Published { generation, took } => {
+            let w = &generation.rules.warnings;
+            if !w.is_empty() {
+                eprint!("{}", diag::render(&generation.rules.sources, w, color));
+            }
+            eprintln!("generation {} serving (built in {:.1} ms)", generation.number, took.as_secs_f64() * 1e3);
+        }
+        Outcome::Rejected { sources, diagnostics } => {
+            eprint!("{}", diag::render(sources, diagnostics, color));
+            eprintln!("rules rejected; the last good rules keep serving");
+        }
+        Outcome::Io(e) => eprintln!("error: {e}; the last good rules keep serving"),
+    };
+    let first = reloader.reload();
+    report(&first);
+    if let Outcome::Io(_) = first
+        && !a.watch
+    {
+        return 2;
+    }
+    let mut cache = Cache::new(a.cache_capacity);
+    let mut last: Vec<Option<serde_json::Value>> = vec![None; actors.len()];
+    let mut evaluate = |cache: &mut Cache, g: &crate::reload::Generation, print_all: bool| -> bool {
+        let mut failed = false;
+        for (i, actor) in actors.iter().enumerate() {
+            let r = cache.evaluate(g, actor);
+            failed |= r.is_err();
+            let v = serde_json::from_str::<serde_json::Value>(&record(actor.id.as_deref(), &r)).ok();
+            if print_all {
+                println!("{}", record(actor.id.as_deref(), &r));
+            } else if let (Some(old), Some(new)) = (&last[i], &v) {
+                print_changes(actor.id.as_deref().unwrap_or("?"), old, new);
+            }
+            last[i] = v;
+        }
+        failed
+    };
+    let mut failed = match reloader.current() {
+        Some(g) => evaluate(&mut cache, &g, true),
+        None if a.watch => false,
+        None => return 1,
+    };
+    let print_stats = |c: &Cache| {
+        let s = c.stats();
+        eprintln!(
+            "cache: {} hits, {} misses ({} incremental, {} dirty stats), {} evictions",
+            s.hits, s.misses, s.incremental, s.dirty_stats, s.evictions
+        );
+    };
+    if !a.watch {
+        if a.stats {
+            print_stats(&cache);
+        }
+        return i32::from(failed);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _watch = match watch(reloader.clone(), WatchTiming::default(), move |o| {
+        let _ = tx.send((std::time::Instant::now(), o));
+    }) {
+        Ok(w) => w,
+        Err(e) => return usage_error(&e),
+    };
+    eprintln!("watching for rule changes (Ctrl-C to stop)");
+    let mut printed_all = reloader.current().is_some();
+    while let Ok((at, outcome)) = rx.recv() {
+        report(&outcome);
+        if let Outcome::Published { generation, took } = &outcome {
+            failed = evaluate(&mut cache, generation, !printed_all);
+            printed_all = true;
+            eprintln!(
+                "generation {}: reload latency {:.1} ms (build {:.1} ms, re-evaluation included)",
+                generation.number,
+                (at.elapsed() + *took).as_secs_f64() * 1e3,
+                took.as_secs_f64() * 1e3
+            );
+            if a.stats {
+                print_stats(&cache);
+            }
+        }
+    }
+    i32::from(failed)
+}
+
+/// Prints `id stat: old → new` for every value or range that differs between two records.
+fn print_changes(id: &str, old: &serde_json::Value, new: &serde_json::Value) {
+    if old.get("error") != new.get("error") {
+        println!(
+            "{id}: error {} → {}",
+            old.get("error").unwrap_or(&serde_json::Value::Null),
+            new.get("error").unwrap_or(&serde_json::Value::Null)
+        );
+    }
+    let null = serde_json::Value::Null;
+    for section in ["Primary", "Derived", "CapsUsed"] {
+        let o = old.pointer(&format!("/snapshot/{section}")).and_then(|v| v.as_object());
+        let n = new.pointer(&format!("/snapshot/{section}")).and_then(|v| v.as_object());
+        let mut keys: Vec<&String> = o.into_iter().chain(n).flat_map(|m| m.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let (a, b) = (o.and_then(|m| m.get(k)).unwrap_or(&null), n.and_then(|m| m.get(k)).unwrap_or(&null));
+            if a != b {
+                let label = if section == "CapsUsed" { format!("{k} (range)") } else { k.clone() };
+                println!("{id} {label}: {a} → {b}");
+            }
+        }
+    }
 }

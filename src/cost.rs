@@ -98,7 +98,10 @@ pub fn over_budget(ir: &Ir, c: &Cost, budget: u64, contributions: u64) -> Option
                 c.fixed, c.per_contribution
             ),
         )
-        .primary(stat.span, format!("the most expensive stat: {} + {} per contribution", worst.1.fixed, worst.1.per_contribution))
+        .primary(
+            stat.span,
+            format!("the most expensive stat: {} + {} per contribution", worst.1.fixed, worst.1.per_contribution),
+        )
         .help("simplify formulas or buckets, or raise --max-cost"),
     )
 }

@@ -7,6 +7,7 @@ use crate::eval::{self, EvalError, Scratch};
 use crate::ingest::{InputError, Prepared, prepare};
 use crate::input::Actor;
 use crate::ir::Ir;
+use crate::jit;
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
@@ -80,17 +81,24 @@ pub struct PreparedBatch {
 }
 
 /// Evaluates actors with one rule set and one backend.
+///
+/// With [`Backend::Jit`] the rules are compiled once in [`Engine::new`]; clones share the
+/// native code, which is freed when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Engine {
     ir: Arc<Ir>,
     backend: Backend,
+    jit: Option<Arc<jit::Compiled>>,
 }
 
 impl Engine {
     pub fn new(rules: &Rules, backend: Backend) -> Result<Engine, EngineError> {
         match backend {
-            Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), backend }),
-            Backend::Jit => Err(EngineError::Jit("the JIT back end is not built yet".into())),
+            Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), backend, jit: None }),
+            Backend::Jit => {
+                let compiled = jit::Compiled::new(rules.ir.clone()).map_err(EngineError::Jit)?;
+                Ok(Engine { ir: rules.ir.clone(), backend, jit: Some(Arc::new(compiled)) })
+            }
         }
     }
 
@@ -112,12 +120,22 @@ impl Engine {
         self.evaluate_prepared(&p, &mut Scratch::default())
     }
 
+    /// Evaluates one prepared actor (`scratch` is only used by the interpreter).
     pub fn evaluate_prepared(&self, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, ActorError> {
-        Ok(eval::eval(&self.ir, p, scratch)?)
+        match &self.jit {
+            None => Ok(eval::eval(&self.ir, p, scratch)?),
+            Some(jit) => {
+                let batch = jit.batch_prepared(&[p]);
+                jit.evaluate(&batch).pop().expect("one result per actor")
+            }
+        }
     }
 
     /// Evaluates every actor (in parallel); one result per actor, in order.
     pub fn evaluate_batch(&self, actors: &[Actor]) -> Vec<Result<Snapshot, ActorError>> {
+        if self.jit.is_some() {
+            return self.evaluate_prepared_batch(&self.prepare_batch(actors));
+        }
         actors
             .par_iter()
             .map_init(Scratch::default, |scratch, a| {
@@ -131,7 +149,12 @@ impl Engine {
         PreparedBatch { actors: actors.par_iter().map(|a| self.prepare(a)).collect() }
     }
 
+    /// Evaluates a prepared batch; the JIT lays it out chunk by chunk on the way (see
+    /// [`Engine::layout`] to keep a layout for repeated evaluation).
     pub fn evaluate_prepared_batch(&self, batch: &PreparedBatch) -> Vec<Result<Snapshot, ActorError>> {
+        if let Some(jit) = &self.jit {
+            return jit.evaluate_prepared(&batch.actors);
+        }
         batch
             .actors
             .par_iter()
@@ -140,5 +163,21 @@ impl Engine {
                 Err(e) => Err(ActorError::Input(e.clone())),
             })
             .collect()
+    }
+
+    /// Lays out a prepared batch for the JIT (structure of arrays, two actors per vector):
+    /// ingest and layout done once, [`Engine::evaluate_layout`] can then run it repeatedly.
+    /// `None` for the interpreter, which needs no layout.
+    pub fn layout(&self, batch: &PreparedBatch) -> Option<jit::Batch> {
+        self.jit.as_ref().map(|jit| jit.batch(&batch.actors))
+    }
+
+    /// Evaluates a batch laid out by [`Engine::layout`] of an engine sharing this one's
+    /// compiled code (a clone): one result per actor, in order.
+    ///
+    /// # Panics
+    /// If this engine is not a JIT engine, or the batch was laid out for other rules.
+    pub fn evaluate_layout(&self, batch: &jit::Batch) -> Vec<Result<Snapshot, ActorError>> {
+        self.jit.as_ref().expect("evaluate_layout needs Backend::Jit").evaluate(batch)
     }
 }

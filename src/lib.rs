@@ -2,6 +2,8 @@
 //!
 //! Stages: [`load`] (files, imports) → [`syntax`] (parse) → [`check`] → [`ir`] (lower) →
 //! [`eval`] (the reference interpreter). [`Rules`] and [`Engine`] are the façade.
+//! [`explain`] (why a value is what it is, from the interpreter's own trace) and [`graph`]
+//! (the stat dependency graph) are the tools for designers.
 //!
 //! ```
 //! use actorc::{Actor, Backend, Engine, Rules};
@@ -25,12 +27,15 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod cache;
 pub mod check;
-pub mod cost;
 pub mod cli;
+pub mod cost;
 pub mod diag;
 pub mod engine;
 pub mod eval;
+pub mod explain;
+pub mod graph;
 pub mod ingest;
 pub mod input;
 pub mod ir;
@@ -38,6 +43,7 @@ pub mod ir;
 pub mod jit;
 pub mod load;
 pub mod num;
+pub mod reload;
 pub mod rules;
 pub mod snapshot;
 pub mod source;

@@ -31,6 +31,111 @@ pub struct Loaded {
     pub diags: Vec<Diagnostic>,
 }
 
+/// Where the loader reads files: the real file system ([`Fs`]) or an in-memory overlay over
+/// it ([`Overlay`], used by hot reload to load texts that are not, or not yet, on disk).
+pub trait SourceProvider {
+    fn is_dir(&self, path: &Path) -> bool;
+    fn is_file(&self, path: &Path) -> bool;
+    /// `.stat` files in a folder and its subfolders, sorted.
+    fn stat_files_in(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// Identity of a file for "read once" (the canonical path on disk).
+    fn key(&self, path: &Path) -> PathBuf;
+}
+
+/// The real file system.
+pub struct Fs;
+
+impl SourceProvider for Fs {
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+    fn stat_files_in(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        stat_files_in(dir)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+    fn key(&self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// An absolute path without `.`/`..`, its existing parent folder canonicalized, so two
+/// spellings of one file compare equal even when the file itself does not exist.
+pub fn normalize(path: &Path) -> PathBuf {
+    let abs =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    match (out.parent(), out.file_name()) {
+        (Some(parent), Some(name)) => match std::fs::canonicalize(parent) {
+            Ok(p) => p.join(name),
+            Err(_) => out,
+        },
+        _ => out,
+    }
+}
+
+/// In-memory texts over the file system: `Some(text)` replaces (or adds) a file, `None`
+/// removes it. Keys are [`normalize`]d paths.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    pub files: std::collections::BTreeMap<PathBuf, Option<String>>,
+}
+
+impl Overlay {
+    pub fn set(&mut self, path: &Path, text: Option<String>) {
+        self.files.insert(normalize(path), text);
+    }
+}
+
+impl SourceProvider for Overlay {
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        match self.files.get(&normalize(path)) {
+            Some(t) => t.is_some(),
+            None => path.is_file(),
+        }
+    }
+    fn stat_files_in(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut found = stat_files_in(dir)?;
+        let nd = normalize(dir);
+        found.retain(|f| !matches!(self.files.get(&normalize(f)), Some(None)));
+        let on_disk: BTreeSet<PathBuf> = found.iter().map(|f| normalize(f)).collect();
+        for (p, t) in &self.files {
+            if t.is_some() && p.starts_with(&nd) && p.extension().is_some_and(|e| e == "stat") && !on_disk.contains(p) {
+                found.push(dir.join(p.strip_prefix(&nd).unwrap_or(p)));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match self.files.get(&normalize(path)) {
+            Some(Some(t)) => Ok(t.clone().into_bytes()),
+            Some(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "file was removed")),
+            None => std::fs::read(path),
+        }
+    }
+    fn key(&self, path: &Path) -> PathBuf {
+        normalize(path)
+    }
+}
+
 /// `.stat` files in a folder and its subfolders, sorted.
 pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -52,11 +157,18 @@ pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads the rule set made of the files and folders `roots`. An unreadable root is an `Err`
 /// (a usage or I/O problem); everything wrong inside the files is a diagnostic.
 pub fn load(roots: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, String> {
+    load_with(roots, opts, &Fs)
+}
+
+/// [`load`], reading files through `src`.
+pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider) -> Result<Loaded, String> {
     let mut files = Vec::new();
     for root in roots {
-        let meta = std::fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        if meta.is_dir() {
-            let found = stat_files_in(root).map_err(|e| format!("cannot read folder {}: {e}", root.display()))?;
+        if !src.is_dir(root) && !src.is_file(root) {
+            return Err(format!("cannot read {}: no such file or folder", root.display()));
+        }
+        if src.is_dir(root) {
+            let found = src.stat_files_in(root).map_err(|e| format!("cannot read folder {}: {e}", root.display()))?;
             if found.is_empty() {
                 return Err(format!("{} holds no .stat files", root.display()));
             }
@@ -72,15 +184,15 @@ pub fn load(roots: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, String> {
     queue.reverse();
     let mut parsed: Vec<(PathBuf, FileId, Ast)> = Vec::new();
     while let Some(path) = queue.pop() {
-        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let key = src.key(&path);
         if !seen.insert(key.clone()) {
             continue;
         }
-        let (file, ast) = read_one(&mut loaded, &path, opts);
+        let (file, ast) = read_one(&mut loaded, &path, opts, src);
         for item in &ast.items {
             if let ItemKind::Import(imp) = &item.kind {
                 let base = path.parent().unwrap_or(Path::new("."));
-                match resolve_import(base, &imp.path) {
+                match resolve_import(base, &imp.path, src) {
                     Ok(paths) => queue.extend(paths.into_iter().rev()),
                     Err(why) => loaded.diags.push(
                         Diagnostic::error("E0006", format!("cannot import \"{}\": {why}", imp.path))
@@ -97,26 +209,27 @@ pub fn load(roots: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, String> {
     Ok(loaded)
 }
 
-fn resolve_import(base: &Path, spec: &str) -> Result<Vec<PathBuf>, String> {
+fn resolve_import(base: &Path, spec: &str, src: &dyn SourceProvider) -> Result<Vec<PathBuf>, String> {
     let target = base.join(spec);
     let with_ext = base.join(format!("{spec}.stat"));
-    if target.is_dir() {
-        let files = stat_files_in(&target).map_err(|e| e.to_string())?;
+    if src.is_dir(&target) {
+        let files = src.stat_files_in(&target).map_err(|e| e.to_string())?;
         if files.is_empty() {
             return Err(format!("{} holds no .stat files", target.display()));
         }
         Ok(files)
-    } else if target.is_file() {
+    } else if src.is_file(&target) {
         Ok(vec![target])
-    } else if with_ext.is_file() {
+    } else if src.is_file(&with_ext) {
         Ok(vec![with_ext])
     } else {
         Err(format!("{} does not exist", target.display()))
     }
 }
 
-fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions) -> (FileId, Ast) {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn SourceProvider) -> (FileId, Ast) {
+    let read = src.read(path);
+    let size = read.as_ref().map_or(0, |b| b.len() as u64);
     if size > opts.max_file_size {
         let file = loaded.sources.add(path, String::new());
         loaded.diags.push(
@@ -129,7 +242,7 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions) -> (FileId, As
         );
         return (file, Ast::default());
     }
-    let bytes = match std::fs::read(path) {
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             let file = loaded.sources.add(path, String::new());

@@ -57,6 +57,15 @@ pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Compiled, String
     Ok(compile_loaded(loaded))
 }
 
+/// [`compile`], reading files through `src` (e.g. an in-memory [`crate::load::Overlay`]).
+pub fn compile_with(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+    src: &dyn crate::load::SourceProvider,
+) -> Result<Compiled, String> {
+    Ok(compile_loaded(crate::load::load_with(paths, opts, src)?))
+}
+
 pub fn compile_loaded(loaded: crate::load::Loaded) -> Compiled {
     let mut diagnostics = loaded.diags;
     let (checked, check_diags) = check(&loaded.files);

@@ -59,10 +59,10 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     for (new, &old) in checked.order.iter().enumerate() {
         ir.stat_ids.insert(checked.stats[old].1.name.name.clone(), StatId(new as u32));
     }
+    let stat_ids = std::mem::take(&mut ir.stat_ids);
+    let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
     for &old in &checked.order {
         let (item, s) = checked.stats[old];
-        let stat_ids = ir.stat_ids.clone();
-        let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
         let mut stat = Stat {
             name: s.name.name.clone(),
             category: s.category,
@@ -120,6 +120,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         stat.deps = deps;
         ir.stats.push(stat);
     }
+    ir.stat_ids = stat_ids;
     ir.names = ir.stats.iter().map(|s| s.name.clone()).collect();
     ir
 }

@@ -8,7 +8,7 @@
 mod dump;
 mod lower;
 
-pub use dump::dump;
+pub use dump::{dump, expr_text, fold_name, operator_name};
 pub use lower::lower;
 
 use crate::source::Span;

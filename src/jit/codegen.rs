@@ -8,7 +8,7 @@
 //! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
 //! errors are recorded branch-free: the first failing check of a lane wins.
 
-use super::layout::{LAYER_WORDS, NO_CAPS, SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape};
+use super::layout::{SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape, record_words};
 use crate::eval::Phase;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -249,7 +249,29 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    /// `eval::effective_range` for both lanes.
+    /// `min` without NaN handling (`minpd` both ways, OR-ed: `min(-0, +0) = -0`). Equal to
+    /// `num::fmin` whenever neither operand is NaN, as in the range and clamp code, where
+    /// every operand is a finite bound, a cap, ±∞ or a finite value (a lane with a NaN there
+    /// has already failed, and a failed lane's results are never read).
+    fn min_nn(&mut self, a: Value, b: Value) -> Value {
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, a, b);
+        let x = self.select(lt, a, b);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, b, a);
+        let y = self.select(lt, b, a);
+        self.b.ins().bor(x, y)
+    }
+
+    /// `max` without NaN handling (`maxpd` both ways, AND-ed: `max(-0, +0) = +0`).
+    fn max_nn(&mut self, a: Value, b: Value) -> Value {
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, b, a);
+        let x = self.select(lt, a, b);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, a, b);
+        let y = self.select(lt, b, a);
+        self.b.ins().band(x, y)
+    }
+
+    /// `eval::effective_range` for both lanes, over the pair's layer records (see
+    /// [`super::layout`]: only layers some lane caps, in layer order).
     fn effective_range(&mut self, sd: Value, lo: Value, hi: Value) -> (Value, Value) {
         let min_var = self.b.declare_var(F64X2);
         let max_var = self.b.declare_var(F64X2);
@@ -258,66 +280,65 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.def_var(min_var, ninf);
         self.b.def_var(max_var, pinf);
         if self.shape.layers > 0 {
-            let off = self.b.ins().uload32(mem(), sd, 32);
-            let none = self.b.ins().icmp_imm(IntCC::Equal, off, NO_CAPS as i64);
-            let with = self.b.create_block();
-            let join = self.b.create_block();
-            self.b.ins().brif(none, join, &[], with, &[]);
-            self.b.switch_to_block(with);
-            self.b.seal_block(with);
-            let byte = self.b.ins().ishl_imm(off, 3);
-            let base = self.b.ins().iadd(self.caps, byte);
-            let (mut min, mut max) = (ninf, pinf);
-            let (mut min_locked, mut max_locked) = (self.zero_mask, self.zero_mask);
             let policy = self.ir.policy();
-            for l in 0..self.shape.layers as i32 {
-                let r = l * LAYER_WORDS as i32 * 8;
-                let ld = |t: &mut Self, w: i32| t.b.ins().load(F64X2, mem(), base, r + w * 16);
-                let (max_c, max_h, min_c, min_h) = (ld(self, 0), ld(self, 1), ld(self, 2), ld(self, 3));
-                let present = self.load_mask(base, r + 4 * 16);
-                let max_o = self.load_mask(base, r + 5 * 16);
-                let min_o = self.load_mask(base, r + 6 * 16);
-                let m = self.b.ins().fmin(max_c, max_h);
-                let lmax = self.b.ins().fmin(m, hi);
-                let m = self.b.ins().fmax(min_c, min_h);
-                let lmin = self.b.ins().fmax(m, lo);
-                let gt = self.b.ins().fcmp(FloatCC::GreaterThan, lmin, lmax);
-                let lmin = self.select(gt, lmax, lmin);
+            let stride = record_words(policy) as i64 * 8;
+            let min_locked = self.b.declare_var(I64X2);
+            let max_locked = self.b.declare_var(I64X2);
+            self.b.def_var(min_locked, self.zero_mask);
+            self.b.def_var(max_locked, self.zero_mask);
+            let off = self.b.ins().uload32(mem(), sd, 32);
+            let records = self.b.ins().uload32(mem(), sd, 36);
+            let byte = self.b.ins().ishl_imm_u(off, 3);
+            let base = self.b.ins().iadd(self.caps, byte);
+            let len = self.b.ins().imul_imm_s(records, stride);
+            let end = self.b.ins().iadd(base, len);
+            self.records(base, end, stride, |t, r| {
+                let ld = |t: &mut Self, w: i32| t.b.ins().load(F64X2, mem(), r, w * 16);
+                let (max_c, max_h, min_c, min_h) = (ld(t, 0), ld(t, 1), ld(t, 2), ld(t, 3));
+                // `eval::layer_range`.
+                let m = t.min_nn(max_c, max_h);
+                let lmax = t.min_nn(m, hi);
+                let m = t.max_nn(min_c, min_h);
+                let lmin = t.max_nn(m, lo);
+                let gt = t.b.ins().fcmp(FloatCC::GreaterThan, lmin, lmax);
+                let lmin = t.select(gt, lmax, lmin);
+                let min = t.b.use_var(min_var);
+                let max = t.b.use_var(max_var);
                 let (nmin, nmax) = match policy {
-                    Policy::Intersect => (self.b.ins().fmax(min, lmin), self.b.ins().fmin(max, lmax)),
+                    Policy::Intersect => (t.max_nn(min, lmin), t.min_nn(max, lmax)),
                     Policy::PrioritizedOverride => {
-                        let merged = self.b.ins().fmin(max, lmax);
-                        let unlocked = self.select(max_o, lmax, merged);
-                        let nmax = self.select(max_locked, max, unlocked);
-                        let merged = self.b.ins().fmax(min, lmin);
-                        let unlocked = self.select(min_o, lmin, merged);
-                        let nmin = self.select(min_locked, min, unlocked);
-                        // Absent layers carry no override, so `locked |= override` is exact.
-                        max_locked = self.b.ins().bor(max_locked, max_o);
-                        min_locked = self.b.ins().bor(min_locked, min_o);
+                        let max_o = t.load_mask(r, 4 * 16);
+                        let min_o = t.load_mask(r, 5 * 16);
+                        let (ml, nl) = (t.b.use_var(max_locked), t.b.use_var(min_locked));
+                        let merged = t.min_nn(max, lmax);
+                        let unlocked = t.select(max_o, lmax, merged);
+                        let nmax = t.select(ml, max, unlocked);
+                        let merged = t.max_nn(min, lmin);
+                        let unlocked = t.select(min_o, lmin, merged);
+                        let nmin = t.select(nl, min, unlocked);
+                        // `locked = override` runs only while unlocked: `locked |= override`.
+                        let ml = t.b.ins().bor(ml, max_o);
+                        let nl = t.b.ins().bor(nl, min_o);
+                        t.b.def_var(max_locked, ml);
+                        t.b.def_var(min_locked, nl);
                         (nmin, nmax)
                     }
                 };
-                min = self.select(present, nmin, min);
-                max = self.select(present, nmax, max);
-            }
-            self.b.def_var(min_var, min);
-            self.b.def_var(max_var, max);
-            self.b.ins().jump(join, &[]);
-            self.b.switch_to_block(join);
-            self.b.seal_block(join);
+                t.b.def_var(min_var, nmin);
+                t.b.def_var(max_var, nmax);
+            });
         }
         let min = self.b.use_var(min_var);
         let max = self.b.use_var(max_var);
-        let min = self.b.ins().fmax(min, lo);
-        let max = self.b.ins().fmin(max, hi);
+        let min = self.max_nn(min, lo);
+        let max = self.min_nn(max, hi);
         let gt = self.b.ins().fcmp(FloatCC::GreaterThan, min, max);
         let min = self.select(gt, max, min);
         (min, max)
     }
 
-    /// Emits `while p < end { body(p); p += 16 }` over a slot's elements from `first`.
-    fn elements(&mut self, p0: Value, end: Value, mut body: impl FnMut(&mut Self, Value)) {
+    /// Emits `while p < end { body(p); p += stride }`.
+    fn records(&mut self, p0: Value, end: Value, stride: i64, mut body: impl FnMut(&mut Self, Value)) {
         let p_var = self.b.declare_var(I64);
         self.b.def_var(p_var, p0);
         let head = self.b.create_block();
@@ -327,7 +348,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(head);
         let p = self.b.use_var(p_var);
         body(self, p);
-        let next = self.b.ins().iadd_imm(p, 16);
+        let next = self.b.ins().iadd_imm_s(p, stride);
         self.b.def_var(p_var, next);
         let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, end);
         self.b.ins().brif(more, head, &[], exit, &[]);
@@ -336,10 +357,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.seal_block(exit);
     }
 
+    /// Emits `while p < end { body(p); p += 16 }` over a slot's elements.
+    fn elements(&mut self, p0: Value, end: Value, body: impl FnMut(&mut Self, Value)) {
+        self.records(p0, end, 16, body);
+    }
+
     /// One slot: fold its contributions and apply (pipeline), or operate (operator mode).
     /// Updates `v_var` only in lanes with contributions.
     fn slot(&mut self, slot: u32, v_var: Variable, fold: SlotFold) {
-        let d = self.b.ins().iadd_imm(self.slots, slot as i64 * SLOT_SIZE as i64);
+        let d = self.b.ins().iadd_imm_s(self.slots, slot as i64 * SLOT_SIZE as i64);
         let n = self.b.ins().uload32(mem(), d, 20);
         let body = self.b.create_block();
         let next = self.b.create_block();
@@ -348,9 +374,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.seal_block(body);
         let counts = self.load_mask(d, 0);
         let off = self.b.ins().uload32(mem(), d, 16);
-        let byte = self.b.ins().ishl_imm(off, 3);
+        let byte = self.b.ins().ishl_imm_u(off, 3);
         let base = self.b.ins().iadd(self.values, byte);
-        let len = self.b.ins().ishl_imm(n, 4);
+        let len = self.b.ins().ishl_imm_u(n, 4);
         let end = self.b.ins().iadd(base, len);
         let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
         match fold {
@@ -378,7 +404,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     Combine::Product | Combine::DeltaProduct => (self.splat(1.0), base),
                     Combine::Min | Combine::Max | Combine::First => {
                         let x0 = self.b.ins().load(F64X2, mem(), base, 0);
-                        (x0, self.b.ins().iadd_imm(base, 16))
+                        (x0, self.b.ins().iadd_imm_s(base, 16))
                     }
                 };
                 self.b.def_var(acc_var, init);
@@ -438,7 +464,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub fn stat(&mut self, id: StatId) {
         let ir = self.ir;
         let stat = ir.stat(id);
-        let sd = self.b.ins().iadd_imm(self.stats, id.index() as i64 * STAT_SIZE as i64);
+        let sd = self.b.ins().iadd_imm_s(self.stats, id.index() as i64 * STAT_SIZE as i64);
         let entry = self.load_mask(sd, 0);
         let valued = self.load_mask(sd, 16);
         let lo = self.bound(stat.min, f64::NEG_INFINITY, entry, error_code(id, Phase::RangeMin));
@@ -485,14 +511,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
         }
         let v = self.b.use_var(v_var);
-        let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
-        let bad = self.b.ins().band(nan, valued);
-        self.check(bad, error_code(id, Phase::Value), v);
-        let m = self.b.ins().fmax(v, min);
-        let v = self.b.ins().fmin(m, max);
         let nf = self.not_finite(v);
         let bad = self.b.ins().band(nf, valued);
         self.check(bad, error_code(id, Phase::Value), v);
+        // `num::clamp` (no NaN left in lanes that have not failed).
+        let m = self.max_nn(v, min);
+        let v = self.min_nn(m, max);
         let value = self.select(valued, v, self.zero);
         let o = id.index() as i32 * STAT_OUT_WORDS as i32 * 8;
         self.b.ins().store(mem(), value, self.out, o);

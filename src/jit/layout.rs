@@ -7,8 +7,8 @@
 //! element, so folds need no masks. Caps live in the cap pool, one record per layer (dense, in
 //! layer id order, with a per-lane `present` mask), only for pairs where a lane has caps.
 
-use crate::ingest::{LayerCaps, Prepared};
-use crate::ir::{Fold, Ir, Mode, Operator};
+use crate::ingest::{LayerCaps, Prepared, Side};
+use crate::ir::{Fold, Ir, Mode, Operator, Policy};
 use crate::snapshot::HAS_VALUE;
 use std::collections::BTreeMap;
 
@@ -32,17 +32,28 @@ pub(crate) struct StatDesc {
     pub entry: [i64; 2],
     /// All ones when the lane has a value (contributions, a formula or a default).
     pub valued: [i64; 2],
-    /// Index into the cap pool, or [`NO_CAPS`].
+    /// Index into the cap pool of the first record (0 when there are none).
     pub caps: u32,
-    pub _pad: u32,
+    /// Layer records at `caps` (see [`record_words`]).
+    pub records: u32,
 }
 
-pub(crate) const NO_CAPS: u32 = u32::MAX;
 pub(crate) const SLOT_SIZE: i32 = size_of::<SlotDesc>() as i32;
 pub(crate) const STAT_SIZE: i32 = size_of::<StatDesc>() as i32;
-/// u64 words per layer record: max.candidate, max.hard, min.candidate, min.hard, present,
-/// max.has_override, min.has_override — each two lanes.
-pub(crate) const LAYER_WORDS: usize = 14;
+/// u64 words per layer record: max.candidate, max.hard, min.candidate, min.hard, then (for
+/// `prioritized_override` only) max.has_override, min.has_override — each two lanes.
+pub(crate) fn record_words(policy: Policy) -> usize {
+    match policy {
+        Policy::Intersect => 8,
+        Policy::PrioritizedOverride => 12,
+    }
+}
+
+const UNBOUNDED: LayerCaps = LayerCaps {
+    layer: crate::ir::LayerId(0),
+    max: Side { candidate: f64::INFINITY, hard: f64::INFINITY, has_override: false },
+    min: Side { candidate: f64::NEG_INFINITY, hard: f64::NEG_INFINITY, has_override: false },
+};
 /// u64 words of output per stat and pair: value, min, max — each two lanes.
 pub(crate) const STAT_OUT_WORDS: usize = 6;
 /// Output words per pair after the stats: error code (i64 × 2) and offending value (f64 × 2).
@@ -55,6 +66,8 @@ const ONES: i64 = -1;
 pub(crate) struct Shape {
     /// First slot of each stat.
     pub slot_base: Vec<u32>,
+    /// What each slot folds with.
+    kinds: Vec<SlotKind>,
     pub slots: u32,
     pub stats: u32,
     pub layers: u32,
@@ -63,15 +76,18 @@ pub(crate) struct Shape {
 impl Shape {
     pub fn new(ir: &Ir) -> Shape {
         let mut slot_base = Vec::with_capacity(ir.stats.len());
-        let mut slots = 0u32;
+        let mut kinds = Vec::new();
         for s in &ir.stats {
-            slot_base.push(slots);
-            slots += match s.mode {
-                Mode::Pipeline(p) => ir.pipeline(p).buckets.len() as u32,
-                Mode::Operator(_) => 1,
-            };
+            slot_base.push(kinds.len() as u32);
+            match s.mode {
+                Mode::Pipeline(p) => {
+                    kinds.extend(ir.pipeline(p).buckets.iter().map(|&b| SlotKind::Fold(ir.bucket(b).fold)))
+                }
+                Mode::Operator(op) => kinds.push(SlotKind::Op(op)),
+            }
         }
-        Shape { slot_base, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
+        let slots = kinds.len() as u32;
+        Shape { slot_base, kinds, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
     }
 
     pub fn out_words(&self) -> usize {
@@ -80,7 +96,7 @@ impl Shape {
 }
 
 /// What one slot folds with: decides the padding and whether a count prefix is stored.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotKind {
     Fold(Fold),
     Op(Operator),
@@ -161,18 +177,29 @@ fn mask(b: bool) -> i64 {
 impl Layout {
     /// Lays out `actors` (at least one) for the rule set `ir` with shape `shape`.
     pub fn new(ir: &Ir, shape: &Shape, actors: &[&Prepared]) -> Layout {
-        let lanes = actors.len();
-        let pairs = lanes.div_ceil(2);
-        let mut l = Layout {
-            lanes,
-            pairs,
-            slots: Vec::with_capacity(pairs * shape.slots as usize),
-            stats: Vec::with_capacity(pairs * shape.stats as usize),
-            values: Vec::new(),
-            caps: Vec::new(),
-            actors: Vec::with_capacity(lanes),
-            entries: Vec::new(),
-        };
+        let mut l = Layout::default();
+        l.fill(ir, shape, actors);
+        l
+    }
+
+    /// Lays out `actors` into `self`, reusing its buffers.
+    pub fn fill(&mut self, ir: &Ir, shape: &Shape, actors: &[&Prepared]) {
+        let l = self;
+        l.lanes = actors.len();
+        l.pairs = l.lanes.div_ceil(2);
+        let pairs = l.pairs;
+        l.slots.clear();
+        l.stats.clear();
+        l.values.clear();
+        l.caps.clear();
+        l.actors.clear();
+        l.entries.clear();
+        l.slots.reserve(pairs * shape.slots as usize);
+        l.stats.reserve(pairs * shape.stats as usize);
+        let values: usize = actors.iter().map(|p| p.values.len()).sum();
+        let layers: usize = actors.iter().map(|p| p.layers.len()).sum();
+        l.values.reserve(values + values / 2 + 16);
+        l.caps.reserve(layers * record_words(ir.policy()));
         let empty = Prepared::default();
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
         let mut scratch_entries = Vec::new();
@@ -207,10 +234,10 @@ impl Layout {
             }
             l.push_pair(ir, shape, [&sa, &sb], [a, b.unwrap_or(&empty)]);
         }
-        l
     }
 
     fn push_pair(&mut self, ir: &Ir, shape: &Shape, lane: [&[LaneStat]; 2], prep: [&Prepared; 2]) {
+        let prioritized = ir.policy() == Policy::PrioritizedOverride;
         for (i, stat) in ir.stats.iter().enumerate() {
             let ls = [lane[0][i], lane[1][i]];
             // Slots.
@@ -219,15 +246,17 @@ impl Layout {
                 Mode::Operator(_) => 1,
             };
             debug_assert!(self.slots.len() % shape.slots.max(1) as usize == shape.slot_base[i] as usize);
+            let mut cursor = [0usize; 2];
             for s in 0..nslots {
-                let kind = match stat.mode {
-                    Mode::Pipeline(p) => SlotKind::Fold(ir.bucket(ir.pipeline(p).buckets[s]).fold),
-                    Mode::Operator(op) => SlotKind::Op(op),
-                };
+                let kind = shape.kinds[shape.slot_base[i] as usize + s];
+                // Groups are sorted by slot: walk them with a cursor per lane.
                 let mut xs: [&[f64]; 2] = [&[], &[]];
                 for k in 0..2 {
-                    if let Some(g) = ls[k].groups.iter().find(|g| g.slot as usize == s) {
+                    if let Some(g) = ls[k].groups.get(cursor[k])
+                        && g.slot as usize == s
+                    {
                         xs[k] = &prep[k].values[g.start as usize..g.end as usize];
+                        cursor[k] += 1;
                     }
                 }
                 let n = xs[0].len().max(xs[1].len());
@@ -235,49 +264,65 @@ impl Layout {
                     self.values.push(xs[0].len() as f64);
                     self.values.push(xs[1].len() as f64);
                 }
-                let offset = u32::try_from(self.values.len()).expect("batch too large for the JIT layout");
-                let pad = kind.pad();
-                for j in 0..n {
-                    self.values.push(xs[0].get(j).copied().unwrap_or(pad));
-                    self.values.push(xs[1].get(j).copied().unwrap_or(pad));
-                }
-                self.slots.push(SlotDesc {
-                    counts: [xs[0].len() as i64, xs[1].len() as i64],
-                    offset,
-                    n: n as u32,
-                });
-            }
-            // Caps.
-            let caps = if ls[0].layers.is_empty() && ls[1].layers.is_empty() {
-                NO_CAPS
-            } else {
-                let base = self.caps.len();
-                let off = u32::try_from(base).ok().filter(|&o| o != NO_CAPS).expect("batch too large for the JIT layout");
-                self.caps.resize(base + shape.layers as usize * LAYER_WORDS, 0);
-                for (k, s) in ls.iter().enumerate() {
-                    for lc in s.layers {
-                        let r = base + lc.layer.index() * LAYER_WORDS;
-                        let words = [
-                            lc.max.candidate.to_bits(),
-                            lc.max.hard.to_bits(),
-                            lc.min.candidate.to_bits(),
-                            lc.min.hard.to_bits(),
-                            mask(true) as u64,
-                            mask(lc.max.has_override) as u64,
-                            mask(lc.min.has_override) as u64,
-                        ];
-                        for (w, v) in words.into_iter().enumerate() {
-                            self.caps[r + 2 * w + k] = v;
+                let base = self.values.len();
+                let offset = u32::try_from(base).expect("batch too large for the JIT layout");
+                if n > 0 {
+                    self.values.resize(base + 2 * n, kind.pad());
+                    let dst = &mut self.values[base..];
+                    for (k, lane) in xs.iter().enumerate() {
+                        for (j, &x) in lane.iter().enumerate() {
+                            dst[2 * j + k] = x;
                         }
                     }
                 }
-                off
-            };
+                self.slots.push(SlotDesc { counts: [xs[0].len() as i64, xs[1].len() as i64], offset, n: n as u32 });
+            }
+            // Caps: one record per layer that either lane caps, in layer order. A lane
+            // without that layer gets an unbounded record, which `effective_range` treats
+            // exactly like an absent layer (±∞ candidates and bounds, no override).
+            let (mut caps, mut records) = (0u32, 0u32);
+            if !(ls[0].layers.is_empty() && ls[1].layers.is_empty()) {
+                caps = u32::try_from(self.caps.len()).expect("batch too large for the JIT layout");
+                let (mut i0, mut i1) = (0, 0);
+                let (l0, l1) = (ls[0].layers, ls[1].layers);
+                while i0 < l0.len() || i1 < l1.len() {
+                    let layer = match (l0.get(i0), l1.get(i1)) {
+                        (Some(a), Some(b)) => a.layer.min(b.layer),
+                        (Some(a), None) => a.layer,
+                        (None, Some(b)) => b.layer,
+                        (None, None) => unreachable!(),
+                    };
+                    let a = l0.get(i0).filter(|c| c.layer == layer);
+                    let b = l1.get(i1).filter(|c| c.layer == layer);
+                    i0 += usize::from(a.is_some());
+                    i1 += usize::from(b.is_some());
+                    let (a, b) = (a.copied().unwrap_or(UNBOUNDED), b.copied().unwrap_or(UNBOUNDED));
+                    self.caps.extend_from_slice(&[
+                        a.max.candidate.to_bits(),
+                        b.max.candidate.to_bits(),
+                        a.max.hard.to_bits(),
+                        b.max.hard.to_bits(),
+                        a.min.candidate.to_bits(),
+                        b.min.candidate.to_bits(),
+                        a.min.hard.to_bits(),
+                        b.min.hard.to_bits(),
+                    ]);
+                    if prioritized {
+                        self.caps.extend_from_slice(&[
+                            mask(a.max.has_override) as u64,
+                            mask(b.max.has_override) as u64,
+                            mask(a.min.has_override) as u64,
+                            mask(b.min.has_override) as u64,
+                        ]);
+                    }
+                    records += 1;
+                }
+            }
             self.stats.push(StatDesc {
                 entry: [mask(ls[0].entry), mask(ls[1].entry)],
                 valued: [mask(ls[0].valued), mask(ls[1].valued)],
                 caps,
-                _pad: 0,
+                records,
             });
         }
     }

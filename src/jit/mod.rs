@@ -3,16 +3,24 @@
 //!
 //! - [`Compiled`] owns the generated code (one `JITModule` per rule set, freed on drop).
 //! - [`Batch`] is a batch of prepared actors laid out structure-of-arrays for the kernel
-//!   ([`layout`]): build it once, evaluate it as often as needed (no ingest, no layout).
-//! - [`Compiled::evaluate`] runs the kernel over every lane pair (in parallel with rayon) and
-//!   turns each lane into exactly the `Result<Snapshot, EvalError>` the interpreter returns.
+//!   (module `layout`): build it once ([`Compiled::batch`]), evaluate it as often as needed
+//!   ([`Compiled::evaluate`]: no ingest, no layout).
+//! - [`Compiled::evaluate_prepared`] lays out and evaluates chunk by chunk in per-thread
+//!   buffers (the path of `Engine::evaluate_prepared_batch`).
+//!
+//! Both run the kernel over every lane pair (in parallel with rayon) and turn each lane into
+//! exactly the result the interpreter returns (same snapshot bits, same `EvalError`).
 //!
 //! Invariant: every number goes through the same IEEE operation, in the same order, as in
 //! [`crate::eval`]; lanes never mix, so batch size and thread count never change a bit.
+//!
+//! Debugging: with `ACTORC_JIT_DUMP` set, compiling prints the CLIF, the code size and the
+//! machine code to stderr.
 
 mod codegen;
 mod layout;
 
+use crate::engine::ActorError;
 use crate::eval::EvalError;
 use crate::ingest::{InputError, Prepared};
 use crate::ir::{Ir, StatId};
@@ -95,6 +103,7 @@ impl Compiled {
 
         let ptr = module.target_config().pointer_type();
         let mut ctx = module.make_context();
+        ctx.set_disasm(std::env::var_os("ACTORC_JIT_DUMP").is_some());
         ctx.func.signature.params = Translator::signature_params(ptr);
         ctx.func.name = UserFuncName::user(0, 0);
         let id = module.declare_function("actorc_rules", Linkage::Local, &ctx.func.signature).map_err(err)?;
@@ -119,6 +128,14 @@ impl Compiled {
             cranelift_module::ModuleError::Compilation(c) => format!("{c:?}"),
             e => e.to_string(),
         })?;
+        if std::env::var_os("ACTORC_JIT_DUMP").is_some()
+            && let Some(c) = ctx.compiled_code()
+        {
+            eprintln!("code size: {} bytes", c.code_info().total_size);
+            if let Some(v) = &c.vcode {
+                eprintln!("{v}");
+            }
+        }
         module.clear_context(&mut ctx);
         module.finalize_definitions().map_err(err)?;
         let code = module.get_finalized_function(id);
@@ -135,25 +152,28 @@ impl Compiled {
     /// Lays out `actors` (prepared with this rule set) for evaluation.
     pub fn batch(&self, actors: &[Result<Prepared, InputError>]) -> Batch {
         let ok: Vec<&Prepared> = actors.iter().filter_map(|a| a.as_ref().ok()).collect();
-        let mut chunks: Vec<Layout> = ok
-            .par_chunks(PAIRS_PER_TASK * 2)
-            .map(|c| Layout::new(&self.ir, &self.shape, c))
-            .collect();
+        self.batch_of(&ok, actors.iter().map(|a| a.as_ref().err().cloned()).collect())
+    }
+
+    /// Lays out prepared actors (all without input errors).
+    pub fn batch_prepared(&self, actors: &[&Prepared]) -> Batch {
+        self.batch_of(actors, vec![None; actors.len()])
+    }
+
+    fn batch_of(&self, ok: &[&Prepared], inputs: Vec<Option<InputError>>) -> Batch {
+        let mut chunks: Vec<Layout> =
+            ok.par_chunks(PAIRS_PER_TASK * 2).map(|c| Layout::new(&self.ir, &self.shape, c)).collect();
         if chunks.is_empty() {
             chunks.push(Layout::default());
         }
-        Batch {
-            ir: self.ir.clone(),
-            chunks,
-            inputs: actors.iter().map(|a| a.as_ref().err().cloned()).collect(),
-        }
+        Batch { ir: self.ir.clone(), chunks, inputs }
     }
 
     /// Evaluates a laid-out batch: one result per actor, in order.
     ///
     /// # Panics
     /// If `batch` was laid out for another rule set.
-    pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, crate::engine::ActorError>> {
+    pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, ActorError>> {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
         let words = self.shape.out_words();
         let outs: Vec<Vec<u64>> = batch.chunks.par_iter().map(|l| self.run(l, words)).collect();
@@ -165,15 +185,49 @@ impl Compiled {
         let mut results = Vec::with_capacity(batch.inputs.len());
         for input in &batch.inputs {
             results.push(match input {
-                Some(e) => Err(crate::engine::ActorError::Input(e.clone())),
+                Some(e) => Err(ActorError::Input(e.clone())),
                 None => snaps.next().expect("one result per prepared actor").map_err(Into::into),
             });
         }
         results
     }
 
+    /// Evaluates prepared actors without keeping a layout: each parallel task lays out a
+    /// chunk into its own reused buffers (hot in cache), runs the kernel and builds the
+    /// snapshots. Same results as [`Compiled::batch`] then [`Compiled::evaluate`].
+    pub fn evaluate_prepared(&self, actors: &[Result<Prepared, InputError>]) -> Vec<Result<Snapshot, ActorError>> {
+        let ok: Vec<&Prepared> = actors.iter().filter_map(|a| a.as_ref().ok()).collect();
+        let words = self.shape.out_words();
+        let chunks: Vec<Vec<Result<Snapshot, EvalError>>> = ok
+            .par_chunks(PAIRS_PER_TASK * 2)
+            .map_init(
+                || (Layout::default(), Vec::new()),
+                |(l, out), chunk| {
+                    l.fill(&self.ir, &self.shape, chunk);
+                    self.run_into(l, words, out);
+                    (0..l.lanes).map(|i| self.snapshot(l, out, words, i)).collect()
+                },
+            )
+            .collect();
+        let mut snaps = chunks.into_iter().flatten();
+        actors
+            .iter()
+            .map(|a| match a {
+                Err(e) => Err(ActorError::Input(e.clone())),
+                Ok(_) => snaps.next().expect("one result per prepared actor").map_err(Into::into),
+            })
+            .collect()
+    }
+
     fn run(&self, l: &Layout, words: usize) -> Vec<u64> {
-        let mut out = vec![0u64; l.pairs * words];
+        let mut out = Vec::new();
+        self.run_into(l, words, &mut out);
+        out
+    }
+
+    fn run_into(&self, l: &Layout, words: usize, out: &mut Vec<u64>) {
+        out.clear();
+        out.resize(l.pairs * words, 0);
         let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
         assert!(l.slots.len() == l.pairs * slots && l.stats.len() == l.pairs * stats);
         for pair in 0..l.pairs {
@@ -191,7 +245,6 @@ impl Compiled {
                 )
             }
         }
-        out
     }
 
     fn snapshot(&self, l: &Layout, out: &[u64], words: usize, lane: usize) -> Result<Snapshot, EvalError> {
@@ -242,4 +295,3 @@ impl Batch {
         self.inputs.is_empty()
     }
 }
-

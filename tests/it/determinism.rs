@@ -25,7 +25,8 @@ pub fn generated_ndjson(n: usize, seed: u64) -> String {
         ("morale", &["FLAT"][..]),
     ];
     let systems = ["race", "class", "items", "buffs", "talents", "zone", "guild", "event"];
-    let caps = [("BASELINE", "max"), ("ADDITIVE", "max"), ("OVERRIDE", "max"), ("HARD_MAX", "max"), ("HARD_MIN", "min")];
+    let caps =
+        [("BASELINE", "max"), ("ADDITIVE", "max"), ("OVERRIDE", "max"), ("HARD_MAX", "max"), ("HARD_MIN", "min")];
     let scopes = ["WORLD", "EVENT", "TOTAL"];
     let mut out = String::new();
     for i in 0..n {

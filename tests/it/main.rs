@@ -1,8 +1,13 @@
 //! The one integration-test binary; each module covers one stage or feature.
 
+mod cache;
 mod check;
+mod determinism;
 mod eval;
+mod explain;
 mod golden;
+mod jit;
 mod props;
+mod reload;
 mod run;
 mod syntax;

@@ -1,0 +1,176 @@
+//! `actorc graph`: the stat dependency graph of a rule set, as Graphviz DOT or JSON.
+//!
+//! Invariant: the edges are exactly the IR's `Stat.deps` (every stat a formula or range bound
+//! reads), each labelled by where it is read — found by walking the formula's and the
+//! bounds' `Node::Stat` nodes; nodes are grouped by the source file that declares them.
+
+use crate::ir::{Expr, Ir, Mode, Node, StatId};
+use crate::rules::Rules;
+use crate::syntax::Category;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Graph {
+    /// In stat id (dependency) order.
+    pub nodes: Vec<GraphNode>,
+    /// From the stat read to the stat reading it.
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GraphNode {
+    pub stat: String,
+    /// `primary`, `derived` or `operator`.
+    pub kind: &'static str,
+    /// The pipeline name, or `merge <operator>`.
+    pub mode: String,
+    pub has_formula: bool,
+    /// The declaring file as given to the loader, and its line.
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    /// `formula`, `range` or `formula+range`.
+    pub via: &'static str,
+}
+
+fn reads(ir: &Ir, e: Option<Expr>, s: StatId) -> bool {
+    e.is_some_and(|e| ir.nodes[e.range()].contains(&Node::Stat(s)))
+}
+
+/// The graph of `rules`; with `focus`, only that stat, its ancestors and its dependents.
+pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, crate::explain::ExplainError> {
+    let ir = &rules.ir;
+    let n = ir.stats.len();
+    let keep: Vec<bool> = match focus {
+        None => vec![true; n],
+        Some(name) => {
+            let id = crate::explain::resolve(ir, name)?;
+            let mut keep = vec![false; n];
+            keep[id.index()] = true;
+            // Ancestors: ids only decrease along deps, so one backward pass suffices.
+            let mut up = vec![false; n];
+            up[id.index()] = true;
+            for i in (0..n).rev() {
+                if up[i] {
+                    for d in &ir.stats[i].deps {
+                        up[d.index()] = true;
+                    }
+                }
+            }
+            // Dependents: one forward pass.
+            let mut down = vec![false; n];
+            down[id.index()] = true;
+            for i in 0..n {
+                if ir.stats[i].deps.iter().any(|d| down[d.index()]) {
+                    down[i] = true;
+                }
+            }
+            for i in 0..n {
+                keep[i] = up[i] || down[i];
+            }
+            keep
+        }
+    };
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for (i, s) in ir.stats.iter().enumerate() {
+        if !keep[i] {
+            continue;
+        }
+        let (kind, mode) = match s.mode {
+            Mode::Operator(op) => ("operator", format!("merge {}", crate::explain::operator_name(op))),
+            Mode::Pipeline(p) => (
+                match s.category {
+                    Category::Primary => "primary",
+                    Category::Derived => "derived",
+                },
+                ir.pipeline(p).name.clone(),
+            ),
+        };
+        let f = rules.sources.get(s.span.file);
+        let (line, _) = f.line_col(s.span.start as usize);
+        nodes.push(GraphNode {
+            stat: s.name.clone(),
+            kind,
+            mode,
+            has_formula: s.formula.is_some(),
+            file: f.name.clone(),
+            line,
+        });
+        let mut deps: Vec<StatId> = s.deps.clone();
+        deps.sort();
+        deps.dedup();
+        for d in deps {
+            if !keep[d.index()] {
+                continue;
+            }
+            let in_formula = reads(ir, s.formula, d);
+            let in_range = reads(ir, s.min, d) || reads(ir, s.max, d);
+            let via = match (in_formula, in_range) {
+                (true, true) => "formula+range",
+                (false, true) => "range",
+                _ => "formula",
+            };
+            edges.push(Edge { from: ir.stat(d).name.clone(), to: s.name.clone(), via });
+        }
+    }
+    Ok(Graph { nodes, edges })
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn file_label(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or(path.to_string(), |f| f.to_string_lossy().into_owned())
+}
+
+/// Graphviz DOT: one cluster per source file; primaries are blue boxes, derived stats
+/// yellow ellipses (grey when they have no formula), operator stats pink hexagons; range
+/// edges are dashed.
+pub fn to_dot(g: &Graph) -> String {
+    let mut out = String::new();
+    out.push_str("digraph stats {\n");
+    out.push_str("  rankdir=LR;\n  newrank=true;\n");
+    out.push_str("  graph [fontname=\"Helvetica\", fontsize=12, style=rounded, color=gray60];\n");
+    out.push_str("  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n");
+    out.push_str("  edge [color=gray40, arrowsize=0.6];\n");
+    let files: BTreeSet<&str> = g.nodes.iter().map(|n| n.file.as_str()).collect();
+    for (i, file) in files.iter().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_{i} {{");
+        let _ = writeln!(out, "    label={};", quote(&file_label(file)));
+        for n in g.nodes.iter().filter(|n| n.file == *file) {
+            let (shape, fill) = match (n.kind, n.has_formula) {
+                ("primary", _) => ("box", "#cfe2ff"),
+                ("operator", _) => ("hexagon", "#f8d7da"),
+                (_, true) => ("ellipse", "#fff3cd"),
+                _ => ("ellipse", "#e9ecef"),
+            };
+            let _ = writeln!(
+                out,
+                "    {} [shape={shape}, fillcolor={}, tooltip={}];",
+                quote(&n.stat),
+                quote(fill),
+                quote(&format!("{} {} ({}:{})", n.kind, n.mode, n.file, n.line))
+            );
+        }
+        out.push_str("  }\n");
+    }
+    for e in &g.edges {
+        let style = match e.via {
+            "range" => " [style=dashed, color=firebrick]",
+            "formula+range" => " [color=firebrick]",
+            _ => "",
+        };
+        let _ = writeln!(out, "  {} -> {}{style};", quote(&e.from), quote(&e.to));
+    }
+    out.push_str("}\n");
+    out
+}

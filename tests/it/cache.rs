@@ -1,0 +1,119 @@
+//! The memoizing cache: a hit equals a fresh evaluation; an incremental recompute after a
+//! changed subsystem, or after a rule change, equals a full evaluation (bit for bit).
+
+use actorc::cache::Cache;
+use actorc::load::LoadOptions;
+use actorc::reload::{Change, Outcome, Reloader};
+use actorc::{Actor, Backend};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+fn party() -> Vec<Actor> {
+    std::fs::read_to_string("examples/party.ndjson")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn v3_actor(id: &str, ap: f64, mult: f64) -> Actor {
+    serde_json::from_value(serde_json::json!({"id": id, "version": 1, "subsystems": [
+        {"primary": [{"dimension": "attack_power", "bucket": "FLAT", "value": ap, "system": "race"},
+                     {"dimension": "attack_power", "bucket": "MULT", "value": mult, "system": "items"},
+                     {"dimension": "defense", "bucket": "FLAT", "value": ap / 2.0, "system": "race"}],
+         "caps": [{"system": "items", "dimension": "defense", "mode": "HARD_MAX", "kind": "max", "value": 500.0}],
+         "meta": {"system": "race"}}]}))
+    .unwrap()
+}
+
+/// Changes one contribution of one subsystem.
+fn perturb(a: &Actor, pick: usize, factor: f64) -> Actor {
+    let mut a = a.clone();
+    let subs = a.subsystems.len();
+    let s = &mut a.subsystems[pick % subs];
+    if !s.primary.is_empty() {
+        let n = s.primary.len();
+        s.primary[(pick / subs) % n].value *= factor;
+    }
+    a
+}
+
+fn reloader(path: &str) -> Reloader {
+    let r = Reloader::new(vec![PathBuf::from(path)], LoadOptions::default(), Backend::Interpreter);
+    assert!(matches!(r.reload(), Outcome::Published { .. }));
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hit_equals_fresh_and_incremental_equals_full(pick in 0usize..1000, factor in 0.5f64..2.0, who in 0usize..6) {
+        let r = reloader("rules/rpg");
+        let g = r.current().unwrap();
+        let actors = party();
+        let a = &actors[who % actors.len()];
+        let mut cache = Cache::new(16);
+        let fresh = g.engine.evaluate(a);
+        prop_assert_eq!(&cache.evaluate(&g, a), &fresh);
+        prop_assert_eq!(&cache.evaluate(&g, a), &fresh);
+        prop_assert_eq!(cache.stats().hits, 1);
+        let b = perturb(a, pick, factor);
+        let full = g.engine.evaluate(&b);
+        prop_assert_eq!(cache.evaluate(&g, &b), full.clone());
+        if fresh.is_ok() && full.is_ok() && b != *a {
+            prop_assert_eq!(cache.stats().incremental, 1);
+        }
+    }
+
+    #[test]
+    fn v3_incremental_equals_full(ap in 0.0f64..2000.0, mult in -0.5f64..2.0, ap2 in 0.0f64..2000.0) {
+        let r = reloader("rules/actor_core_v3");
+        let g = r.current().unwrap();
+        let mut cache = Cache::new(4);
+        let a = v3_actor("a", ap, mult);
+        prop_assert_eq!(cache.evaluate(&g, &a), g.engine.evaluate(&a));
+        prop_assert_eq!(cache.evaluate(&g, &a), g.engine.evaluate(&a));
+        let b = v3_actor("a", ap2, mult);
+        prop_assert_eq!(cache.evaluate(&g, &b), g.engine.evaluate(&b));
+    }
+
+    #[test]
+    fn incremental_after_rule_change_equals_full(k in 1u32..9, who in 0usize..6) {
+        let r = reloader("rules/rpg");
+        let actors = party();
+        let a = &actors[who % actors.len()];
+        let mut cache = Cache::new(16);
+        let g1 = r.current().unwrap();
+        cache.evaluate(&g1, a).ok();
+        let file = "rules/rpg/progression.stat";
+        let text = std::fs::read_to_string(file).unwrap()
+            .replace("derived persuasion = charisma * 2", &format!("derived persuasion = charisma * {k}"));
+        let out = r.apply(Change::Write { path: file.into(), text });
+        let published = matches!(out, Outcome::Published { .. });
+        prop_assert!(published);
+        let g2 = r.current().unwrap();
+        prop_assert_eq!(cache.evaluate(&g2, a), g2.engine.evaluate(a));
+        prop_assert_eq!(cache.stats().incremental, 1);
+        prop_assert!(cache.stats().dirty_stats <= 1);
+    }
+}
+
+#[test]
+fn lru_evicts_the_least_recently_used() {
+    let r = reloader("rules/actor_core_v3");
+    let g = r.current().unwrap();
+    let mut cache = Cache::new(2);
+    let (a, b, c) = (v3_actor("a", 1.0, 0.1), v3_actor("b", 2.0, 0.1), v3_actor("c", 3.0, 0.1));
+    cache.evaluate(&g, &a).unwrap();
+    cache.evaluate(&g, &b).unwrap();
+    cache.evaluate(&g, &a).unwrap(); // a is now the most recent
+    cache.evaluate(&g, &c).unwrap(); // evicts b
+    assert_eq!(cache.stats().evictions, 1);
+    cache.evaluate(&g, &a).unwrap();
+    assert_eq!(cache.stats().hits, 2);
+    cache.evaluate(&g, &b).unwrap();
+    assert_eq!(cache.stats().hits, 2);
+    assert_eq!(cache.len(), 2);
+}

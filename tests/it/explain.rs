@@ -1,0 +1,208 @@
+//! `actorc explain` and `actorc graph`: snapshots of both forms, bit equality of explained
+//! values with the engine, and exit codes.
+
+use crate::run::actorc;
+use actorc::explain::{explain, explain_rule, render, render_rule};
+use actorc::{Actor, Backend, Engine, Rules};
+
+fn golden(case: &str) -> Actor {
+    let text = std::fs::read_to_string(format!("tests/data/golden/{case}/subsystems.json")).unwrap();
+    actorc::input::parse_actor(&text).unwrap()
+}
+
+fn hero() -> Actor {
+    actorc::input::parse_actor(&std::fs::read_to_string("examples/hero.json").unwrap()).unwrap()
+}
+
+fn party() -> Vec<Actor> {
+    std::fs::read_to_string("examples/party.ndjson")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| actorc::input::parse_actor(l).unwrap())
+        .collect()
+}
+
+fn snap_both(name: &str, rules: &Rules, actor: &Actor, stat: &str) {
+    let (e, _) = explain(rules, actor, stat).unwrap();
+    insta::assert_snapshot!(format!("{name}_text"), render(&e));
+    insta::assert_json_snapshot!(format!("{name}_json"), e);
+}
+
+#[test]
+fn explain_golden_vectors() {
+    let rules = Rules::load("rules/actor_core_v3").unwrap();
+    snap_both("case03_crit_rate", &rules, &golden("case03_override_priority"), "crit_rate");
+    snap_both("case08_defense", &rules, &golden("case08_min_gt_max_conflict"), "defense");
+    snap_both("case09_crit_rate", &rules, &golden("case09_prioritized_override"), "crit_rate");
+}
+
+#[test]
+fn explain_example_game() {
+    let rules = Rules::load("rules/rpg").unwrap();
+    let hero = hero();
+    // fold each (EXPONENTIAL, LOGARITHMIC) over a formula.
+    snap_both("hero_max_health", &rules, &hero, "max_health");
+    // A range bound that reads another stat (0 .. max_health) and a negative FLAT.
+    snap_both("hero_health", &rules, &hero, "health");
+    // FLAT + MULT, and a REALM cap.
+    snap_both("hero_strength", &rules, &hero, "strength");
+    // A WORLD HARD_MIN cap (60) that does not bind: 95 stays.
+    snap_both("hero_alignment", &rules, &hero, "alignment");
+    // Operator mode (merge multiply).
+    snap_both("hero_threat_multiplier", &rules, &hero, "threat_multiplier");
+    // Clamped by a WORLD HARD_MAX cap.
+    snap_both("hero_fire_resist", &rules, &hero, "fire_resist");
+    // Hand-made: clamped by a cap (WORLD HARD_MAX 0.5) and by a range bound (max_health).
+    let mut hurt = hero.clone();
+    hurt.subsystems.push(
+        serde_json::from_str(
+            r#"{"derived": [
+                {"dimension": "fire_resist", "bucket": "FLAT", "value": 0.5, "system": "potion"},
+                {"dimension": "health", "bucket": "FLAT", "value": 5000, "system": "overheal"}
+            ], "meta": {"system": "consumables"}}"#,
+        )
+        .unwrap(),
+    );
+    snap_both("hero_fire_resist_clamped", &rules, &hurt, "fire_resist");
+    snap_both("hero_health_clamped", &rules, &hurt, "health");
+    // No contributions, no caps: not in the snapshot.
+    let (absent, _) = explain(&rules, &hero, "magic_power").unwrap();
+    assert!(!absent.in_snapshot && absent.value.is_none());
+    insta::assert_snapshot!("hero_magic_power_absent_text", render(&absent));
+    let party = party();
+    let by_id = |id: &str| party.iter().find(|a| a.id.as_deref() == Some(id)).unwrap().clone();
+    // Two OVERRIDEs: one wins, one loses.
+    snap_both("rogue_stealth", &rules, &by_id("rogue"), "stealth");
+    // Gear pipeline: FACTOR and AT_LEAST, with a WORLD cap.
+    snap_both("rogue_gold_find", &rules, &by_id("rogue"), "gold_find");
+    // Every bucket of the scaling pipeline and an EVENT override cap.
+    snap_both("bard_xp_multiplier", &rules, &by_id("bard"), "xp_multiplier");
+}
+
+#[test]
+fn explain_rules() {
+    let rpg = Rules::load("rules/rpg").unwrap();
+    insta::assert_snapshot!("rule_max_health_text", render_rule(&explain_rule(&rpg, "max_health").unwrap()));
+    insta::assert_json_snapshot!("rule_max_health_json", explain_rule(&rpg, "max_health").unwrap());
+    insta::assert_snapshot!("rule_armor_text", render_rule(&explain_rule(&rpg, "armor").unwrap()));
+    insta::assert_snapshot!("rule_dodge_limit_text", render_rule(&explain_rule(&rpg, "dodge_limit").unwrap()));
+    let v3 = Rules::load("rules/actor_core_v3").unwrap();
+    insta::assert_snapshot!("rule_hp_max_text", render_rule(&explain_rule(&v3, "hp_max").unwrap()));
+}
+
+/// Every stat with a value, for every actor: explain's value is the engine's, bit for bit.
+fn assert_bit_equal(rules: &Rules, actors: &[Actor]) -> usize {
+    let engine = Engine::new(rules, Backend::Interpreter).unwrap();
+    let mut checked = 0;
+    for actor in actors {
+        let snap = engine.evaluate(actor).unwrap();
+        for s in rules.ir.stats.iter() {
+            let Some(want) = snap.get(&s.name) else { continue };
+            let (e, _) = explain(rules, actor, &s.name).unwrap();
+            let got = e.value.unwrap_or_else(|| panic!("{:?} {}: no value", actor.id, s.name));
+            assert_eq!(got.to_bits(), want.to_bits(), "{:?} {}: {got} != {want}", actor.id, s.name);
+            let (min, max) = snap.caps_used(&s.name).unwrap();
+            assert_eq!((e.min.to_bits(), e.max.to_bits()), (min.to_bits(), max.to_bits()), "{}", s.name);
+            // The trace's last step is the value.
+            let last = e.clamp.as_ref().unwrap().after;
+            assert_eq!(last.to_bits(), want.to_bits());
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn explained_values_equal_engine_bit_for_bit() {
+    let rpg = Rules::load("rules/rpg").unwrap();
+    let mut actors = party();
+    actors.push(hero());
+    assert!(assert_bit_equal(&rpg, &actors) > 300);
+    let v3 = Rules::load("rules/actor_core_v3").unwrap();
+    let mut cases: Vec<_> = std::fs::read_dir("tests/data/golden").unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    let actors: Vec<Actor> = cases
+        .iter()
+        .map(|c| actorc::input::parse_actor(&std::fs::read_to_string(c.join("subsystems.json")).unwrap()).unwrap())
+        .collect();
+    assert_eq!(actors.len(), 10);
+    assert!(assert_bit_equal(&v3, &actors) >= 10);
+}
+
+#[test]
+fn explain_cli() {
+    let out = actorc(
+        &["explain", "rules/rpg", "--input", "examples/party.ndjson", "--actor", "rogue", "--stat", "attack_speed"],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("cli_rogue_attack_speed", out.stdout);
+    let out = actorc(
+        &[
+            "explain",
+            "rules/rpg",
+            "--input",
+            "examples/party.ndjson",
+            "--actor",
+            "mage",
+            "--stat",
+            "magic_attack",
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["actor"], "mage");
+    // Standard input, rule form.
+    let out = actorc(&["explain", "rules/rpg", "--stat", "health"], "");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("health = clamp(first(OVERRIDE) ?? "), "{}", out.stdout);
+}
+
+#[test]
+fn explain_errors() {
+    let out = actorc(&["explain", "rules/rpg", "--stat", "max_helth"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unknown stat `max_helth` (did you mean `max_health`?)"), "{}", out.stderr);
+    let out = actorc(&["explain", "rules/rpg", "--input", "examples/party.ndjson", "--stat", "level"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("pick one with --actor"), "{}", out.stderr);
+    let out = actorc(
+        &["explain", "rules/rpg", "--input", "examples/party.ndjson", "--actor", "nobody", "--stat", "level"],
+        "",
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("actor `nobody` not found"), "{}", out.stderr);
+    let bad = r#"{"id":"x","subsystems":[{"primary":[{"dimension":"strenght","bucket":"FLAT","value":1,"system":"a"}],"meta":{"system":"a"}}]}"#;
+    let out = actorc(&["explain", "rules/rpg", "--input", "-", "--stat", "strength"], bad);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("unknown dimension `strenght`"), "{}", out.stderr);
+}
+
+#[test]
+fn graph_example_game() {
+    let rules = Rules::load("rules/rpg").unwrap();
+    let g = actorc::graph::graph(&rules, None).unwrap();
+    let edges: usize = rules
+        .ir
+        .stats
+        .iter()
+        .map(|s| {
+            let mut d = s.deps.clone();
+            d.sort();
+            d.dedup();
+            d.len()
+        })
+        .sum();
+    assert_eq!(g.edges.len(), edges);
+    insta::assert_snapshot!("graph_rpg_dot", actorc::graph::to_dot(&g));
+    insta::assert_json_snapshot!("graph_rpg_json", g);
+    let health = actorc::graph::graph(&rules, Some("health")).unwrap();
+    insta::assert_snapshot!("graph_rpg_health_dot", actorc::graph::to_dot(&health));
+    let out = actorc(&["graph", "rules/rpg", "--stat", "helth"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `health`"), "{}", out.stderr);
+}
