@@ -181,7 +181,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    reload_latency();
+    if std::env::var_os("SKIP_LATENCY").is_none() {
+        reload_latency();
+    }
     cache_hit();
     incremental_vs_full();
     memory_over_reloads();

@@ -245,10 +245,22 @@ impl Cache {
             let (old_gen, old_ir) = (self.slots[i].generation, self.slots[i].ir.clone());
             self.fingerprint(old_gen, &old_ir).structure == self.fingerprint(g.number, &ir).structure
         });
-        let prepared = match reuse {
-            Some(i) => Ok(self.slots[i].prepared.clone().expect("checked above")),
-            None => crate::ingest::prepare(&ir, actor),
-        };
+        if let Some(i) = reuse {
+            // Update in place: no clone of the actor or its prepared form.
+            let prepared = self.slots[i].prepared.take().expect("checked above");
+            let result = self
+                .incremental(g, i, &prepared, true)
+                .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
+            let s = &mut self.slots[i];
+            s.prepared = Some(prepared);
+            s.generation = g.number;
+            s.ir = ir;
+            s.result = result.clone();
+            self.unlink(i);
+            self.push_front(i);
+            return result;
+        }
+        let prepared = crate::ingest::prepare(&ir, actor);
         let result = match (&prepared, found) {
             (Err(e), _) => Err(ActorError::Input(e.clone())),
             (Ok(p), Some(i)) => self
@@ -321,8 +333,9 @@ impl Cache {
             }
         }
         let s = &self.slots[i];
-        let (Some(prev_p), Ok(prev)) = (&s.prepared, &s.result) else { return None };
+        let Ok(prev) = &s.result else { return None };
         if !same_input {
+            let Some(prev_p) = &s.prepared else { return None };
             mark_input_changes(prev_p, p, &mut dirty);
         }
         self.stats.incremental += 1;

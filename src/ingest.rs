@@ -8,7 +8,6 @@
 use crate::input::{Actor, ModifierPack};
 use crate::ir::{Ir, LayerId, Mode, StatId};
 use serde::Serialize;
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Where a stat's contributions came from (decides Primary or Derived in the snapshot).
@@ -109,13 +108,23 @@ struct Item<'a> {
     value: f64,
 }
 
-fn canonical(a: &Item, b: &Item) -> Ordering {
-    a.stat
-        .cmp(&b.stat)
-        .then(a.slot.cmp(&b.slot))
-        .then(b.priority.cmp(&a.priority))
-        .then(a.system.cmp(b.system))
-        .then(a.value.total_cmp(&b.value))
+/// Sorts contributions canonically: (stat, bucket slot, priority descending, system
+/// ascending, value ascending by `total_cmp`). Systems are ranked once so the sort compares
+/// integers only; items with equal keys are indistinguishable in the output.
+fn sort_canonical(items: &mut [Item]) {
+    let mut systems: Vec<&str> = items.iter().map(|i| i.system).collect();
+    systems.sort_unstable();
+    systems.dedup();
+    let rank = |s: &str| systems.binary_search(&s).unwrap_or(0) as u32;
+    items.sort_by_cached_key(|i| {
+        (i.stat, i.slot, std::cmp::Reverse(i.priority), rank(i.system), total_order_key(i.value))
+    });
+}
+
+/// An integer that orders like `f64::total_cmp`.
+fn total_order_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -325,7 +334,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             }
         }
     }
-    items.sort_by(canonical);
+    sort_canonical(&mut items);
     let mut out = Prepared { version: actor.version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
     let mut provenance = provenance;
@@ -437,6 +446,10 @@ impl Reduce {
 }
 
 fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
+    // Declared names are valid by construction (E0310), so only a miss needs the pattern.
+    if let Some(&id) = ir.stat_ids.get(name) {
+        return Ok(id);
+    }
     if !valid_dimension(name) {
         return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
     }
