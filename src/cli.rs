@@ -4,7 +4,7 @@
 
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine};
-use crate::input::parse_actor;
+use crate::input::{InputLimits, parse_actor, parse_actor_limited};
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
 use crate::snapshot::Snapshot;
@@ -135,6 +135,35 @@ struct RunArgs {
     /// Actors kept in the result cache (with --watch or --stats).
     #[arg(long, default_value_t = 100_000)]
     cache_capacity: usize,
+    #[command(flatten)]
+    input_limits: InputLimitArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct InputLimitArgs {
+    /// Deepest JSON nesting of one actor.
+    #[arg(long, default_value_t = InputLimits::default().max_depth)]
+    max_json_depth: usize,
+    /// Most subsystems per actor.
+    #[arg(long, default_value_t = InputLimits::default().max_subsystems)]
+    max_subsystems: usize,
+    /// Most contributions and caps per actor.
+    #[arg(long, default_value_t = InputLimits::default().max_contributions)]
+    max_contributions: usize,
+    /// Longest actor (an NDJSON line or a JSON file), in bytes.
+    #[arg(long, default_value_t = InputLimits::default().max_line_bytes)]
+    max_line_bytes: usize,
+}
+
+impl InputLimitArgs {
+    fn limits(&self) -> InputLimits {
+        InputLimits {
+            max_depth: self.max_json_depth,
+            max_subsystems: self.max_subsystems,
+            max_contributions: self.max_contributions,
+            max_line_bytes: self.max_line_bytes,
+        }
+    }
 }
 
 pub fn main() -> i32 {
@@ -342,11 +371,11 @@ fn run(a: RunArgs) -> i32 {
             if let Err(e) = reader.read_to_string(&mut text) {
                 return usage_error(&format!("cannot read {}: {e}", a.input.display()));
             }
-            run_one(&engine, &text, &mut out, to_terminal)
+            run_one(&engine, &a.input_limits.limits(), &text, &mut out, to_terminal)
         }
         InputForm::Lines => {
             let progress = (!a.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(total));
-            run_lines(&engine, first, reader, &mut out, progress.as_ref(), a.quiet)
+            run_lines(&engine, &a.input_limits.limits(), first, reader, &mut out, progress.as_ref(), a.quiet)
         }
     };
     match out.flush() {
@@ -375,8 +404,8 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-fn run_one(engine: &Engine, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
-    let result = parse_actor(text).map_err(ActorError::Input).and_then(|actor| engine.evaluate(&actor));
+fn run_one(engine: &Engine, limits: &InputLimits, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
+    let result = parse_actor_limited(text, limits).map_err(ActorError::Input).and_then(|actor| engine.evaluate(&actor));
     match result {
         Ok(snap) => {
             let s = if pretty { serde_json::to_string_pretty(&snap) } else { serde_json::to_string(&snap) };
@@ -408,9 +437,14 @@ pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String
     serde_json::to_string(&r).unwrap_or_default()
 }
 
-/// Evaluates one NDJSON line; `line_no` is one-based.
-pub fn eval_line(engine: &Engine, line_no: usize, text: &str) -> (Option<String>, Result<Snapshot, ActorError>) {
-    match parse_actor(text) {
+/// Evaluates one NDJSON line within `limits`; `line_no` is one-based.
+pub fn eval_line(
+    engine: &Engine,
+    limits: &InputLimits,
+    line_no: usize,
+    text: &str,
+) -> (Option<String>, Result<Snapshot, ActorError>) {
+    match parse_actor_limited(text, limits) {
         Ok(actor) => {
             let r = engine.evaluate(&actor);
             (actor.id, r)
@@ -426,6 +460,7 @@ const CHUNK: usize = 2048;
 
 fn run_lines(
     engine: &Engine,
+    limits: &InputLimits,
     first: String,
     mut reader: impl BufRead,
     out: &mut dyn Write,
@@ -469,7 +504,7 @@ fn run_lines(
             chunk.push((line_no, line));
         }
         let results: Vec<(Option<String>, Result<Snapshot, ActorError>)> =
-            chunk.par_iter().map(|(n, l)| eval_line(engine, *n, l)).collect();
+            chunk.par_iter().map(|(n, l)| eval_line(engine, limits, *n, l)).collect();
         for (id, r) in &results {
             if r.is_ok() {
                 ok += 1

@@ -21,7 +21,7 @@ pub fn run_case(case: &Path, backend: Backend) -> Vec<String> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let (id, result) = actorc::cli::eval_line(&engine, i + 1, l);
+            let (id, result) = actorc::cli::eval_line(&engine, &Default::default(), i + 1, l);
             actorc::cli::record(id.as_deref(), &result)
         })
         .collect()

@@ -234,3 +234,27 @@ fn cost_bound_and_budget() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("E0401") && out.stderr.contains("752 exceeds the budget of 700"), "{}", out.stderr);
 }
+
+#[test]
+fn input_limits_cost_only_the_actor() {
+    let deep = format!(r#"{{"id":"deep","subsystems":[{{"meta":{{"system":"{}"}}}}]}}"#, "x");
+    let nested = format!(r#"{{"id":"nested","subsystems":[],"junk":{}1{}}}"#, "[".repeat(40), "]".repeat(40));
+    let many = format!(
+        r#"{{"id":"many","subsystems":[{}]}}"#,
+        vec![r#"{"primary":[{"dimension":"strength","bucket":"FLAT","value":1,"system":"a"}]}"#; 5].join(",")
+    );
+    let input = format!("{GOOD}\n{nested}\n{many}\n{deep}\n");
+    let out = actorc(
+        &["run", "rules/actor_core_v3", "--input", "-", "--quiet", "--max-subsystems", "4", "--max-json-depth", "32"],
+        &input,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0]["snapshot"].is_object());
+    assert_eq!(lines[1]["id"], "nested");
+    assert!(lines[1]["error"]["message"].as_str().unwrap().contains("nested deeper than 32"));
+    assert_eq!(lines[2]["id"], "many");
+    assert!(lines[2]["error"]["message"].as_str().unwrap().contains("5 subsystems, over the limit of 4"));
+    assert!(lines[3]["snapshot"].is_object());
+}
