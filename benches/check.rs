@@ -4,6 +4,7 @@
 //! - `compile/bytes/{10KB,100KB,1MB}`: the same generator scaled by text size, split into
 //!   files of at most 256 KiB (the loader rejects files over 1 MiB).
 //! - `phases/…`: the 1,000-stat set split into load+parse and check+lower.
+//! - `jit_compile/{rpg,1000stats}`: Cranelift compilation of a lowered rule set.
 //! - `cpu/…`: the same (but 1 MB) measured in process CPU time (see `common::ProcessCpu`).
 //!
 //! Run: `cargo bench --bench check`.
@@ -75,6 +76,17 @@ fn run<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
     g.sample_size(20).measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(*stats as u64));
     g.bench_function("1000", |b| b.iter(|| compile(black_box(std::slice::from_ref(dir)), &opts).unwrap()));
+    g.finish();
+
+    // JIT compile time: Cranelift code generation for an already lowered rule set.
+    let mut g = c.benchmark_group(format!("{p}jit_compile"));
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (label, path) in [("rpg", PathBuf::from("rules/rpg")), ("1000stats", dir.clone())] {
+        let rules = actorc::Rules::load(&path).expect("rules load");
+        g.bench_function(label, |b| {
+            b.iter(|| actorc::Engine::new(black_box(&rules), actorc::Backend::Jit).expect("JIT compiles"))
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group(format!("{p}phases/1000stats"));

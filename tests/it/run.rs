@@ -241,7 +241,7 @@ fn input_limits_cost_only_the_actor() {
     let nested = format!(r#"{{"id":"nested","subsystems":[],"junk":{}1{}}}"#, "[".repeat(40), "]".repeat(40));
     let many = format!(
         r#"{{"id":"many","subsystems":[{}]}}"#,
-        vec![r#"{"primary":[{"dimension":"strength","bucket":"FLAT","value":1,"system":"a"}]}"#; 5].join(",")
+        [r#"{"primary":[{"dimension":"strength","bucket":"FLAT","value":1,"system":"a"}]}"#; 5].join(",")
     );
     let input = format!("{GOOD}\n{nested}\n{many}\n{deep}\n");
     let out = actorc(
