@@ -56,7 +56,8 @@ pub(crate) struct Translator<'a, 'b> {
     caps: Value,
     out: Value,
     /// Each stat's final value per lane (0 where a lane has none).
-    stat_vals: Vec<Value>,
+    /// Values of the stats compiled in this function; earlier chunks' are loaded from `out`.
+    stat_vals: Vec<Option<Value>>,
     failed: Variable,
     err_code: Variable,
     err_got: Variable,
@@ -71,7 +72,9 @@ fn mem() -> MemFlagsData {
 
 impl<'a, 'b> Translator<'a, 'b> {
     /// Starts the function: entry block, parameters, error state.
-    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm) -> Self {
+    /// `first`: this function evaluates the first chunk of stats and starts with no error;
+    /// later chunks continue from the error words the previous chunk stored.
+    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm, first: bool) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -83,9 +86,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         let zero = b.ins().splat(F64X2, z);
         let zi = b.ins().iconst(I64, 0);
         let zero_mask = b.ins().splat(I64X2, zi);
-        b.def_var(failed, zero_mask);
-        b.def_var(err_code, zero_mask);
-        b.def_var(err_got, zero);
+        if first {
+            b.def_var(failed, zero_mask);
+            b.def_var(err_code, zero_mask);
+            b.def_var(err_got, zero);
+        } else {
+            let o = shape.stats as i32 * STAT_OUT_WORDS as i32 * 8;
+            let code = b.ins().load(I64X2, mem(), p[4], o);
+            let got = b.ins().load(F64X2, mem(), p[4], o + 16);
+            let f = b.ins().icmp(IntCC::NotEqual, code, zero_mask);
+            b.def_var(failed, f);
+            b.def_var(err_code, code);
+            b.def_var(err_got, got);
+        }
         Translator {
             b,
             ir,
@@ -96,7 +109,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             values: p[2],
             caps: p[3],
             out: p[4],
-            stat_vals: Vec::with_capacity(ir.stats.len()),
+            stat_vals: vec![None; ir.stats.len()],
             failed,
             err_code,
             err_got,
@@ -157,7 +170,13 @@ impl<'a, 'b> Translator<'a, 'b> {
             let at = |n: crate::ir::NodeId| n.index() - start;
             let v = match self.ir.nodes[i] {
                 Node::Const(c) => self.splat(c),
-                Node::Stat(s) => self.stat_vals[s.index()],
+                Node::Stat(s) => match self.stat_vals[s.index()] {
+                    Some(v) => v,
+                    None => {
+                        let o = s.index() as i32 * STAT_OUT_WORDS as i32 * 8;
+                        self.b.ins().load(F64X2, mem(), self.out, o)
+                    }
+                },
                 Node::Value => value,
                 Node::X => x,
                 Node::Unary(op, a) => {
@@ -522,7 +541,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().store(mem(), value, self.out, o);
         self.b.ins().store(mem(), min, self.out, o + 16);
         self.b.ins().store(mem(), max, self.out, o + 32);
-        self.stat_vals.push(value);
+        self.stat_vals[id.index()] = Some(value);
     }
 
     /// Stores the error words and returns.

@@ -37,6 +37,9 @@ use std::sync::{Arc, Mutex};
 /// The kernel: `(slots, stats, values, caps, out)` for one lane pair.
 type Kernel = unsafe extern "C" fn(*const SlotDesc, *const StatDesc, *const f64, *const u64, *mut u64);
 
+/// Stats compiled into one native function.
+const STATS_PER_FUNCTION: usize = 16;
+
 /// Lane pairs per parallel task.
 const PAIRS_PER_TASK: usize = 32;
 
@@ -47,7 +50,8 @@ pub struct Compiled {
     shape: layout::Shape,
     /// Kept only to free the code on drop (`JITModule` is `Send` but not `Sync`).
     module: Mutex<Option<JITModule>>,
-    kernel: Kernel,
+    /// One function per chunk of stats, called in order.
+    kernels: Vec<Kernel>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -60,7 +64,7 @@ impl Drop for Compiled {
     fn drop(&mut self) {
         let module = self.module.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(module) = module {
-            // SAFETY: the kernel pointer lives only in `self`, which is being dropped, so no
+            // SAFETY: the kernel pointers live only in `self`, which is being dropped, so no
             // kernel is running and none can be called after this.
             unsafe { module.free_memory() };
         }
@@ -74,13 +78,20 @@ fn err(e: impl std::fmt::Display) -> String {
 impl Compiled {
     /// Compiles `ir` (`opt_level=speed`); the error is Cranelift's message.
     pub fn new(ir: Arc<Ir>) -> Result<Compiled, String> {
-        let mut builder = JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(err)?;
+        Self::with_chunks(ir, STATS_PER_FUNCTION)
+    }
+
+    /// Like [`Compiled::new`], with at most `stats_per_function` stats per native function.
+    pub fn with_chunks(ir: Arc<Ir>, stats_per_function: usize) -> Result<Compiled, String> {
+        let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+        let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+        let mut builder = JITBuilder::with_flags(&flags, default_libcall_names()).map_err(err)?;
         builder.symbol("actorc_pow", crate::num::pow as *const u8);
         builder.symbol("actorc_exp", crate::num::exp as *const u8);
         builder.symbol("actorc_ln", crate::num::ln as *const u8);
         let mut module = JITModule::new(builder);
-        match Self::build(&ir, &mut module) {
-            Ok((shape, kernel)) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernel }),
+        match Self::build(&ir, &mut module, stats_per_function.max(1)) {
+            Ok((shape, kernels)) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernels }),
             Err(e) => {
                 // SAFETY: no function of this module was ever handed out or called.
                 unsafe { module.free_memory() };
@@ -89,7 +100,7 @@ impl Compiled {
         }
     }
 
-    fn build(ir: &Ir, module: &mut JITModule) -> Result<(layout::Shape, Kernel), String> {
+    fn build(ir: &Ir, module: &mut JITModule, stats_per_function: usize) -> Result<(layout::Shape, Vec<Kernel>), String> {
         let shape = layout::Shape::new(ir);
         let f64t = cranelift_codegen::ir::types::F64;
         let mut unary = module.make_signature();
@@ -104,45 +115,59 @@ impl Compiled {
         let ptr = module.target_config().pointer_type();
         let mut ctx = module.make_context();
         ctx.set_disasm(std::env::var_os("ACTORC_JIT_DUMP").is_some());
-        ctx.func.signature.params = Translator::signature_params(ptr);
-        ctx.func.name = UserFuncName::user(0, 0);
-        let id = module.declare_function("actorc_rules", Linkage::Local, &ctx.func.signature).map_err(err)?;
         let mut fctx = FunctionBuilderContext::new();
-        {
-            let libm = Libm {
-                pow: module.declare_func_in_func(pow, &mut ctx.func),
-                exp: module.declare_func_in_func(exp, &mut ctx.func),
-                ln: module.declare_func_in_func(ln, &mut ctx.func),
-            };
-            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let mut t = Translator::new(b, ir, &shape, libm);
-            for id in ir.stat_ids() {
-                t.stat(id);
+        // One function per chunk of stats keeps each function small: Cranelift's compile
+        // time grows faster than linearly with function size.
+        let ids: Vec<StatId> = ir.stat_ids().collect();
+        let mut funcs = Vec::new();
+        for (k, chunk) in ids.chunks(stats_per_function).enumerate() {
+            ctx.func.signature.params = Translator::signature_params(ptr);
+            ctx.func.name = UserFuncName::user(0, k as u32);
+            let id = module
+                .declare_function(&format!("actorc_rules_{k}"), Linkage::Local, &ctx.func.signature)
+                .map_err(err)?;
+            {
+                let libm = Libm {
+                    pow: module.declare_func_in_func(pow, &mut ctx.func),
+                    exp: module.declare_func_in_func(exp, &mut ctx.func),
+                    ln: module.declare_func_in_func(ln, &mut ctx.func),
+                };
+                let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+                let mut t = Translator::new(b, ir, &shape, libm, k == 0);
+                for &id in chunk {
+                    t.stat(id);
+                }
+                t.finish(module.target_config());
             }
-            t.finish(module.target_config());
-        }
-        if std::env::var_os("ACTORC_JIT_DUMP").is_some() {
-            eprintln!("{}", ctx.func.display());
-        }
-        module.define_function(id, &mut ctx).map_err(|e| match e {
-            cranelift_module::ModuleError::Compilation(c) => format!("{c:?}"),
-            e => e.to_string(),
-        })?;
-        if std::env::var_os("ACTORC_JIT_DUMP").is_some()
-            && let Some(c) = ctx.compiled_code()
-        {
-            eprintln!("code size: {} bytes", c.code_info().total_size);
-            if let Some(v) = &c.vcode {
-                eprintln!("{v}");
+            if std::env::var_os("ACTORC_JIT_DUMP").is_some() {
+                eprintln!("{}", ctx.func.display());
             }
+            module.define_function(id, &mut ctx).map_err(|e| match e {
+                cranelift_module::ModuleError::Compilation(c) => format!("{c:?}"),
+                e => e.to_string(),
+            })?;
+            if std::env::var_os("ACTORC_JIT_DUMP").is_some()
+                && let Some(c) = ctx.compiled_code()
+            {
+                eprintln!("code size: {} bytes", c.code_info().total_size);
+                if let Some(v) = &c.vcode {
+                    eprintln!("{v}");
+                }
+            }
+            module.clear_context(&mut ctx);
+            funcs.push(id);
         }
-        module.clear_context(&mut ctx);
         module.finalize_definitions().map_err(err)?;
-        let code = module.get_finalized_function(id);
-        // SAFETY: `code` is the function just defined with the signature of `Kernel`
-        // (five pointer parameters, no result, the ISA's default C calling convention).
-        let kernel = unsafe { std::mem::transmute::<*const u8, Kernel>(code) };
-        Ok((shape, kernel))
+        let kernels = funcs
+            .into_iter()
+            .map(|id| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: `code` is a function just defined with the signature of `Kernel`
+                // (five pointer parameters, no result, the ISA's default C calling convention).
+                unsafe { std::mem::transmute::<*const u8, Kernel>(code) }
+            })
+            .collect();
+        Ok((shape, kernels))
     }
 
     pub fn ir(&self) -> &Arc<Ir> {
@@ -231,18 +256,22 @@ impl Compiled {
         let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
         assert!(l.slots.len() == l.pairs * slots && l.stats.len() == l.pairs * stats);
         for pair in 0..l.pairs {
-            // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
-            // descriptors are in bounds, every offset they hold points into `l.values` /
-            // `l.caps` with all the elements the kernel reads, and `out` has `words` words
-            // per pair. The kernel only reads those and writes the pair's output words.
-            unsafe {
-                (self.kernel)(
-                    l.slots.as_ptr().add(pair * slots),
-                    l.stats.as_ptr().add(pair * stats),
-                    l.values.as_ptr(),
-                    l.caps.as_ptr(),
-                    out.as_mut_ptr().add(pair * words),
-                )
+            // The functions run in stat order; each reads the values and error words the
+            // previous ones wrote to the same output words.
+            for kernel in &self.kernels {
+                // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
+                // descriptors are in bounds, every offset they hold points into `l.values` /
+                // `l.caps` with all the elements the kernel reads, and `out` has `words` words
+                // per pair. The kernel only reads those and writes the pair's output words.
+                unsafe {
+                    kernel(
+                        l.slots.as_ptr().add(pair * slots),
+                        l.stats.as_ptr().add(pair * stats),
+                        l.values.as_ptr(),
+                        l.caps.as_ptr(),
+                        out.as_mut_ptr().add(pair * words),
+                    )
+                }
             }
         }
     }
