@@ -100,7 +100,11 @@ impl Compiled {
         }
     }
 
-    fn build(ir: &Ir, module: &mut JITModule, stats_per_function: usize) -> Result<(layout::Shape, Vec<Kernel>), String> {
+    fn build(
+        ir: &Ir,
+        module: &mut JITModule,
+        stats_per_function: usize,
+    ) -> Result<(layout::Shape, Vec<Kernel>), String> {
         let shape = layout::Shape::new(ir);
         let f64t = cranelift_codegen::ir::types::F64;
         let mut unary = module.make_signature();
