@@ -137,7 +137,8 @@ fn rule_words(rule: &Rule) -> Option<&'static str> {
         Rule::mul_op => "`*` or `/`",
         Rule::neg => "`-`",
         Rule::doc | Rule::doc_text => "a doc comment",
-        Rule::import_decl
+        Rule::item
+        | Rule::import_decl
         | Rule::bucket_decl
         | Rule::pipeline_decl
         | Rule::default_pipeline_decl
@@ -197,12 +198,21 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
             let mut words: Vec<&str> = positives.iter().filter_map(rule_words).collect();
             words.sort();
             words.dedup();
+            // At the start of a declaration the keywords and doc comments say the same thing.
+            if let Some(&decl) = words.iter().find(|w| w.starts_with("a declaration")) {
+                words = vec![decl];
+            }
             let expected = match words.len() {
                 0 => "something else".to_string(),
                 1 => words[0].to_string(),
                 n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
             };
-            (format!("expected {expected}, found {found}"), format!("expected {expected}"))
+            let label = if expected.starts_with("a declaration") {
+                "expected a declaration".into()
+            } else {
+                format!("expected {expected}")
+            };
+            (format!("expected {expected}, found {found}"), label)
         }
         ErrorVariant::CustomError { message } if message.contains("limit reached") => {
             let span = Span::new(file, base + pos, base + pos);
@@ -213,9 +223,12 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
         ErrorVariant::CustomError { message } => (message.clone(), message.clone()),
     };
     let end = if found == "the end of the file" { pos } else { (pos + found_len(&chunk[pos..])).min(chunk.len()) };
+    let at_declaration = message.starts_with("expected a declaration");
     let mut d = Diagnostic::error("E0001", message).primary(Span::new(file, base + pos, base + end), label);
     if found == "the end of the file" {
         d = d.help("every declaration ends with `;`");
+    } else if at_declaration && found.starts_with('`') {
+        d = d.help("a stat is declared as `primary NAME …;` or `derived NAME …;`");
     }
     d
 }
