@@ -1,9 +1,10 @@
 //! A memoizing cache of per-actor results with incremental recompute.
 //!
-//! Key: (actor id, 64-bit structural hash of the input over every number's bits, rule-set
-//! generation). Collision policy: the hash only short-cuts; a hit also requires the stored
-//! `Actor` to equal the new one (`PartialEq`, plus equal hashes, so ±0 differences are
-//! caught by the bit hash), so a collision costs a comparison, never a wrong result.
+//! Key: (actor id, 128-bit XXH3 hash of the actor's whole input, rule-set generation). The
+//! input is hashed from an unambiguous encoding of every field, numbers by their bits (so ±0
+//! differ), with a random per-cache seed; the input itself is not stored. Collision policy:
+//! two different inputs of one id with equal 128-bit seeded hashes would share a result; at
+//! 2^-128 per pair we accept that. Results are shared (`Arc`): a hit copies nothing.
 //! Invariant: every result returned equals, bit for bit, a fresh evaluation with the
 //! generation's rules. On a miss for a known id, only dirty stats (prepared input differs, or
 //! the stat's rule fingerprint changed between generations) and their changed dependents are
@@ -14,13 +15,14 @@
 use crate::engine::ActorError;
 use crate::eval::{Scratch, eval_incremental};
 use crate::ingest::{Prepared, PreparedStat};
-use crate::input::Actor;
+use crate::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, SubsystemOutput};
 use crate::ir::{self as dump, Ir, Mode};
 use crate::reload::Generation;
 use crate::snapshot::Snapshot;
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::{Hash, Hasher};
+use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Counters of a [`Cache`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,59 +89,105 @@ fn fingerprints(ir: &Ir) -> Fingerprints {
     Fingerprints { structure, stats }
 }
 
-/// Structural hash of an actor over the bits of every number.
-pub fn actor_hash(a: &Actor) -> u64 {
-    let mut h = FxHasher::default();
-    a.id.hash(&mut h);
-    a.version.hash(&mut h);
-    a.subsystems.len().hash(&mut h);
-    for s in &a.subsystems {
-        for list in [&s.primary, &s.derived] {
-            list.len().hash(&mut h);
+/// Appends an unambiguous encoding of the whole input (every field; numbers by their bits,
+/// so ±0 and NaN payloads differ) to `out`. Destructuring keeps it in step with the types.
+fn encode(a: &Actor, out: &mut Vec<u8>) {
+    fn text(out: &mut Vec<u8>, t: &str) {
+        out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+        out.extend_from_slice(t.as_bytes());
+    }
+    fn int(out: &mut Vec<u8>, x: i64) {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    fn num(out: &mut Vec<u8>, x: f64) {
+        out.extend_from_slice(&x.to_bits().to_le_bytes());
+    }
+    fn opt<T: ?Sized>(out: &mut Vec<u8>, x: Option<&T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
+        out.push(x.is_some() as u8);
+        if let Some(x) = x {
+            f(out, x);
+        }
+    }
+    let Actor { id, version, subsystems } = a;
+    opt(out, id.as_deref(), text);
+    int(out, *version);
+    int(out, subsystems.len() as i64);
+    for s in subsystems {
+        let SubsystemOutput { primary, derived, caps, context, meta } = s;
+        for list in [primary, derived] {
+            int(out, list.len() as i64);
             for c in list {
-                c.dimension.hash(&mut h);
-                c.bucket.hash(&mut h);
-                c.value.to_bits().hash(&mut h);
-                c.system.hash(&mut h);
-                c.priority.hash(&mut h);
+                let Contribution { dimension, bucket, value, system, priority } = c;
+                text(out, dimension);
+                text(out, bucket);
+                num(out, *value);
+                text(out, system);
+                opt(out, priority.as_ref(), |o, p| int(o, *p));
             }
         }
-        s.caps.len().hash(&mut h);
-        for c in &s.caps {
-            (&c.system, &c.dimension, &c.mode, &c.kind, &c.priority, &c.scope, &c.realm, &c.tags).hash(&mut h);
-            c.value.to_bits().hash(&mut h);
+        int(out, caps.len() as i64);
+        for c in caps {
+            let CapContribution { system, dimension, mode, kind, value, priority, scope, realm, tags } = c;
+            for t in [system, dimension, mode, kind] {
+                text(out, t);
+            }
+            num(out, *value);
+            opt(out, priority.as_ref(), |o, p| int(o, *p));
+            opt(out, scope.as_deref(), text);
+            opt(out, realm.as_deref(), text);
+            opt(out, tags.as_deref(), |o, tags: &[String]| {
+                int(o, tags.len() as i64);
+                for t in tags {
+                    text(o, t);
+                }
+            });
         }
-        match &s.context {
-            None => 0u8.hash(&mut h),
-            Some(ctx) => {
-                for (k, p) in ctx {
-                    k.hash(&mut h);
-                    p.additive_percent.to_bits().hash(&mut h);
-                    p.post_add.to_bits().hash(&mut h);
-                    for m in &p.multipliers {
-                        m.to_bits().hash(&mut h);
-                    }
+        opt(out, context.as_ref(), |o, ctx| {
+            int(o, ctx.len() as i64);
+            for (k, p) in ctx {
+                let ModifierPack { additive_percent, multipliers, post_add } = p;
+                text(o, k);
+                num(o, *additive_percent);
+                num(o, *post_add);
+                int(o, multipliers.len() as i64);
+                for m in multipliers {
+                    num(o, *m);
                 }
             }
-        }
-        (&s.meta.system, &s.meta.stage, &s.meta.version).hash(&mut h);
+        });
+        let Meta { system, stage, version } = meta;
+        text(out, system);
+        opt(out, stage.as_deref(), text);
+        opt(out, version.as_ref(), |o, v| int(o, *v));
     }
-    h.finish()
+}
+
+/// The 128-bit hash of the actor's whole input under `seed`.
+pub fn input_hash(a: &Actor, seed: u64, buf: &mut Vec<u8>) -> u128 {
+    buf.clear();
+    encode(a, buf);
+    xxh3_128_with_seed(buf, seed)
 }
 
 const NIL: usize = usize::MAX;
 
 struct Slot {
     id: String,
-    hash: u64,
+    hash: u128,
     generation: u64,
     ir: Arc<Ir>,
-    actor: Actor,
     prepared: Option<Prepared>,
-    result: Result<Snapshot, ActorError>,
+    result: Shared,
     prev: usize,
     next: usize,
 }
+
+/// A cached result, shared with the callers of [`Cache::evaluate_shared`].
+pub type Shared = Arc<Result<Snapshot, ActorError>>;
+
+/// How the rules changed between two generations: per stat, whether its rule changed;
+/// `None` when the structure changed (prepared actors and snapshots cannot be reused).
+type RuleDiff = Option<Arc<[bool]>>;
 
 /// A bounded LRU cache of evaluated actors. Actors without an id are never cached.
 pub struct Cache {
@@ -152,6 +200,11 @@ pub struct Cache {
     stats: CacheStats,
     scratch: Scratch,
     fingerprints: FxHashMap<u64, Arc<Fingerprints>>,
+    diffs: FxHashMap<(u64, u64), RuleDiff>,
+    /// Per-cache random seed of the input hash: colliding inputs cannot be prepared offline.
+    seed: u64,
+    buf: Vec<u8>,
+    dirty: Vec<bool>,
 }
 
 impl Cache {
@@ -166,6 +219,10 @@ impl Cache {
             stats: CacheStats::default(),
             scratch: Scratch::default(),
             fingerprints: FxHashMap::default(),
+            diffs: FxHashMap::default(),
+            seed: std::collections::hash_map::RandomState::new().hash_one(0u8),
+            buf: Vec::new(),
+            dirty: Vec::new(),
         }
     }
 
@@ -215,35 +272,54 @@ impl Cache {
         f
     }
 
+    /// The rule changes from generation `a` to `b`, computed once per pair of generations.
+    fn rule_diff(&mut self, (a, a_ir): (u64, &Ir), (b, b_ir): (u64, &Ir)) -> RuleDiff {
+        if let Some(d) = self.diffs.get(&(a, b)) {
+            return d.clone();
+        }
+        let (old, new) = (self.fingerprint(a, a_ir), self.fingerprint(b, b_ir));
+        let diff = (old.structure == new.structure)
+            .then(|| old.stats.iter().zip(&new.stats).map(|(x, y)| x != y).collect::<Arc<[bool]>>());
+        if self.diffs.len() > 16 {
+            self.diffs.clear();
+        }
+        self.diffs.insert((a, b), diff.clone());
+        diff
+    }
+
     /// The actor's snapshot under generation `g`: a lookup when unchanged, an incremental
     /// recompute when the same id was cached with other input or rules, else a full evaluation.
     pub fn evaluate(&mut self, g: &Generation, actor: &Actor) -> Result<Snapshot, ActorError> {
+        Result::clone(&self.evaluate_shared(g, actor))
+    }
+
+    /// Like [`Cache::evaluate`], sharing the cached result instead of copying it.
+    pub fn evaluate_shared(&mut self, g: &Generation, actor: &Actor) -> Shared {
         let Some(id) = actor.id.as_deref() else {
             self.stats.misses += 1;
-            return g.engine.evaluate(actor);
+            return Arc::new(g.engine.evaluate(actor));
         };
-        let hash = actor_hash(actor);
+        let hash = input_hash(actor, self.seed, &mut self.buf);
         let found = self.map.get(id).copied();
-        if let Some(i) = found {
-            let s = &self.slots[i];
-            if s.generation == g.number && s.hash == hash && s.actor == *actor {
-                self.stats.hits += 1;
-                let r = s.result.clone();
-                self.unlink(i);
-                self.push_front(i);
-                return r;
-            }
+        let same = found.is_some_and(|i| self.slots[i].hash == hash);
+        if let (Some(i), true) = (found, same)
+            && self.slots[i].generation == g.number
+        {
+            self.stats.hits += 1;
+            self.unlink(i);
+            self.push_front(i);
+            return self.slots[i].result.clone();
         }
         self.stats.misses += 1;
         let ir = g.engine.ir().clone();
         // Same input, new rules of the same structure: the cached prepared actor still holds.
-        let reuse = found.and_then(|i| {
+        let reuse = found.filter(|&i| {
             let s = &self.slots[i];
-            (s.hash == hash && s.actor == *actor && s.prepared.is_some()).then_some(i)
-        });
-        let reuse = reuse.filter(|&i| {
-            let (old_gen, old_ir) = (self.slots[i].generation, self.slots[i].ir.clone());
-            self.fingerprint(old_gen, &old_ir).structure == self.fingerprint(g.number, &ir).structure
+            if !same || s.prepared.is_none() {
+                return false;
+            }
+            let old = (s.generation, s.ir.clone());
+            self.rule_diff((old.0, &old.1), (g.number, &ir)).is_some()
         });
         if let Some(i) = reuse {
             // Update in place: no clone of the actor or its prepared form.
@@ -251,6 +327,7 @@ impl Cache {
             let result = self
                 .incremental(g, i, &prepared, true)
                 .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
+            let result = Arc::new(result);
             let s = &mut self.slots[i];
             s.prepared = Some(prepared);
             s.generation = g.number;
@@ -263,17 +340,17 @@ impl Cache {
         let prepared = crate::ingest::prepare(&ir, actor);
         let result = match (&prepared, found) {
             (Err(e), _) => Err(ActorError::Input(e.clone())),
-            (Ok(p), Some(i)) => self
-                .incremental(g, i, p, reuse.is_some())
-                .unwrap_or_else(|| g.engine.evaluate_prepared(p, &mut self.scratch)),
+            (Ok(p), Some(i)) => {
+                self.incremental(g, i, p, false).unwrap_or_else(|| g.engine.evaluate_prepared(p, &mut self.scratch))
+            }
             (Ok(p), None) => g.engine.evaluate_prepared(p, &mut self.scratch),
         };
+        let result = Arc::new(result);
         let slot = Slot {
             id: id.to_string(),
             hash,
             generation: g.number,
             ir,
-            actor: actor.clone(),
             prepared: prepared.ok(),
             result: result.clone(),
             prev: NIL,
@@ -321,27 +398,27 @@ impl Cache {
     ) -> Option<Result<Snapshot, ActorError>> {
         let (old_gen, old_ir) = (self.slots[i].generation, self.slots[i].ir.clone());
         let ir = g.engine.ir().clone();
-        let mut dirty: Vec<bool> = vec![false; ir.stats.len()];
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.clear();
+        dirty.resize(ir.stats.len(), false);
         if old_gen != g.number && !Arc::ptr_eq(&old_ir, &ir) {
-            let old = self.fingerprint(old_gen, &old_ir);
-            let new = self.fingerprint(g.number, &ir);
-            if old.structure != new.structure {
-                return None;
-            }
-            for (d, (a, b)) in dirty.iter_mut().zip(old.stats.iter().zip(&new.stats)) {
-                *d = a != b;
-            }
+            let changed = self.rule_diff((old_gen, &old_ir), (g.number, &ir))?;
+            dirty.copy_from_slice(&changed);
         }
         let s = &self.slots[i];
-        let Ok(prev) = &s.result else { return None };
+        let prev = match &*s.result {
+            Ok(prev) => prev,
+            Err(_) => return None,
+        };
         if !same_input {
-            let Some(prev_p) = &s.prepared else { return None };
+            let prev_p = s.prepared.as_ref()?;
             mark_input_changes(prev_p, p, &mut dirty);
         }
         self.stats.incremental += 1;
         self.stats.dirty_stats += dirty.iter().filter(|d| **d).count() as u64;
-        let prev = prev.clone();
-        Some(eval_incremental(&ir, p, &prev, &dirty, &mut self.scratch).map_err(ActorError::Eval))
+        let r = eval_incremental(&ir, p, prev, &dirty, &mut self.scratch).map_err(ActorError::Eval);
+        self.dirty = dirty;
+        Some(r)
     }
 }
 

@@ -117,3 +117,19 @@ fn lru_evicts_the_least_recently_used() {
     assert_eq!(cache.stats().hits, 2);
     assert_eq!(cache.len(), 2);
 }
+
+#[test]
+fn inputs_differing_only_in_the_sign_of_zero_are_not_a_hit() {
+    let r = reloader("rules/actor_core_v3");
+    let g = r.current().unwrap();
+    let mut cache = Cache::new(4);
+    let plus = v3_actor("a", 0.0, 0.0);
+    let minus = v3_actor("a", -0.0, -0.0);
+    assert_eq!(plus, minus, "PartialEq cannot tell them apart");
+    cache.evaluate(&g, &plus).unwrap();
+    assert_eq!(cache.evaluate(&g, &minus), g.engine.evaluate(&minus));
+    assert_eq!(cache.stats().hits, 0);
+    let shared = cache.evaluate_shared(&g, &minus);
+    assert_eq!(*shared, g.engine.evaluate(&minus));
+    assert_eq!(cache.stats().hits, 1);
+}
