@@ -103,7 +103,7 @@ impl Engine {
     }
 
     /// A JIT engine whose native functions hold at most `stats_per_function` stats each
-    /// (the default is 16). For tests of the boundaries between functions.
+    /// (the default is 4). For tests of the boundaries between functions.
     #[doc(hidden)]
     pub fn jit_chunked(rules: &Rules, stats_per_function: usize) -> Result<Engine, EngineError> {
         let compiled = jit::Compiled::with_chunks(rules.ir.clone(), stats_per_function).map_err(EngineError::Jit)?;

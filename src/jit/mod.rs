@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 type Kernel = unsafe extern "C" fn(*const SlotDesc, *const StatDesc, *const f64, *const u64, *mut u64);
 
 /// Stats compiled into one native function.
-const STATS_PER_FUNCTION: usize = 16;
+const STATS_PER_FUNCTION: usize = 4;
 
 /// Lane pairs per parallel task.
 const PAIRS_PER_TASK: usize = 32;
