@@ -388,6 +388,50 @@ impl Cache {
         result
     }
 
+    /// Brings every cached actor up to generation `g` without its input: after a hot reload,
+    /// each recomputes only the stats whose rules changed and their dependents. Entries whose
+    /// rule-set structure changed are dropped (their next lookup is a miss). Returns how many
+    /// entries were recomputed.
+    pub fn refresh(&mut self, g: &Generation) -> usize {
+        let ir = g.engine.ir().clone();
+        let mut refreshed = 0;
+        let mut stale = Vec::new();
+        let mut i = self.head;
+        while i != NIL {
+            let next = self.slots[i].next;
+            let s = &self.slots[i];
+            if s.generation != g.number {
+                let usable = s.prepared.is_some() && {
+                    let old = (s.generation, s.ir.clone());
+                    self.rule_diff((old.0, &old.1), (g.number, &ir)).is_some()
+                };
+                if usable {
+                    let prepared = self.slots[i].prepared.take().expect("checked above");
+                    let result = self
+                        .incremental(g, i, &prepared, true)
+                        .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
+                    let s = &mut self.slots[i];
+                    s.prepared = Some(prepared);
+                    s.result = Arc::new(result);
+                    s.generation = g.number;
+                    s.ir = ir.clone();
+                    refreshed += 1;
+                } else {
+                    stale.push(i);
+                }
+            }
+            i = next;
+        }
+        for i in stale {
+            self.unlink(i);
+            self.slots[i].prepared = None;
+            let id = std::mem::take(&mut self.slots[i].id);
+            self.map.remove(&id);
+            self.free.push(i);
+        }
+        refreshed
+    }
+
     /// Recomputes only what changed against slot `i`; `None` when a full evaluation is needed.
     fn incremental(
         &mut self,

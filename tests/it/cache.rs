@@ -133,3 +133,36 @@ fn inputs_differing_only_in_the_sign_of_zero_are_not_a_hit() {
     assert_eq!(*shared, g.engine.evaluate(&minus));
     assert_eq!(cache.stats().hits, 1);
 }
+
+#[test]
+fn refresh_after_a_rule_change_equals_full_and_then_hits() {
+    let r = reloader("rules/rpg");
+    let actors = party();
+    let mut cache = Cache::new(16);
+    let g1 = r.current().unwrap();
+    for a in &actors {
+        cache.evaluate(&g1, a).ok();
+    }
+    let file = "rules/rpg/progression.stat";
+    let base = std::fs::read_to_string(file).unwrap();
+    let text = base.replace("derived persuasion = charisma * 2", "derived persuasion = charisma * 5 + 1");
+    assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+    let g2 = r.current().unwrap();
+    let cached = actors.iter().filter(|a| a.id.is_some()).count();
+    assert_eq!(cache.refresh(&g2), cached);
+    let hits = cache.stats().hits;
+    for a in &actors {
+        assert_eq!(cache.evaluate(&g2, a), g2.engine.evaluate(a));
+    }
+    assert_eq!(cache.stats().hits, hits + cached as u64);
+
+    // A new stat changes the structure: entries are dropped, not reused.
+    let text = format!("{base}\nderived refresh_probe = charisma + 1;\n");
+    assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+    let g3 = r.current().unwrap();
+    assert_eq!(cache.refresh(&g3), 0);
+    assert_eq!(cache.len(), 0);
+    for a in &actors {
+        assert_eq!(cache.evaluate(&g3, a), g3.engine.evaluate(a));
+    }
+}
