@@ -4,6 +4,7 @@
 
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine};
+use crate::ingest::InputError;
 use crate::input::{InputLimits, parse_actor, parse_actor_limited};
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
@@ -361,17 +362,24 @@ fn run(a: RunArgs) -> i32 {
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut first = String::new();
-    if let Err(e) = reader.read_line(&mut first) {
+    // Bytes, not text: input that is not UTF-8 is a bad actor, not an I/O error.
+    let mut first = Vec::new();
+    if let Err(e) = reader.read_until(b'\n', &mut first) {
         return usage_error(&format!("cannot read {}: {e}", a.input.display()));
     }
-    let code = match sniff(&a.input, &first) {
+    let code = match sniff(&a.input, &String::from_utf8_lossy(&first)) {
         InputForm::One => {
-            let mut text = first;
-            if let Err(e) = reader.read_to_string(&mut text) {
+            let mut bytes = first;
+            if let Err(e) = reader.read_to_end(&mut bytes) {
                 return usage_error(&format!("cannot read {}: {e}", a.input.display()));
             }
-            run_one(&engine, &a.input_limits.limits(), &text, &mut out, to_terminal)
+            match String::from_utf8(bytes) {
+                Ok(text) => run_one(&engine, &a.input_limits.limits(), &text, &mut out, to_terminal),
+                Err(e) => {
+                    eprintln!("error: {}", not_utf8(e.as_bytes(), e.utf8_error(), None));
+                    1
+                }
+            }
         }
         InputForm::Lines => {
             let progress = (!a.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(total));
@@ -437,6 +445,21 @@ pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String
     serde_json::to_string(&r).unwrap_or_default()
 }
 
+/// The input error for an actor document that is not UTF-8 text.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, line_no: Option<usize>) -> InputError {
+    let at = e.valid_up_to();
+    let message = match line_no {
+        Some(n) => format!("line {n}: not valid UTF-8 text (invalid byte at column {})", at + 1),
+        None => format!("not valid UTF-8 text (invalid byte at offset {at})"),
+    };
+    InputError {
+        actor: crate::input::salvage_id(&String::from_utf8_lossy(bytes)),
+        subsystem: None,
+        field: String::new(),
+        message,
+    }
+}
+
 /// Evaluates one NDJSON line within `limits`; `line_no` is one-based.
 pub fn eval_line(
     engine: &Engine,
@@ -456,12 +479,40 @@ pub fn eval_line(
     }
 }
 
+/// [`eval_line`] for a line as read: a line that is not UTF-8 is an input error.
+fn eval_line_bytes(
+    engine: &Engine,
+    limits: &InputLimits,
+    line_no: usize,
+    line: &[u8],
+) -> (Option<String>, Result<Snapshot, ActorError>) {
+    match std::str::from_utf8(line) {
+        Ok(text) => eval_line(engine, limits, line_no, text),
+        Err(e) => {
+            let err = not_utf8(line, e, Some(line_no));
+            (err.actor.clone(), Err(ActorError::Input(err)))
+        }
+    }
+}
+
 const CHUNK: usize = 2048;
+
+/// An NDJSON batch from `reader` to `out` as `run` does it: one record per non-blank line,
+/// without progress bar or summary. Returns the exit code. For the fuzz targets.
+#[doc(hidden)]
+pub fn run_batch(engine: &Engine, limits: &InputLimits, mut reader: impl BufRead, out: &mut dyn Write) -> i32 {
+    let mut first = Vec::new();
+    if let Err(e) = reader.read_until(b'\n', &mut first) {
+        eprintln!("error: cannot read input: {e}");
+        return 2;
+    }
+    run_lines(engine, limits, first, reader, out, None, true)
+}
 
 fn run_lines(
     engine: &Engine,
     limits: &InputLimits,
-    first: String,
+    first: Vec<u8>,
     mut reader: impl BufRead,
     out: &mut dyn Write,
     progress: Option<&indicatif::ProgressBar>,
@@ -472,14 +523,14 @@ fn run_lines(
     let mut pending = Some(first);
     let mut done = false;
     while !done {
-        let mut chunk: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
+        let mut chunk: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK);
         let mut bytes = 0u64;
         while chunk.len() < CHUNK {
             let line = match pending.take() {
                 Some(l) => l,
                 None => {
-                    let mut l = String::new();
-                    match reader.read_line(&mut l) {
+                    let mut l = Vec::new();
+                    match reader.read_until(b'\n', &mut l) {
                         Ok(0) => {
                             done = true;
                             break;
@@ -494,7 +545,7 @@ fn run_lines(
             };
             line_no += 1;
             bytes += line.len() as u64;
-            if line.trim().is_empty() {
+            if std::str::from_utf8(&line).is_ok_and(|l| l.trim().is_empty()) {
                 if line.is_empty() {
                     done = true;
                     break;
@@ -504,7 +555,7 @@ fn run_lines(
             chunk.push((line_no, line));
         }
         let results: Vec<(Option<String>, Result<Snapshot, ActorError>)> =
-            chunk.par_iter().map(|(n, l)| eval_line(engine, limits, *n, l)).collect();
+            chunk.par_iter().map(|(n, l)| eval_line_bytes(engine, limits, *n, l)).collect();
         for (id, r) in &results {
             if r.is_ok() {
                 ok += 1
@@ -795,6 +846,8 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     while let Ok((at, outcome)) = rx.recv() {
         report(&outcome);
         if let Outcome::Published { generation, took } = &outcome {
+            // Cached actors recompute only the stats whose rules changed; the lookups below hit.
+            cache.refresh(generation);
             failed = evaluate(&mut cache, generation, !printed_all);
             printed_all = true;
             eprintln!(

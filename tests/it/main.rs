@@ -5,6 +5,7 @@ mod check;
 mod determinism;
 mod eval;
 mod explain;
+mod fuzz_replay;
 mod golden;
 mod jit;
 mod props;

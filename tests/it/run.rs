@@ -153,6 +153,34 @@ fn missing_field() {
     );
 }
 
+/// Found by the `actor_input` fuzz target (`fuzz/regressions/actor_input/`): a line that is
+/// not UTF-8 used to end the whole batch with an I/O error (exit 2).
+#[test]
+fn input_not_utf8_costs_only_that_actor() {
+    let dir = std::env::temp_dir().join(format!("actorc-not-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let batch = dir.join("batch.ndjson");
+    let mut input = format!("{GOOD}\n").into_bytes();
+    input.extend_from_slice(b"{\"id\":\"bad\",\"subsystems\":[]}\xff\n");
+    input.extend_from_slice(format!("{}\n", GOOD.replace("\"good\"", "\"good2\"")).as_bytes());
+    std::fs::write(&batch, &input).unwrap();
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", batch.to_str().unwrap(), "--quiet"], "");
+    assert_eq!(out.code, 1, "one actor failed: exit 1\n{}", out.stderr);
+    let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert_eq!(lines[0]["snapshot"]["Primary"]["strength"], 10.0);
+    assert_eq!(lines[1]["id"], "bad");
+    assert_eq!(lines[1]["error"]["kind"], "input");
+    assert!(lines[1]["error"]["message"].as_str().unwrap().starts_with("line 2: not valid UTF-8"), "{}", lines[1]);
+    assert_eq!(lines[2]["snapshot"]["Primary"]["strength"], 10.0);
+    let one = dir.join("one.json");
+    std::fs::write(&one, b"[\xff]").unwrap();
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", one.to_str().unwrap()], "");
+    assert_eq!(out.code, 1, "a bad actor, not an I/O error\n{}", out.stderr);
+    assert!(out.stderr.contains("not valid UTF-8"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn single_actor_forms() {
     let bare = r#"[{"primary":[{"dimension":"strength","bucket":"FLAT","value":7,"system":"a"}],"derived":[],"caps":[],"meta":{"system":"a"}}]"#;
