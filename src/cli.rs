@@ -5,7 +5,7 @@
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine};
 use crate::ingest::InputError;
-use crate::input::{InputLimits, parse_actor, parse_actor_limited};
+use crate::input::{Actor, InputLimits, parse_actor, parse_actor_limited};
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
 use crate::snapshot::Snapshot;
@@ -752,27 +752,38 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     use crate::cache::Cache;
     use crate::reload::{Outcome, Reloader, WatchTiming, watch};
     use std::sync::Arc;
-    let text = match std::fs::read_to_string(&a.input) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&a.input) {
+        Ok(b) => b,
         Err(e) => return usage_error(&format!("cannot read {}: {e}", a.input.display())),
     };
     let one = a.input.extension().is_some_and(|e| e == "json");
-    let texts: Vec<&str> =
-        if one { vec![text.as_str()] } else { text.lines().filter(|l| !l.trim().is_empty()).collect() };
-    let mut actors = Vec::new();
-    for (n, t) in texts.iter().enumerate() {
-        match parse_actor(t) {
-            Ok(mut actor) => {
-                // The cache is keyed by id: an actor without one is named by its line.
-                actor.id.get_or_insert_with(|| format!("line {}", n + 1));
-                actors.push(actor);
-            }
-            Err(e) => {
-                eprintln!("error: line {}: {e}", n + 1);
-                return 1;
-            }
-        }
-    }
+    let docs: Vec<(usize, &[u8])> = if one {
+        vec![(1, bytes.as_slice())]
+    } else {
+        bytes
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .collect()
+    };
+    // A bad document costs only its actor: it stays in place as an error record.
+    let limits = a.input_limits.limits();
+    let actors: Vec<Result<Actor, InputError>> = docs
+        .into_iter()
+        .map(|(n, doc)| {
+            let text = std::str::from_utf8(doc).map_err(|e| not_utf8(doc, e, (!one).then_some(n)))?;
+            let mut actor = parse_actor_limited(text, &limits).map_err(|mut e| {
+                if !one {
+                    e.message = format!("line {n}: {}", e.message);
+                }
+                e
+            })?;
+            // The cache is keyed by id: an actor without one is named by its line.
+            actor.id.get_or_insert_with(|| format!("line {n}"));
+            Ok(actor)
+        })
+        .collect();
     let backend = match a.engine {
         EngineArg::Interp => Backend::Interpreter,
         EngineArg::Jit => Backend::Jit,
@@ -804,13 +815,16 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     let mut evaluate = |cache: &mut Cache, g: &crate::reload::Generation, print_all: bool| -> bool {
         let mut failed = false;
         for (i, actor) in actors.iter().enumerate() {
-            let r = cache.evaluate(g, actor);
+            let (id, r) = match actor {
+                Ok(actor) => (actor.id.as_deref(), cache.evaluate(g, actor)),
+                Err(e) => (e.actor.as_deref(), Err(ActorError::Input(e.clone()))),
+            };
             failed |= r.is_err();
-            let v = serde_json::from_str::<serde_json::Value>(&record(actor.id.as_deref(), &r)).ok();
+            let v = serde_json::from_str::<serde_json::Value>(&record(id, &r)).ok();
             if print_all {
-                println!("{}", record(actor.id.as_deref(), &r));
+                println!("{}", record(id, &r));
             } else if let (Some(old), Some(new)) = (&last[i], &v) {
-                print_changes(actor.id.as_deref().unwrap_or("?"), old, new);
+                print_changes(id.unwrap_or("?"), old, new);
             }
             last[i] = v;
         }

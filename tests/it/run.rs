@@ -173,6 +173,10 @@ fn input_not_utf8_costs_only_that_actor() {
     assert_eq!(lines[1]["error"]["kind"], "input");
     assert!(lines[1]["error"]["message"].as_str().unwrap().starts_with("line 2: not valid UTF-8"), "{}", lines[1]);
     assert_eq!(lines[2]["snapshot"]["Primary"]["strength"], 10.0);
+    // The cached path (`--stats`, as with `--watch`) gives the same records.
+    let cached = actorc(&["run", "rules/actor_core_v3", "--input", batch.to_str().unwrap(), "--stats"], "");
+    assert_eq!(cached.code, 1, "{}", cached.stderr);
+    assert_eq!(cached.stdout, out.stdout, "{}", cached.stderr);
     let one = dir.join("one.json");
     std::fs::write(&one, b"[\xff]").unwrap();
     let out = actorc(&["run", "rules/actor_core_v3", "--input", one.to_str().unwrap()], "");
