@@ -96,15 +96,6 @@ fn main() {
     reloads();
 }
 
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -125,7 +116,7 @@ fn reloads() {
             let text = base.replace(old, &format!("derived persuasion = charisma * {}", k % 7 + 1));
             assert!(matches!(r.apply(Change::Write { path: file.clone(), text }), Outcome::Published { .. }));
             if k == 0 || (k + 1) % (n / 4).max(1) == 0 {
-                marks.push((k + 1, rss_kb(), live() / 1024));
+                marks.push((k + 1, common::rss_kb(), live() / 1024));
             }
         }
         println!(

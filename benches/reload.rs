@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --bench reload`.
 
+mod common;
+
 use actorc::cache::Cache;
 use actorc::load::LoadOptions;
 use actorc::reload::{Change, Outcome, Reloader, WatchTiming, watch};
@@ -44,15 +46,6 @@ fn temp_rules() -> PathBuf {
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
-}
-
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn reload_latency() {
@@ -206,7 +199,7 @@ fn memory_over_reloads() {
             let text = base.replace(OLD, &format!("derived persuasion = charisma * {}", k % 7 + 1));
             r.apply(Change::Write { path: file.clone(), text });
             if k % 250 == 0 || k == 999 {
-                marks.push((k + 1, rss_kb()));
+                marks.push((k + 1, common::rss_kb()));
             }
         }
         println!("{backend:?} VmRSS over 1,000 reloads (reload → kB): {marks:?}");

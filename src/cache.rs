@@ -313,26 +313,8 @@ impl Cache {
         self.stats.misses += 1;
         let ir = g.engine.ir().clone();
         // Same input, new rules of the same structure: the cached prepared actor still holds.
-        let reuse = found.filter(|&i| {
-            let s = &self.slots[i];
-            if !same || s.prepared.is_none() {
-                return false;
-            }
-            let old = (s.generation, s.ir.clone());
-            self.rule_diff((old.0, &old.1), (g.number, &ir)).is_some()
-        });
-        if let Some(i) = reuse {
-            // Update in place: no clone of the actor or its prepared form.
-            let prepared = self.slots[i].prepared.take().expect("checked above");
-            let result = self
-                .incremental(g, i, &prepared, true)
-                .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
-            let result = Arc::new(result);
-            let s = &mut self.slots[i];
-            s.prepared = Some(prepared);
-            s.generation = g.number;
-            s.ir = ir;
-            s.result = result.clone();
+        if let Some(i) = found.filter(|&i| same && self.reusable(i, g.number, &ir)) {
+            let result = self.recompute_in_place(g, i);
             self.unlink(i);
             self.push_front(i);
             return result;
@@ -399,22 +381,9 @@ impl Cache {
         let mut i = self.head;
         while i != NIL {
             let next = self.slots[i].next;
-            let s = &self.slots[i];
-            if s.generation != g.number {
-                let usable = s.prepared.is_some() && {
-                    let old = (s.generation, s.ir.clone());
-                    self.rule_diff((old.0, &old.1), (g.number, &ir)).is_some()
-                };
-                if usable {
-                    let prepared = self.slots[i].prepared.take().expect("checked above");
-                    let result = self
-                        .incremental(g, i, &prepared, true)
-                        .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
-                    let s = &mut self.slots[i];
-                    s.prepared = Some(prepared);
-                    s.result = Arc::new(result);
-                    s.generation = g.number;
-                    s.ir = ir.clone();
+            if self.slots[i].generation != g.number {
+                if self.reusable(i, g.number, &ir) {
+                    self.recompute_in_place(g, i);
                     refreshed += 1;
                 } else {
                     stale.push(i);
@@ -430,6 +399,33 @@ impl Cache {
             self.free.push(i);
         }
         refreshed
+    }
+
+    /// Whether slot `i`'s prepared form still holds under the rules of generation `g`: it has
+    /// one, and the rule-set structure did not change.
+    fn reusable(&mut self, i: usize, g: u64, ir: &Ir) -> bool {
+        let s = &self.slots[i];
+        if s.prepared.is_none() {
+            return false;
+        }
+        let old = (s.generation, s.ir.clone());
+        self.rule_diff((old.0, &old.1), (g, ir)).is_some()
+    }
+
+    /// Brings reusable slot `i`, whose input is unchanged, to generation `g` in place (no clone
+    /// of its prepared form) and returns the new result.
+    fn recompute_in_place(&mut self, g: &Generation, i: usize) -> Shared {
+        let prepared = self.slots[i].prepared.take().expect("a reusable slot has a prepared form");
+        let result = self
+            .incremental(g, i, &prepared, true)
+            .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
+        let result = Arc::new(result);
+        let s = &mut self.slots[i];
+        s.prepared = Some(prepared);
+        s.generation = g.number;
+        s.ir = g.engine.ir().clone();
+        s.result = result.clone();
+        result
     }
 
     /// Recomputes only what changed against slot `i`; `None` when a full evaluation is needed.
