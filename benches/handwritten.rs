@@ -353,7 +353,7 @@ fn verify(rules: &actorc::Rules, actors: &[Actor], batch: &HandBatch, out: &[[Ou
         let Ok(snap) = snap else { continue };
         assert_eq!(snap.entries.len(), row.iter().filter(|o| o.flags & ENTRY != 0).count(), "actor {i}: entries");
         for (s, o) in row.iter().enumerate() {
-            let id = rules.ir.stat_ids[STATS[s].0];
+            let id = rules.ir.stat_ids.get(STATS[s].0).copied().unwrap();
             let e = snap.entry(id);
             assert_eq!(e.is_some(), o.flags & ENTRY != 0, "actor {i} {}: entry", STATS[s].0);
             let Some(e) = e else { continue };

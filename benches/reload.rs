@@ -10,7 +10,7 @@
 
 mod common;
 
-use actorc::cache::Cache;
+use actorc::cache::{Cache, KeyedActor};
 use actorc::load::LoadOptions;
 use actorc::reload::{Change, Outcome, Reloader, WatchTiming, watch};
 use actorc::{Actor, Backend};
@@ -91,16 +91,27 @@ fn many(n: usize) -> Vec<Actor> {
         .collect()
 }
 
-fn cache_hit() {
-    let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
+/// Cache hits on the example party (rpg) and on the standard workload (v3, 100
+/// contributions and 10 caps per actor).
+fn cache_hits() {
+    cache_hit("party (rpg)", "rules/rpg", many(64));
+    let rules = common::load_rules("rules/actor_core_v3").unwrap();
+    let mut standard = common::Workload::from_ir(&rules.ir).actors(64, common::SEED);
+    for (i, a) in standard.iter_mut().enumerate() {
+        a.id = Some(format!("actor{i}"));
+    }
+    cache_hit("standard workload (v3)", "rules/actor_core_v3", standard);
+}
+
+fn cache_hit(label: &str, rules: &str, actors: Vec<Actor>) {
+    let r = Reloader::new(vec![rules.into()], LoadOptions::default(), Backend::Interpreter);
     r.reload();
     let g = r.current().unwrap();
-    let actors = many(64);
     let mut cache = Cache::new(1024);
     for a in &actors {
         let _ = cache.evaluate(&g, a);
     }
-    let rounds = 20_000;
+    let rounds = 200_000;
     let start = Instant::now();
     for i in 0..rounds {
         std::hint::black_box(cache.evaluate_shared(&g, &actors[i % actors.len()]));
@@ -111,6 +122,12 @@ fn cache_hit() {
         std::hint::black_box(cache.evaluate(&g, &actors[i % actors.len()]).ok());
     }
     let owned = start.elapsed().as_nanos() as f64 / rounds as f64;
+    let keyed: Vec<KeyedActor> = actors.iter().cloned().map(KeyedActor::new).collect();
+    let start = Instant::now();
+    for i in 0..rounds {
+        std::hint::black_box(cache.evaluate_keyed(&g, &keyed[i % keyed.len()]));
+    }
+    let per_keyed = start.elapsed().as_nanos() as f64 / rounds as f64;
     let start = Instant::now();
     for i in 0..rounds / 10 {
         std::hint::black_box(g.engine.evaluate(&actors[i % actors.len()]).ok());
@@ -119,7 +136,8 @@ fn cache_hit() {
     let contributions: usize =
         actors.iter().flat_map(|a| &a.subsystems).map(|s| s.primary.len() + s.derived.len() + s.caps.len()).sum();
     println!(
-        "cache hit: {per:.0} ns per actor shared, {owned:.0} ns with an owned copy (fresh evaluation: {fresh:.0} ns; \
+        "cache hit, {label}: {per_keyed:.0} ns per KeyedActor (hash carried), {per:.0} ns per Actor (input hashed), \
+         {owned:.0} ns with an owned copy (fresh evaluation: {fresh:.0} ns; \
          {:.0} contributions and caps per actor); {:?}",
         contributions as f64 / actors.len() as f64,
         cache.stats()
@@ -213,7 +231,7 @@ fn main() {
     if std::env::var_os("SKIP_LATENCY").is_none() {
         reload_latency();
     }
-    cache_hit();
+    cache_hits();
     incremental_vs_full();
     if std::env::var_os("SKIP_MEMORY").is_none() {
         memory_over_reloads();

@@ -2,7 +2,8 @@
 //!
 //! Key: (actor id, 128-bit XXH3 hash of the actor's whole input, rule-set generation). The
 //! input is hashed from an unambiguous encoding of every field, numbers by their bits (so ±0
-//! differ), with a random per-cache seed; the input itself is not stored. Collision policy:
+//! differ), with a random per-process seed; the input itself is not stored. A
+//! [`KeyedActor`] carries its hash, so looking it up hashes nothing. Collision policy:
 //! two different inputs of one id with equal 128-bit seeded hashes would share a result; at
 //! 2^-128 per pair we accept that. Results are shared (`Arc`): a hit copies nothing.
 //! Invariant: every result returned equals, bit for bit, a fresh evaluation with the
@@ -13,7 +14,7 @@
 //! eviction (a slab with an index-linked list).
 
 use crate::engine::ActorError;
-use crate::eval::{Scratch, eval_incremental};
+use crate::eval::{Affected, Scratch, eval_affected_in_place, eval_incremental};
 use crate::ingest::{Prepared, PreparedStat};
 use crate::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, SubsystemOutput};
 use crate::ir::{self as dump, Ir, Mode};
@@ -21,7 +22,7 @@ use crate::reload::Generation;
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Counters of a [`Cache`].
@@ -162,11 +163,50 @@ fn encode(a: &Actor, out: &mut Vec<u8>) {
     }
 }
 
-/// The 128-bit hash of the actor's whole input under `seed`.
-pub fn input_hash(a: &Actor, seed: u64, buf: &mut Vec<u8>) -> u128 {
+/// The 128-bit hash of the actor's whole input, under a random seed drawn once per process
+/// (colliding inputs cannot be prepared offline). `buf` is scratch space.
+pub fn input_hash(a: &Actor, buf: &mut Vec<u8>) -> u128 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
     buf.clear();
     encode(a, buf);
     xxh3_128_with_seed(buf, seed)
+}
+
+/// An actor with the hash of its input, computed once. The input changes only through
+/// [`KeyedActor::update`], which hashes it again, so [`Cache::evaluate_keyed`] never
+/// hashes and never sees a stale hash: a hit is a lookup by id.
+#[derive(Debug, Clone)]
+pub struct KeyedActor {
+    actor: Actor,
+    hash: u128,
+}
+
+impl KeyedActor {
+    pub fn new(actor: Actor) -> KeyedActor {
+        let hash = input_hash(&actor, &mut Vec::new());
+        KeyedActor { actor, hash }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Changes the input and hashes it again.
+    pub fn update(&mut self, change: impl FnOnce(&mut Actor)) {
+        change(&mut self.actor);
+        self.hash = input_hash(&self.actor, &mut Vec::new());
+    }
+
+    pub fn into_actor(self) -> Actor {
+        self.actor
+    }
+}
+
+impl From<Actor> for KeyedActor {
+    fn from(actor: Actor) -> KeyedActor {
+        KeyedActor::new(actor)
+    }
 }
 
 const NIL: usize = usize::MAX;
@@ -185,9 +225,16 @@ struct Slot {
 /// A cached result, shared with the callers of [`Cache::evaluate_shared`].
 pub type Shared = Arc<Result<Snapshot, ActorError>>;
 
-/// How the rules changed between two generations: per stat, whether its rule changed;
-/// `None` when the structure changed (prepared actors and snapshots cannot be reused).
-type RuleDiff = Option<Arc<[bool]>>;
+/// How the rules changed between two generations: per stat, whether its rule changed, and
+/// what that reaches; `None` when the structure changed (prepared actors and snapshots
+/// cannot be reused).
+type RuleDiff = Option<Arc<RuleChange>>;
+
+#[derive(Debug)]
+struct RuleChange {
+    dirty: Box<[bool]>,
+    affected: Affected,
+}
 
 /// A bounded LRU cache of evaluated actors. Actors without an id are never cached.
 pub struct Cache {
@@ -201,8 +248,6 @@ pub struct Cache {
     scratch: Scratch,
     fingerprints: FxHashMap<u64, Arc<Fingerprints>>,
     diffs: FxHashMap<(u64, u64), RuleDiff>,
-    /// Per-cache random seed of the input hash: colliding inputs cannot be prepared offline.
-    seed: u64,
     buf: Vec<u8>,
     dirty: Vec<bool>,
 }
@@ -220,7 +265,6 @@ impl Cache {
             scratch: Scratch::default(),
             fingerprints: FxHashMap::default(),
             diffs: FxHashMap::default(),
-            seed: std::collections::hash_map::RandomState::new().hash_one(0u8),
             buf: Vec::new(),
             dirty: Vec::new(),
         }
@@ -278,8 +322,11 @@ impl Cache {
             return d.clone();
         }
         let (old, new) = (self.fingerprint(a, a_ir), self.fingerprint(b, b_ir));
-        let diff = (old.structure == new.structure)
-            .then(|| old.stats.iter().zip(&new.stats).map(|(x, y)| x != y).collect::<Arc<[bool]>>());
+        let diff = (old.structure == new.structure).then(|| {
+            let dirty: Box<[bool]> = old.stats.iter().zip(&new.stats).map(|(x, y)| x != y).collect();
+            let affected = Affected::of(b_ir, &dirty);
+            Arc::new(RuleChange { dirty, affected })
+        });
         if self.diffs.len() > 16 {
             self.diffs.clear();
         }
@@ -295,11 +342,30 @@ impl Cache {
 
     /// Like [`Cache::evaluate`], sharing the cached result instead of copying it.
     pub fn evaluate_shared(&mut self, g: &Generation, actor: &Actor) -> Shared {
-        let Some(id) = actor.id.as_deref() else {
-            self.stats.misses += 1;
-            return Arc::new(g.engine.evaluate(actor));
-        };
-        let hash = input_hash(actor, self.seed, &mut self.buf);
+        if actor.id.is_none() {
+            return self.uncached(g, actor);
+        }
+        let hash = input_hash(actor, &mut self.buf);
+        self.lookup(g, actor, hash)
+    }
+
+    /// Like [`Cache::evaluate_shared`] with the input hash the actor carries: an unchanged
+    /// actor costs a lookup by id, nothing proportional to its input.
+    pub fn evaluate_keyed(&mut self, g: &Generation, actor: &KeyedActor) -> Shared {
+        if actor.actor.id.is_none() {
+            return self.uncached(g, &actor.actor);
+        }
+        self.lookup(g, &actor.actor, actor.hash)
+    }
+
+    fn uncached(&mut self, g: &Generation, actor: &Actor) -> Shared {
+        self.stats.misses += 1;
+        Arc::new(g.engine.evaluate(actor))
+    }
+
+    /// `actor` has an id and its input hashes to `hash`.
+    fn lookup(&mut self, g: &Generation, actor: &Actor, hash: u128) -> Shared {
+        let id = actor.id.as_deref().expect("cached actors have an id");
         let found = self.map.get(id).copied();
         let same = found.is_some_and(|i| self.slots[i].hash == hash);
         if let (Some(i), true) = (found, same)
@@ -416,16 +482,36 @@ impl Cache {
     /// of its prepared form) and returns the new result.
     fn recompute_in_place(&mut self, g: &Generation, i: usize) -> Shared {
         let prepared = self.slots[i].prepared.take().expect("a reusable slot has a prepared form");
-        let result = self
-            .incremental(g, i, &prepared, true)
-            .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch));
-        let result = Arc::new(result);
+        let result = match self.update_unique(g, i, &prepared) {
+            Some(result) => result,
+            None => Arc::new(
+                self.incremental(g, i, &prepared, true)
+                    .unwrap_or_else(|| g.engine.evaluate_prepared(&prepared, &mut self.scratch)),
+            ),
+        };
         let s = &mut self.slots[i];
         s.prepared = Some(prepared);
         s.generation = g.number;
         s.ir = g.engine.ir().clone();
         s.result = result.clone();
         result
+    }
+
+    /// For slot `i` with unchanged input, when the cache holds the only reference to its
+    /// (successful) result: recomputes the stats whose rules changed, and their dependents,
+    /// into that result without allocating. `None` when this does not apply.
+    fn update_unique(&mut self, g: &Generation, i: usize, p: &Prepared) -> Option<Shared> {
+        let (old_gen, old_ir) = (self.slots[i].generation, self.slots[i].ir.clone());
+        let ir = g.engine.ir().clone();
+        if old_gen == g.number || Arc::ptr_eq(&old_ir, &ir) {
+            return None;
+        }
+        let change = self.rule_diff((old_gen, &old_ir), (g.number, &ir))?;
+        let Some(Ok(snapshot)) = Arc::get_mut(&mut self.slots[i].result) else { return None };
+        eval_affected_in_place(&ir, p, snapshot, &change.affected, &mut self.scratch).ok()?;
+        self.stats.incremental += 1;
+        self.stats.dirty_stats += change.affected.stats.len() as u64;
+        Some(self.slots[i].result.clone())
     }
 
     /// Recomputes only what changed against slot `i`; `None` when a full evaluation is needed.
@@ -442,8 +528,8 @@ impl Cache {
         dirty.clear();
         dirty.resize(ir.stats.len(), false);
         if old_gen != g.number && !Arc::ptr_eq(&old_ir, &ir) {
-            let changed = self.rule_diff((old_gen, &old_ir), (g.number, &ir))?;
-            dirty.copy_from_slice(&changed);
+            let change = self.rule_diff((old_gen, &old_ir), (g.number, &ir))?;
+            dirty.copy_from_slice(&change.dirty);
         }
         let s = &self.slots[i];
         let prev = match &*s.result {

@@ -5,7 +5,7 @@
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine};
 use crate::ingest::InputError;
-use crate::input::{Actor, InputLimits, parse_actor, parse_actor_limited};
+use crate::input::{InputLimits, parse_actor, parse_actor_limited};
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
 use crate::snapshot::Snapshot;
@@ -697,15 +697,30 @@ fn explain(a: ExplainArgs) -> i32 {
             Err(e) => usage_error(&e.to_string()),
         };
     };
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let read = if input.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::read_to_string(input).map(|t| text = t)
+        std::fs::read(input).map(|b| bytes = b)
     };
     if let Err(e) = read {
         return usage_error(&format!("cannot read {}: {e}", input.display()));
     }
+    // Input that is not UTF-8 is bad actor data (exit 1), not an I/O error.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let line_no = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
+            let line = &bytes[line_start..line_end];
+            let err = not_utf8(line, std::str::from_utf8(line).unwrap_err(), Some(line_no));
+            eprintln!("error: {}: {err}", input.display());
+            return 1;
+        }
+    };
     let actor = match pick_actor(input, &text, a.actor.as_deref()) {
         Ok(actor) => actor,
         Err(code) => return code,
@@ -749,7 +764,7 @@ fn graph(a: GraphArgs) -> i32 {
 /// every line is written with `println!`/`eprintln!` as it is produced, so nothing is left
 /// to flush.
 fn run_watch(a: &RunArgs, color: bool) -> i32 {
-    use crate::cache::Cache;
+    use crate::cache::{Cache, KeyedActor};
     use crate::reload::{Outcome, Reloader, WatchTiming, watch};
     use std::sync::Arc;
     let bytes = match std::fs::read(&a.input) {
@@ -769,7 +784,8 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     };
     // A bad document costs only its actor: it stays in place as an error record.
     let limits = a.input_limits.limits();
-    let actors: Vec<Result<Actor, InputError>> = docs
+    // Hashed once: the lookups after every reload hash nothing.
+    let actors: Vec<Result<KeyedActor, InputError>> = docs
         .into_iter()
         .map(|(n, doc)| {
             let text = std::str::from_utf8(doc).map_err(|e| not_utf8(doc, e, (!one).then_some(n)))?;
@@ -781,7 +797,7 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
             })?;
             // The cache is keyed by id: an actor without one is named by its line.
             actor.id.get_or_insert_with(|| format!("line {n}"));
-            Ok(actor)
+            Ok(KeyedActor::new(actor))
         })
         .collect();
     let backend = match a.engine {
@@ -816,13 +832,14 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
         let mut failed = false;
         for (i, actor) in actors.iter().enumerate() {
             let (id, r) = match actor {
-                Ok(actor) => (actor.id.as_deref(), cache.evaluate(g, actor)),
-                Err(e) => (e.actor.as_deref(), Err(ActorError::Input(e.clone()))),
+                Ok(actor) => (actor.actor().id.as_deref(), cache.evaluate_keyed(g, actor)),
+                Err(e) => (e.actor.as_deref(), Arc::new(Err(ActorError::Input(e.clone())))),
             };
+            let r = &*r;
             failed |= r.is_err();
-            let v = serde_json::from_str::<serde_json::Value>(&record(id, &r)).ok();
+            let v = serde_json::from_str::<serde_json::Value>(&record(id, r)).ok();
             if print_all {
-                println!("{}", record(id, &r));
+                println!("{}", record(id, r));
             } else if let (Some(old), Some(new)) = (&last[i], &v) {
                 print_changes(id.unwrap_or("?"), old, new);
             }

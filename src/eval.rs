@@ -61,6 +61,7 @@ impl EvalError {
 pub struct Scratch {
     nodes: Vec<f64>,
     values: Vec<f64>,
+    entries: Vec<Entry>,
 }
 
 /// Evaluates one expression; `value` and `x` are the bucket variables.
@@ -246,13 +247,121 @@ pub fn eval_incremental(
     dirty: &[bool],
     scratch: &mut Scratch,
 ) -> Result<Snapshot, EvalError> {
+    let mut entries = Vec::with_capacity(p.stats.len());
+    recompute(ir, p, &prev.entries, dirty, scratch, &mut entries)?;
+    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+}
+
+/// The stats a rule change reaches: the changed ones and everything that depends on them,
+/// in evaluation order, and the other stats those read.
+#[derive(Debug, Clone, Default)]
+pub struct Affected {
+    pub stats: Vec<StatId>,
+    pub reads: Vec<StatId>,
+}
+
+impl Affected {
+    pub fn of(ir: &Ir, dirty: &[bool]) -> Affected {
+        let mut reached = dirty.to_vec();
+        reached.resize(ir.stats.len(), false);
+        let mut stats = Vec::new();
+        // Stats are in dependency order: one pass reaches every transitive dependent.
+        for (i, stat) in ir.stats.iter().enumerate() {
+            if reached[i] || stat.deps.iter().any(|d| reached[d.index()]) {
+                reached[i] = true;
+                stats.push(StatId(i as u32));
+            }
+        }
+        let mut reads: Vec<StatId> =
+            stats.iter().flat_map(|s| ir.stat(*s).deps.iter().copied()).filter(|d| !reached[d.index()]).collect();
+        reads.sort_unstable();
+        reads.dedup();
+        Affected { stats, reads }
+    }
+}
+
+/// Re-evaluates the `affected` stats of `snapshot` in place, for unchanged input `p`
+/// under new rules of the same structure; no memory is allocated. Bit-identical to
+/// [`eval_incremental`]: the other stats' entries cannot change. On an error the snapshot
+/// is left as it was.
+pub fn eval_affected_in_place(
+    ir: &Ir,
+    p: &Prepared,
+    snapshot: &mut Snapshot,
+    affected: &Affected,
+    scratch: &mut Scratch,
+) -> Result<(), EvalError> {
+    scratch.nodes.resize(ir.nodes.len(), 0.0);
+    scratch.values.resize(ir.stats.len(), 0.0);
+    for &d in &affected.reads {
+        scratch.values[d.index()] = snapshot.entry(d).filter(|e| e.has_value()).map_or(0.0, |e| e.value);
+    }
+    // New entries, applied only once all succeeded.
+    let mut updates = std::mem::take(&mut scratch.entries);
+    updates.clear();
+    let mut presence_changed = false;
+    let mut result = Ok(());
+    for &id in &affected.stats {
+        let ps = p.stats.binary_search_by_key(&id, |s| s.stat).ok().map(|k| &p.stats[k]);
+        let entry = match eval_stat(ir, p, id, StatInput::of(p, ps), scratch, &mut NoTrace) {
+            Ok(e) => e,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        scratch.values[id.index()] = entry.filter(Entry::has_value).map_or(0.0, |e| e.value);
+        let before = snapshot.entry(id);
+        presence_changed |= entry.is_some() != before.is_some();
+        // A stat that lost its entry is recorded with its id and no flags.
+        updates.push(entry.unwrap_or(Entry { stat: id, flags: REMOVED, value: 0.0, min: 0.0, max: 0.0 }));
+    }
+    if result.is_ok() {
+        if presence_changed {
+            let mut merged = Vec::with_capacity(snapshot.entries.len() + updates.len());
+            let mut next = updates.iter().peekable();
+            for e in &snapshot.entries {
+                while let Some(u) = next.next_if(|u| u.stat < e.stat) {
+                    merged.extend((u.flags != REMOVED).then_some(*u));
+                }
+                match next.next_if(|u| u.stat == e.stat) {
+                    Some(u) => merged.extend((u.flags != REMOVED).then_some(*u)),
+                    None => merged.push(*e),
+                }
+            }
+            merged.extend(next.filter(|u| u.flags != REMOVED).copied());
+            snapshot.entries = merged;
+        } else {
+            for u in &updates {
+                let k = snapshot.entries.binary_search_by_key(&u.stat, |e| e.stat).expect("entry present before");
+                snapshot.entries[k] = *u;
+            }
+        }
+        snapshot.set_names(ir.names.clone());
+    }
+    scratch.entries = updates;
+    result
+}
+
+/// Flags of an update that removes a stat's entry (never a real entry's flags).
+const REMOVED: u8 = 0x80;
+
+/// The entries of an incremental evaluation, appended to `entries`: dirty stats and the
+/// dependents whose inputs changed are evaluated, the others copied from `prev`.
+fn recompute(
+    ir: &Ir,
+    p: &Prepared,
+    prev: &[Entry],
+    dirty: &[bool],
+    scratch: &mut Scratch,
+    entries: &mut Vec<Entry>,
+) -> Result<(), EvalError> {
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.clear();
     scratch.values.resize(ir.stats.len(), 0.0);
     let mut changed = vec![false; ir.stats.len()];
-    let mut entries = Vec::with_capacity(p.stats.len());
     let mut cursor = p.stats.iter().peekable();
-    let mut old = prev.entries.iter().peekable();
+    let mut old = prev.iter().peekable();
     for (i, stat) in ir.stats.iter().enumerate() {
         let id = StatId(i as u32);
         let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
@@ -267,7 +376,7 @@ pub fn eval_incremental(
         }
         changed[i] = recompute && !same_entry(entry.as_ref(), before.as_ref());
     }
-    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+    Ok(())
 }
 
 fn same_entry(a: Option<&Entry>, b: Option<&Entry>) -> bool {
@@ -314,7 +423,7 @@ fn eval_stat(
     scratch: &mut Scratch,
     trace: &mut impl Trace,
 ) -> Result<Option<Entry>, EvalError> {
-    let Scratch { nodes, values } = scratch;
+    let Scratch { nodes, values, .. } = scratch;
     let i = id.index();
     let stat = ir.stat(id);
     let StatInput { groups, layers, from } = input;

@@ -643,10 +643,10 @@ fn build(
             contributions.push(ContributionRow {
                 index: i - first_value,
                 subsystem: o.subsystem,
-                subsystem_system: sub.meta.system.clone(),
-                system: c.system.clone(),
+                subsystem_system: sub.meta.system.to_string(),
+                system: c.system.to_string(),
                 list,
-                bucket: c.bucket.clone(),
+                bucket: c.bucket.to_string(),
                 priority: c.priority.unwrap_or(0),
                 value: p.values[i],
                 outcome: None,
@@ -711,13 +711,13 @@ fn build(
             c.kind == "max",
             CapRow {
                 subsystem: o.subsystem,
-                subsystem_system: sub.meta.system.clone(),
-                system: c.system.clone(),
-                kind: c.kind.clone(),
-                mode: c.mode.clone(),
+                subsystem_system: sub.meta.system.to_string(),
+                system: c.system.to_string(),
+                kind: c.kind.to_string(),
+                mode: c.mode.to_string(),
                 priority: c.priority.unwrap_or(0),
                 value: c.value,
-                realm: c.realm.clone(),
+                realm: c.realm.as_deref().map(str::to_string),
             },
         ))
     };

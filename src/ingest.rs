@@ -99,26 +99,63 @@ fn valid_dimension(n: &str) -> bool {
         && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+#[derive(Clone, Copy)]
 struct Item<'a> {
     origin: Origin,
     stat: StatId,
     slot: u32,
+    /// Dense (stat, slot) index, see [`Ir::slot_base`].
+    group: u32,
     priority: i64,
     system: &'a str,
     value: f64,
 }
 
 /// Sorts contributions canonically: (stat, bucket slot, priority descending, system
-/// ascending, value ascending by `total_cmp`). Systems are ranked once so the sort compares
-/// integers only; items with equal keys are indistinguishable in the output.
-fn sort_canonical(items: &mut [Item]) {
-    let mut systems: Vec<&str> = items.iter().map(|i| i.system).collect();
-    systems.sort_unstable();
-    systems.dedup();
-    let rank = |s: &str| systems.binary_search(&s).unwrap_or(0) as u32;
-    items.sort_by_cached_key(|i| {
-        (i.stat, i.slot, std::cmp::Reverse(i.priority), rank(i.system), total_order_key(i.value))
-    });
+/// ascending, value ascending by `total_cmp`). Stable, so items with equal keys keep their
+/// order of arrival; they are indistinguishable in the output.
+///
+/// A counting sort on the dense (stat, slot) index, then an insertion sort within each
+/// group (groups hold a handful of items); a comparison sort when the index range is much
+/// larger than the actor.
+fn sort_canonical<'a>(items: &mut Vec<Item<'a>>, groups: usize) {
+    fn within<'a>(i: &Item<'a>) -> (std::cmp::Reverse<i64>, &'a str, i64) {
+        (std::cmp::Reverse(i.priority), i.system, total_order_key(i.value))
+    }
+    if groups > 4 * items.len() + 64 {
+        items.sort_by_key(|i| (i.group, within(i)));
+        return;
+    }
+    let mut start = vec![0u32; groups + 1];
+    for i in items.iter() {
+        start[i.group as usize + 1] += 1;
+    }
+    for g in 0..groups {
+        start[g + 1] += start[g];
+    }
+    let mut order = vec![0u32; items.len()];
+    let mut next = start.clone();
+    for (k, i) in items.iter().enumerate() {
+        let at = &mut next[i.group as usize];
+        order[*at as usize] = k as u32;
+        *at += 1;
+    }
+    let mut sorted: Vec<Item> = order.iter().map(|&k| items[k as usize]).collect();
+    for g in 0..groups {
+        let run = &mut sorted[start[g] as usize..start[g + 1] as usize];
+        if run.len() > 16 {
+            run.sort_by_key(within);
+            continue;
+        }
+        for j in 1..run.len() {
+            let mut k = j;
+            while k > 0 && within(&run[k - 1]) > within(&run[k]) {
+                run.swap(k - 1, k);
+                k -= 1;
+            }
+        }
+    }
+    *items = sorted;
 }
 
 /// An integer that orders like `f64::total_cmp`.
@@ -187,9 +224,10 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
         });
         InputError { actor: actor.id.clone(), subsystem, field, message }
     };
-    let mut items: Vec<Item> = Vec::new();
-    let mut caps: Vec<CapItem> = Vec::new();
-    let mut from: BTreeMap<StatId, u8> = BTreeMap::new();
+    let (contributions, cap_count) =
+        actor.subsystems.iter().fold((0, 0), |(n, c), s| (n + s.primary.len() + s.derived.len(), c + s.caps.len()));
+    let mut items: Vec<Item> = Vec::with_capacity(contributions);
+    let mut caps: Vec<CapItem> = Vec::with_capacity(cap_count);
     let mut context: BTreeMap<&str, Vec<(&str, &ModifierPack)>> = BTreeMap::new();
     for (si, sub) in actor.subsystems.iter().enumerate() {
         let lists = [(&sub.primary, "primary", FROM_PRIMARY), (&sub.derived, "derived", FROM_DERIVED)];
@@ -227,12 +265,12 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                         }
                     }
                 };
-                *from.entry(stat).or_default() |= bit;
                 let origin = Origin { subsystem: si as u32, list: bit, index: ci as u32 };
                 items.push(Item {
                     origin,
                     stat,
                     slot,
+                    group: ir.slot_base[stat.index()] + slot,
                     priority: c.priority.unwrap_or(0),
                     system: &c.system,
                     value: c.value,
@@ -334,23 +372,26 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             }
         }
     }
-    sort_canonical(&mut items);
+    sort_canonical(&mut items, *ir.slot_base.last().unwrap_or(&0) as usize);
     let mut out = Prepared { version: actor.version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
     let mut provenance = provenance;
     if let Some(prov) = provenance.as_deref_mut() {
         prov.values = items.iter().map(|i| i.origin).collect();
     }
-    caps.sort_by(|a, b| {
-        (a.stat, a.layer, a.is_max, a.mode)
-            .cmp(&(b.stat, b.layer, b.is_max, b.mode))
-            .then(b.priority.cmp(&a.priority))
-            .then(a.system.cmp(b.system))
-            .then(a.value.total_cmp(&b.value))
+    caps.sort_by_key(|c| {
+        (c.stat, c.layer, c.is_max, c.mode, std::cmp::Reverse(c.priority), c.system, total_order_key(c.value))
     });
     if let Some(prov) = provenance {
         prov.caps = caps.iter().map(|c| (c.stat, c.layer, c.is_max, c.origin)).collect();
     }
+    // Exact sizes, so a prepared actor (kept by the cache) carries no spare capacity.
+    let runs = |n: usize, same: &dyn Fn(usize) -> bool| (1..n).filter(|&j| !same(j)).count() + usize::from(n > 0);
+    out.groups.reserve_exact(runs(items.len(), &|j| {
+        (items[j - 1].stat, items[j - 1].slot) == (items[j].stat, items[j].slot)
+    }));
+    out.layers
+        .reserve_exact(runs(caps.len(), &|j| (caps[j - 1].stat, caps[j - 1].layer) == (caps[j].stat, caps[j].layer)));
     // Walk contributions and caps together, stat by stat.
     let (mut i, mut k) = (0, 0);
     while i < items.len() || k < caps.len() {
@@ -361,10 +402,12 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             (None, None) => break,
         };
         let g0 = out.groups.len() as u32;
+        let mut from = 0;
         while i < items.len() && items[i].stat == stat {
             let slot = items[i].slot;
             let start = i as u32;
             while i < items.len() && items[i].stat == stat && items[i].slot == slot {
+                from |= items[i].origin.list;
                 i += 1;
             }
             out.groups.push(Group { slot, start, end: i as u32 });
@@ -394,7 +437,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
         }
         out.stats.push(PreparedStat {
             stat,
-            from: from.get(&stat).copied().unwrap_or(0),
+            from,
             groups: (g0, out.groups.len() as u32),
             layers: (l0, out.layers.len() as u32),
         });

@@ -7,13 +7,17 @@ use crate::ingest::InputError;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
+/// A name in actor input (dimension, bucket, system, cap mode …): up to 24 bytes are stored
+/// inline, so parsing allocates nothing for them and ingest reads them without a pointer chase.
+pub type Name = compact_str::CompactString;
+
 /// One contribution to a stat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contribution {
-    pub dimension: String,
-    pub bucket: String,
+    pub dimension: Name,
+    pub bucket: Name,
     pub value: f64,
-    pub system: String,
+    pub system: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
 }
@@ -21,17 +25,17 @@ pub struct Contribution {
 /// One bound on a stat, in a cap layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapContribution {
-    pub system: String,
-    pub dimension: String,
-    pub mode: String,
-    pub kind: String,
+    pub system: Name,
+    pub dimension: Name,
+    pub mode: Name,
+    pub kind: Name,
     pub value: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub realm: Option<String>,
+    pub realm: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
@@ -61,7 +65,7 @@ impl ModifierPack {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     #[serde(default)]
-    pub system: String,
+    pub system: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -64,6 +64,11 @@ impl Snapshot {
         Snapshot { version, entries, context, names }
     }
 
+    /// The stat names of another generation of the same structure.
+    pub(crate) fn set_names(&mut self, names: Arc<[String]>) {
+        self.names = names;
+    }
+
     pub fn entry(&self, stat: StatId) -> Option<&Entry> {
         self.entries.binary_search_by_key(&stat, |e| e.stat).ok().map(|i| &self.entries[i])
     }

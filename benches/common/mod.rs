@@ -210,10 +210,10 @@ impl Workload {
             }
         };
         let c = Contribution {
-            dimension: plan.name.clone(),
-            bucket,
+            dimension: plan.name.as_str().into(),
+            bucket: bucket.into(),
             value,
-            system: SYSTEMS[rng.below(SYSTEMS.len())].to_string(),
+            system: SYSTEMS[rng.below(SYSTEMS.len())].into(),
             priority: Some(rng.below(11) as i64),
         };
         (s, c)
@@ -240,15 +240,15 @@ impl Workload {
         let pick = rng.below(choices);
         let (scope, realm) = match self.layers.get(pick) {
             Some((name, requires_realm)) => {
-                (Some(name.clone()), requires_realm.then(|| ["azure", "crimson", "jade"][rng.below(3)].to_string()))
+                (Some(name.as_str().into()), requires_realm.then(|| ["azure", "crimson", "jade"][rng.below(3)].into()))
             }
             None => (None, None),
         };
         CapContribution {
-            system: SYSTEMS[rng.below(SYSTEMS.len())].to_string(),
-            dimension: plan.name.clone(),
-            mode: mode.to_string(),
-            kind: if is_max { "max" } else { "min" }.to_string(),
+            system: SYSTEMS[rng.below(SYSTEMS.len())].into(),
+            dimension: plan.name.as_str().into(),
+            mode: mode.into(),
+            kind: if is_max { "max" } else { "min" }.into(),
             value,
             priority: Some(rng.below(11) as i64),
             scope,
@@ -261,7 +261,7 @@ impl Workload {
     pub fn actor(&self, rng: &mut Rng, index: usize) -> Actor {
         let mut subsystems: Vec<SubsystemOutput> = (0..SUBSYSTEMS)
             .map(|i| SubsystemOutput {
-                meta: Meta { system: SYSTEMS[i].to_string(), stage: None, version: None },
+                meta: Meta { system: SYSTEMS[i].into(), stage: None, version: None },
                 ..SubsystemOutput::default()
             })
             .collect();

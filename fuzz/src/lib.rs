@@ -441,8 +441,10 @@ fn actor(u: &mut Unstructured, rules: &RuleSpec, id: usize) -> Arb<Actor> {
     let n = rules.stats.len();
     let mut subsystems = Vec::new();
     for si in 0..u.int_in_range(1usize..=3)? {
-        let mut sub =
-            SubsystemOutput { meta: Meta { system: format!("sys{si}"), ..Meta::default() }, ..Default::default() };
+        let mut sub = SubsystemOutput {
+            meta: Meta { system: format!("sys{si}").into(), ..Meta::default() },
+            ..Default::default()
+        };
         for _ in 0..u.int_in_range(0usize..=8)? {
             let stat = u.choose_index(n)?;
             let pick = u.int_in_range(0usize..=5)?;
@@ -455,10 +457,10 @@ fn actor(u: &mut Unstructured, rules: &RuleSpec, id: usize) -> Arb<Actor> {
             };
             let unknown = u.ratio(1u8, 64)?;
             let c = Contribution {
-                dimension: if unknown { "nope".into() } else { format!("s{stat}") },
-                bucket: format!("B{bucket}"),
+                dimension: if unknown { "nope".into() } else { format!("s{stat}").into() },
+                bucket: format!("B{bucket}").into(),
                 value: actor_number(u)?,
-                system: format!("g{}", u.int_in_range(0u8..=2)?),
+                system: format!("g{}", u.int_in_range(0u8..=2)?).into(),
                 priority: if u.ratio(1u8, 8)? { None } else { Some(u.int_in_range(-1i64..=2)?) },
             };
             if u.arbitrary()? { sub.derived.push(c) } else { sub.primary.push(c) }
@@ -472,13 +474,13 @@ fn actor(u: &mut Unstructured, rules: &RuleSpec, id: usize) -> Arb<Actor> {
                     (l, _) => Some(format!("L{}", l.unwrap_or(0) % rules.layers.len())),
                 };
                 sub.caps.push(CapContribution {
-                    system: format!("g{}", u.int_in_range(0u8..=2)?),
-                    dimension: format!("s{}", u.choose_index(n)?),
+                    system: format!("g{}", u.int_in_range(0u8..=2)?).into(),
+                    dimension: format!("s{}", u.choose_index(n)?).into(),
                     mode: mode.into(),
                     kind: kind.into(),
                     value: actor_number(u)?,
                     priority: Some(u.int_in_range(0i64..=2)?),
-                    scope,
+                    scope: scope.map(Into::into),
                     realm: Some("r".into()),
                     tags: None,
                 });

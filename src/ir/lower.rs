@@ -15,12 +15,13 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         unscoped: None,
         nodes: Vec::new(),
         names: std::sync::Arc::from(Vec::new()),
-        stat_ids: FxHashMap::default(),
-        bucket_ids: FxHashMap::default(),
-        layer_ids: FxHashMap::default(),
+        slot_base: Vec::new(),
+        stat_ids: NameMap::default(),
+        bucket_ids: NameMap::default(),
+        layer_ids: NameMap::default(),
     };
     for b in &checked.buckets {
-        ir.bucket_ids.insert(b.name.name.clone(), BucketId(ir.buckets.len() as u32));
+        ir.bucket_ids.insert(&b.name.name, BucketId(ir.buckets.len() as u32));
         let fold = match b.fold.name.as_str() {
             "sum" => Fold::Sum,
             "product" => Fold::Product,
@@ -42,7 +43,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     let default_pipeline = checked.default_pipeline.and_then(|p| pipeline_ids.get(p.name.as_str()).copied());
     if let Some(l) = checked.layers {
         for layer in &l.layers {
-            ir.layer_ids.insert(layer.name.name.clone(), LayerId(ir.layers.len() as u32));
+            ir.layer_ids.insert(&layer.name.name, LayerId(ir.layers.len() as u32));
             ir.layers.push(Layer {
                 name: layer.name.name.clone(),
                 requires_realm: layer.requires.is_some(),
@@ -57,7 +58,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     }
     // Ids follow dependency order, so every reference points backwards.
     for (new, &old) in checked.order.iter().enumerate() {
-        ir.stat_ids.insert(checked.stats[old].1.name.name.clone(), StatId(new as u32));
+        ir.stat_ids.insert(&checked.stats[old].1.name.name, StatId(new as u32));
     }
     let stat_ids = std::mem::take(&mut ir.stat_ids);
     let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
@@ -121,6 +122,16 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         ir.stats.push(stat);
     }
     ir.stat_ids = stat_ids;
+    let mut next = 0;
+    ir.slot_base = Vec::with_capacity(ir.stats.len() + 1);
+    for s in &ir.stats {
+        ir.slot_base.push(next);
+        next += match s.mode {
+            Mode::Pipeline(p) => ir.pipelines[p.index()].buckets.len() as u32,
+            Mode::Operator(_) => 1,
+        };
+    }
+    ir.slot_base.push(next);
     ir.names = ir.stats.iter().map(|s| s.name.clone()).collect();
     ir
 }

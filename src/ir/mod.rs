@@ -7,12 +7,14 @@
 
 mod dump;
 mod lower;
+mod names;
 
 pub use dump::{dump, expr_text, fold_name, operator_name};
 pub use lower::lower;
 
 use crate::source::Span;
 use crate::syntax::Category;
+pub use names::NameMap;
 use rustc_hash::FxHashMap;
 
 macro_rules! id {
@@ -180,9 +182,12 @@ pub struct Ir {
     pub nodes: Vec<Node>,
     /// Stat names by id, shared with every snapshot.
     pub names: std::sync::Arc<[String]>,
-    pub stat_ids: FxHashMap<String, StatId>,
-    pub bucket_ids: FxHashMap<String, BucketId>,
-    pub layer_ids: FxHashMap<String, LayerId>,
+    /// Dense numbering of every (stat, pipeline position): the slots of stat `s` are
+    /// `slot_base[s] ..` (an operator stat has one); the last entry is the total.
+    pub slot_base: Vec<u32>,
+    pub stat_ids: NameMap<StatId>,
+    pub bucket_ids: NameMap<BucketId>,
+    pub layer_ids: NameMap<LayerId>,
 }
 
 impl Ir {

@@ -1,7 +1,7 @@
 //! The memoizing cache: a hit equals a fresh evaluation; an incremental recompute after a
 //! changed subsystem, or after a rule change, equals a full evaluation (bit for bit).
 
-use actorc::cache::Cache;
+use actorc::cache::{Cache, KeyedActor};
 use actorc::load::LoadOptions;
 use actorc::reload::{Change, Outcome, Reloader};
 use actorc::{Actor, Backend};
@@ -165,4 +165,69 @@ fn refresh_after_a_rule_change_equals_full_and_then_hits() {
     for a in &actors {
         assert_eq!(cache.evaluate(&g3, a), g3.engine.evaluate(a));
     }
+}
+
+#[test]
+fn keyed_actor_hits_without_hashing_and_rehashes_on_update() {
+    let r = reloader("rules/rpg");
+    let g = r.current().unwrap();
+    let actors = party();
+    let mut cache = Cache::new(16);
+    let mut keyed = KeyedActor::new(actors[0].clone());
+    let fresh = g.engine.evaluate(&actors[0]);
+    // The keyed and the plain lookups share one entry.
+    assert_eq!(*cache.evaluate_keyed(&g, &keyed), fresh);
+    assert_eq!(cache.evaluate(&g, &actors[0]), fresh);
+    assert_eq!(*cache.evaluate_keyed(&g, &keyed), fresh);
+    assert_eq!(cache.stats().hits, 2);
+    // An update is seen: a miss with the new input's result, then a hit again.
+    keyed.update(|a| a.subsystems[0].primary[0].value += 1.0);
+    let changed = g.engine.evaluate(keyed.actor());
+    assert_ne!(changed, fresh);
+    assert_eq!(*cache.evaluate_keyed(&g, &keyed), changed);
+    assert_eq!(cache.stats().hits, 2);
+    assert_eq!(*cache.evaluate_keyed(&g, &keyed), changed);
+    assert_eq!(cache.stats().hits, 3);
+}
+
+#[test]
+fn refresh_in_place_follows_dependents_and_entries_that_come_and_go() {
+    let r = reloader("rules/rpg");
+    let actors = party();
+    let file = "rules/rpg/progression.stat";
+    let base = std::fs::read_to_string(file).unwrap();
+    let mut cache = Cache::new(16);
+    let g = r.current().unwrap();
+    for a in &actors {
+        cache.evaluate(&g, a).ok();
+    }
+    let edits = [
+        // power_rating and its dependent effective_power.
+        ("armor * 2", "armor * 3"),
+        // gold_find loses its default: its entry goes for actors without `gear` contributions.
+        ("derived gold_find in 0 .. 5 default 1 pipeline gear;", "derived gold_find in 0 .. 5 pipeline gear;"),
+        // … and comes back.
+        (
+            "derived gold_find in 0 .. 5 default 1 pipeline gear;",
+            "derived gold_find in 0 .. 5 default 2 pipeline gear;",
+        ),
+    ];
+    let with_gold_find = |g: &actorc::reload::Generation| {
+        actors.iter().filter(|a| g.engine.evaluate(a).is_ok_and(|s| s.caps_used("gold_find").is_some())).count()
+    };
+    let mut present = vec![with_gold_find(&g)];
+    for (old, new) in edits {
+        assert!(base.contains(old), "{old}");
+        let text = base.replace(old, new);
+        assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+        let g = r.current().unwrap();
+        cache.refresh(&g);
+        let hits = cache.stats().hits;
+        for a in actors.iter().filter(|a| a.id.is_some()) {
+            assert_eq!(cache.evaluate(&g, a), g.engine.evaluate(a), "{new}: {:?}", a.id);
+        }
+        assert_eq!(cache.stats().hits, hits + actors.iter().filter(|a| a.id.is_some()).count() as u64);
+        present.push(with_gold_find(&g));
+    }
+    assert!(present[2] < present[1] && present[3] == present[0], "entries went and came back: {present:?}");
 }

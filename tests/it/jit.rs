@@ -385,8 +385,10 @@ fn actor(rules: &RuleSpec, spec: &ActorSpec, id: usize) -> Actor {
         .iter()
         .enumerate()
         .map(|(si, (contribs, caps))| {
-            let mut sub =
-                SubsystemOutput { meta: Meta { system: format!("sys{si}"), ..Meta::default() }, ..Default::default() };
+            let mut sub = SubsystemOutput {
+                meta: Meta { system: format!("sys{si}").into(), ..Meta::default() },
+                ..Default::default()
+            };
             for c in contribs {
                 let stat = c.stat % n;
                 let bucket = match rules.stat_pipeline(&rules.stats[stat]) {
@@ -397,10 +399,10 @@ fn actor(rules: &RuleSpec, spec: &ActorSpec, id: usize) -> Actor {
                     None => c.bucket % rules.buckets.len(),
                 };
                 let contribution = Contribution {
-                    dimension: format!("s{stat}"),
-                    bucket: format!("B{bucket}"),
+                    dimension: format!("s{stat}").into(),
+                    bucket: format!("B{bucket}").into(),
                     value: c.value,
-                    system: format!("g{}", c.system),
+                    system: format!("g{}", c.system).into(),
                     priority: Some(c.priority),
                 };
                 if c.derived { sub.derived.push(contribution) } else { sub.primary.push(contribution) }
@@ -413,13 +415,13 @@ fn actor(rules: &RuleSpec, spec: &ActorSpec, id: usize) -> Actor {
                         (l, _) => Some(format!("L{}", l.unwrap_or(0) % rules.layers.len())),
                     };
                     sub.caps.push(CapContribution {
-                        system: format!("g{}", c.system),
-                        dimension: format!("s{}", c.stat % n),
+                        system: format!("g{}", c.system).into(),
+                        dimension: format!("s{}", c.stat % n).into(),
                         mode: mode.into(),
                         kind: kind.into(),
                         value: c.value,
                         priority: Some(c.priority),
-                        scope,
+                        scope: scope.map(Into::into),
                         realm: Some("r".into()),
                         tags: None,
                     });
@@ -570,7 +572,7 @@ fn v3_actors(n: usize) -> Vec<Actor> {
                 for c in &mut sub.caps {
                     let s: usize = c.dimension[1..].parse().unwrap();
                     c.dimension = names[(s * 5 + k + i) % names.len()].into();
-                    c.scope = c.scope.as_ref().map(|l| layers[l[1..].parse::<usize>().unwrap()].to_string());
+                    c.scope = c.scope.as_ref().map(|l| layers[l[1..].parse::<usize>().unwrap()].into());
                 }
             }
             actor
@@ -694,7 +696,7 @@ fn workload(ir: &actorc::ir::Ir, actors: usize) -> Vec<Actor> {
             let subsystems = (0..5)
                 .map(|s| {
                     let mut sub = SubsystemOutput {
-                        meta: Meta { system: format!("sys{s}"), ..Meta::default() },
+                        meta: Meta { system: format!("sys{s}").into(), ..Meta::default() },
                         ..Default::default()
                     };
                     for _ in 0..20 {
@@ -708,10 +710,10 @@ fn workload(ir: &actorc::ir::Ir, actors: usize) -> Vec<Actor> {
                         };
                         let scale = [0.1, 1.0, 10.0][next() as usize % 3];
                         sub.primary.push(Contribution {
-                            dimension: stat.name.clone(),
-                            bucket: bucket.clone(),
+                            dimension: stat.name.as_str().into(),
+                            bucket: bucket.as_str().into(),
                             value: (next() % 1000) as f64 * scale / 100.0,
-                            system: format!("sys{s}"),
+                            system: format!("sys{s}").into(),
                             priority: Some((next() % 3) as i64),
                         });
                     }
@@ -720,13 +722,13 @@ fn workload(ir: &actorc::ir::Ir, actors: usize) -> Vec<Actor> {
                         let (mode, kind) = CAP_MODES[next() as usize % CAP_MODES.len()];
                         let v = (next() % 1000) as f64;
                         sub.caps.push(CapContribution {
-                            system: format!("sys{s}"),
-                            dimension: stat.name.clone(),
+                            system: format!("sys{s}").into(),
+                            dimension: stat.name.as_str().into(),
                             mode: mode.into(),
                             kind: kind.into(),
                             value: if kind == "max" { 100.0 + v * 10.0 } else { v / 100.0 },
                             priority: Some((next() % 3) as i64),
-                            scope: Some(layers[next() as usize % layers.len()].to_string()),
+                            scope: Some(layers[next() as usize % layers.len()].into()),
                             realm: Some("r".into()),
                             tags: None,
                         });

@@ -59,8 +59,8 @@ fn cap() -> impl Strategy<Value = CapContribution> {
             kind: kind.into(),
             value: v,
             priority: Some(p),
-            scope: scope.map(String::from),
-            realm: (scope == Some("REALM")).then(|| "r:1".to_string()),
+            scope: scope.map(Into::into),
+            realm: (scope == Some("REALM")).then(|| "r:1".into()),
             tags: None,
         },
     )

@@ -182,6 +182,11 @@ fn input_not_utf8_costs_only_that_actor() {
     let out = actorc(&["run", "rules/actor_core_v3", "--input", one.to_str().unwrap()], "");
     assert_eq!(out.code, 1, "a bad actor, not an I/O error\n{}", out.stderr);
     assert!(out.stderr.contains("not valid UTF-8"), "{}", out.stderr);
+    // `explain` says the same, with the line, and exits 1 (bad data), not 2 (I/O).
+    let args = ["explain", "rules/actor_core_v3", "--stat", "strength", "--input", batch.to_str().unwrap()];
+    let out = actorc(&args, "");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("line 2: not valid UTF-8 text (invalid byte at column 29)"), "{}", out.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
