@@ -351,7 +351,7 @@ fn verify(rules: &actorc::Rules, actors: &[Actor], batch: &HandBatch, out: &[[Ou
         let ok = eval_actor(&batch.actors[i], &batch.values, &batch.caps, &mut row);
         assert_eq!(ok, snap.is_ok(), "actor {i}: success differs");
         let Ok(snap) = snap else { continue };
-        assert_eq!(snap.entries.len(), row.iter().filter(|o| o.flags & ENTRY != 0).count(), "actor {i}: entries");
+        assert_eq!(snap.len(), row.iter().filter(|o| o.flags & ENTRY != 0).count(), "actor {i}: entries");
         for (s, o) in row.iter().enumerate() {
             let id = rules.ir.stat_ids.get(STATS[s].0).copied().unwrap();
             let e = snap.entry(id);

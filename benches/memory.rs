@@ -1,6 +1,6 @@
 //! Memory figures (a counting allocator, no criterion), printed for the README:
 //! - heap bytes per prepared actor (`Engine::prepare_batch`) and per JIT layout;
-//! - heap bytes per cached actor (`Cache`, snapshot and prepared form), and per snapshot;
+//! - heap bytes per snapshot, and per cached actor (`Cache`) with each [`Keep`];
 //! - resident memory (VmRSS) over many hot reloads of the example game rules.
 //!
 //! Workload: the standard one (100 contributions and 10 caps per actor) over the v3 rules.
@@ -9,7 +9,7 @@
 
 mod common;
 
-use actorc::cache::Cache;
+use actorc::cache::{Cache, Keep};
 use actorc::load::LoadOptions;
 use actorc::reload::{Change, Outcome, Reloader};
 use actorc::{Backend, Engine};
@@ -85,13 +85,17 @@ fn main() {
     let r = Reloader::new(vec![PathBuf::from("rules/actor_core_v3")], LoadOptions::default(), Backend::Interpreter);
     assert!(matches!(r.reload(), Outcome::Published { .. }));
     let g = r.current().unwrap();
-    let mut cache = Cache::new(N);
-    let before = live();
-    for a in &actors {
-        cache.evaluate_shared(&g, a).as_ref().as_ref().unwrap();
+    for (keep, label) in [
+        (Keep::Results, "cached actor, Keep::Results (index, key, shared snapshot)"),
+        (Keep::Prepared, "cached actor, Keep::Prepared (the same and the prepared form)"),
+    ] {
+        let mut cache = Cache::keeping(N, keep);
+        let before = live();
+        for a in &actors {
+            cache.evaluate_shared(&g, a).as_ref().as_ref().unwrap();
+        }
+        per_actor(label, live() - before);
     }
-    per_actor("cached actor (Cache: key, snapshot, prepared form for incremental recompute)", live() - before);
-    drop(cache);
 
     reloads();
 }

@@ -20,6 +20,7 @@ use crate::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, Sub
 use crate::ir::{self as dump, Ir, Mode};
 use crate::reload::Generation;
 use crate::snapshot::Snapshot;
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
@@ -209,17 +210,41 @@ impl From<Actor> for KeyedActor {
     }
 }
 
-const NIL: usize = usize::MAX;
+const NIL: u32 = u32::MAX;
 
+/// One cached actor. Small on purpose (see the memory figures in the README): the id is
+/// stored once (the index holds slot numbers), the hash as two words (no 16-byte
+/// alignment), the links as `u32`, and the prepared form boxed.
 struct Slot {
-    id: String,
-    hash: u128,
+    id: Box<str>,
+    hash: [u64; 2],
     generation: u64,
     ir: Arc<Ir>,
-    prepared: Option<Prepared>,
+    prepared: Option<Box<Prepared>>,
     result: Shared,
-    prev: usize,
-    next: usize,
+    prev: u32,
+    next: u32,
+}
+
+fn split(hash: u128) -> [u64; 2] {
+    [hash as u64, (hash >> 64) as u64]
+}
+
+fn id_hash(id: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(id)
+}
+
+/// What a [`Cache`] keeps of each actor besides its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The prepared (ingested) form too, about 2.8 KB for the standard workload:
+    /// [`Cache::refresh`] brings actors to new rules without their input, and a changed
+    /// input recomputes only the stats whose contributions or caps changed.
+    Prepared,
+    /// The result only (about 0.4 KB): a changed input is evaluated in full, and after a
+    /// reload an actor is brought up to date on its next lookup (ingested again, then only
+    /// the stats the rule change reaches are evaluated).
+    Results,
 }
 
 /// A cached result, shared with the callers of [`Cache::evaluate_shared`].
@@ -239,11 +264,13 @@ struct RuleChange {
 /// A bounded LRU cache of evaluated actors. Actors without an id are never cached.
 pub struct Cache {
     capacity: usize,
-    map: FxHashMap<String, usize>,
+    keep: Keep,
+    /// Slot numbers, hashed by their slot's id.
+    index: HashTable<u32>,
     slots: Vec<Slot>,
-    free: Vec<usize>,
-    head: usize,
-    tail: usize,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
     stats: CacheStats,
     scratch: Scratch,
     fingerprints: FxHashMap<u64, Arc<Fingerprints>>,
@@ -253,10 +280,16 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A cache of at most `capacity` actors that keeps their prepared forms ([`Keep::Prepared`]).
     pub fn new(capacity: usize) -> Cache {
+        Cache::keeping(capacity, Keep::Prepared)
+    }
+
+    pub fn keeping(capacity: usize, keep: Keep) -> Cache {
         Cache {
-            capacity: capacity.max(1),
-            map: FxHashMap::default(),
+            capacity: capacity.clamp(1, NIL as usize - 1),
+            keep,
+            index: HashTable::new(),
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -274,12 +307,31 @@ impl Cache {
         self.stats
     }
 
+    pub fn keep(&self) -> Keep {
+        self.keep
+    }
+
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
+    }
+
+    fn find(&self, id: &str) -> Option<usize> {
+        self.index.find(id_hash(id), |&i| *self.slots[i as usize].id == *id).map(|&i| i as usize)
+    }
+
+    /// Removes slot `i` from the index and the list and frees it.
+    fn remove(&mut self, i: usize) {
+        self.unlink(i);
+        let id = std::mem::take(&mut self.slots[i].id);
+        if let Ok(e) = self.index.find_entry(id_hash(&id), |&k| k as usize == i) {
+            e.remove();
+        }
+        self.slots[i].prepared = None;
+        self.free.push(i as u32);
     }
 
     fn unlink(&mut self, i: usize) {
@@ -287,20 +339,20 @@ impl Cache {
         if p == NIL {
             self.head = n
         } else {
-            self.slots[p].next = n
+            self.slots[p as usize].next = n
         }
-        if n == NIL { self.tail = p } else { self.slots[n].prev = p }
+        if n == NIL { self.tail = p } else { self.slots[n as usize].prev = p }
     }
 
     fn push_front(&mut self, i: usize) {
         self.slots[i].prev = NIL;
         self.slots[i].next = self.head;
         if self.head != NIL {
-            self.slots[self.head].prev = i;
+            self.slots[self.head as usize].prev = i as u32;
         }
-        self.head = i;
+        self.head = i as u32;
         if self.tail == NIL {
-            self.tail = i;
+            self.tail = i as u32;
         }
     }
 
@@ -366,7 +418,8 @@ impl Cache {
     /// `actor` has an id and its input hashes to `hash`.
     fn lookup(&mut self, g: &Generation, actor: &Actor, hash: u128) -> Shared {
         let id = actor.id.as_deref().expect("cached actors have an id");
-        let found = self.map.get(id).copied();
+        let hash = split(hash);
+        let found = self.find(id);
         let same = found.is_some_and(|i| self.slots[i].hash == hash);
         if let (Some(i), true) = (found, same)
             && self.slots[i].generation == g.number
@@ -379,7 +432,7 @@ impl Cache {
         self.stats.misses += 1;
         let ir = g.engine.ir().clone();
         // Same input, new rules of the same structure: the cached prepared actor still holds.
-        if let Some(i) = found.filter(|&i| same && self.reusable(i, g.number, &ir)) {
+        if let Some(i) = found.filter(|&i| same && self.has_prepared(i) && self.same_structure(i, g.number, &ir)) {
             let result = self.recompute_in_place(g, i);
             self.unlink(i);
             self.push_front(i);
@@ -387,19 +440,19 @@ impl Cache {
         }
         let prepared = crate::ingest::prepare(&ir, actor);
         let result = match (&prepared, found) {
-            (Err(e), _) => Err(ActorError::Input(e.clone())),
+            (Err(e), _) => Err(ActorError::from(e.clone())),
             (Ok(p), Some(i)) => {
-                self.incremental(g, i, p, false).unwrap_or_else(|| g.engine.evaluate_prepared(p, &mut self.scratch))
+                self.incremental(g, i, p, same).unwrap_or_else(|| g.engine.evaluate_prepared(p, &mut self.scratch))
             }
             (Ok(p), None) => g.engine.evaluate_prepared(p, &mut self.scratch),
         };
         let result = Arc::new(result);
         let slot = Slot {
-            id: id.to_string(),
+            id: id.into(),
             hash,
             generation: g.number,
             ir,
-            prepared: prepared.ok(),
+            prepared: prepared.ok().filter(|_| self.keep == Keep::Prepared).map(Box::new),
             result: result.clone(),
             prev: NIL,
             next: NIL,
@@ -411,25 +464,22 @@ impl Cache {
                 self.push_front(i);
             }
             None => {
-                if self.map.len() >= self.capacity {
-                    let t = self.tail;
-                    self.unlink(t);
-                    let old = std::mem::take(&mut self.slots[t].id);
-                    self.map.remove(&old);
-                    self.free.push(t);
+                if self.index.len() >= self.capacity {
+                    self.remove(self.tail as usize);
                     self.stats.evictions += 1;
                 }
                 let i = match self.free.pop() {
                     Some(i) => {
-                        self.slots[i] = slot;
-                        i
+                        self.slots[i as usize] = slot;
+                        i as usize
                     }
                     None => {
                         self.slots.push(slot);
                         self.slots.len() - 1
                     }
                 };
-                self.map.insert(id.to_string(), i);
+                let slots = &self.slots;
+                self.index.insert_unique(id_hash(id), i as u32, |&k| id_hash(&slots[k as usize].id));
                 self.push_front(i);
             }
         }
@@ -438,50 +488,49 @@ impl Cache {
 
     /// Brings every cached actor up to generation `g` without its input: after a hot reload,
     /// each recomputes only the stats whose rules changed and their dependents. Entries whose
-    /// rule-set structure changed are dropped (their next lookup is a miss). Returns how many
-    /// entries were recomputed.
+    /// rule-set structure changed are dropped (their next lookup is a miss); those without a
+    /// prepared form ([`Keep::Results`], or a bad input) are left for their next lookup.
+    /// Returns how many entries were recomputed.
     pub fn refresh(&mut self, g: &Generation) -> usize {
         let ir = g.engine.ir().clone();
         let mut refreshed = 0;
         let mut stale = Vec::new();
         let mut i = self.head;
         while i != NIL {
-            let next = self.slots[i].next;
-            if self.slots[i].generation != g.number {
-                if self.reusable(i, g.number, &ir) {
-                    self.recompute_in_place(g, i);
-                    refreshed += 1;
-                } else {
-                    stale.push(i);
-                }
+            let k = i as usize;
+            i = self.slots[k].next;
+            if self.slots[k].generation == g.number {
+                continue;
             }
-            i = next;
+            if !self.same_structure(k, g.number, &ir) {
+                stale.push(k);
+            } else if self.has_prepared(k) {
+                self.recompute_in_place(g, k);
+                refreshed += 1;
+            }
         }
-        for i in stale {
-            self.unlink(i);
-            self.slots[i].prepared = None;
-            let id = std::mem::take(&mut self.slots[i].id);
-            self.map.remove(&id);
-            self.free.push(i);
+        for k in stale {
+            self.remove(k);
         }
         refreshed
     }
 
-    /// Whether slot `i`'s prepared form still holds under the rules of generation `g`: it has
-    /// one, and the rule-set structure did not change.
-    fn reusable(&mut self, i: usize, g: u64, ir: &Ir) -> bool {
+    fn has_prepared(&self, i: usize) -> bool {
+        self.slots[i].prepared.is_some()
+    }
+
+    /// Whether the rule-set structure of slot `i`'s generation equals that of generation `g`,
+    /// so that its prepared form and snapshot still fit.
+    fn same_structure(&mut self, i: usize, g: u64, ir: &Ir) -> bool {
         let s = &self.slots[i];
-        if s.prepared.is_none() {
-            return false;
-        }
         let old = (s.generation, s.ir.clone());
         self.rule_diff((old.0, &old.1), (g, ir)).is_some()
     }
 
-    /// Brings reusable slot `i`, whose input is unchanged, to generation `g` in place (no clone
+    /// Brings slot `i`, which has a prepared form of unchanged input and the structure of `g`, to generation `g` in place (no clone
     /// of its prepared form) and returns the new result.
     fn recompute_in_place(&mut self, g: &Generation, i: usize) -> Shared {
-        let prepared = self.slots[i].prepared.take().expect("a reusable slot has a prepared form");
+        let prepared = self.slots[i].prepared.take().expect("the slot has a prepared form");
         let result = match self.update_unique(g, i, &prepared) {
             Some(result) => result,
             None => Arc::new(
@@ -542,7 +591,7 @@ impl Cache {
         }
         self.stats.incremental += 1;
         self.stats.dirty_stats += dirty.iter().filter(|d| **d).count() as u64;
-        let r = eval_incremental(&ir, p, prev, &dirty, &mut self.scratch).map_err(ActorError::Eval);
+        let r = eval_incremental(&ir, p, prev, &dirty, &mut self.scratch).map_err(ActorError::from);
         self.dirty = dirty;
         Some(r)
     }

@@ -413,7 +413,7 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 }
 
 fn run_one(engine: &Engine, limits: &InputLimits, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
-    let result = parse_actor_limited(text, limits).map_err(ActorError::Input).and_then(|actor| engine.evaluate(&actor));
+    let result = parse_actor_limited(text, limits).map_err(ActorError::from).and_then(|actor| engine.evaluate(&actor));
     match result {
         Ok(snap) => {
             let s = if pretty { serde_json::to_string_pretty(&snap) } else { serde_json::to_string(&snap) };
@@ -474,7 +474,7 @@ pub fn eval_line(
         }
         Err(mut e) => {
             e.message = format!("line {line_no}: {}", e.message);
-            (e.actor.clone(), Err(ActorError::Input(e)))
+            (e.actor.clone(), Err(ActorError::from(e)))
         }
     }
 }
@@ -490,7 +490,7 @@ fn eval_line_bytes(
         Ok(text) => eval_line(engine, limits, line_no, text),
         Err(e) => {
             let err = not_utf8(line, e, Some(line_no));
-            (err.actor.clone(), Err(ActorError::Input(err)))
+            (err.actor.clone(), Err(ActorError::from(err)))
         }
     }
 }
@@ -764,14 +764,20 @@ fn graph(a: GraphArgs) -> i32 {
 /// every line is written with `println!`/`eprintln!` as it is produced, so nothing is left
 /// to flush.
 fn run_watch(a: &RunArgs, color: bool) -> i32 {
-    use crate::cache::{Cache, KeyedActor};
+    use crate::cache::{Cache, Keep, KeyedActor};
     use crate::reload::{Outcome, Reloader, WatchTiming, watch};
     use std::sync::Arc;
-    let bytes = match std::fs::read(&a.input) {
-        Ok(b) => b,
-        Err(e) => return usage_error(&format!("cannot read {}: {e}", a.input.display())),
+    let mut bytes = Vec::new();
+    let read = if a.input.as_os_str() == "-" {
+        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(&a.input).map(|b| bytes = b)
     };
-    let one = a.input.extension().is_some_and(|e| e == "json");
+    if let Err(e) = read {
+        return usage_error(&format!("cannot read {}: {e}", a.input.display()));
+    }
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let one = matches!(sniff(&a.input, &String::from_utf8_lossy(first_line)), InputForm::One);
     let docs: Vec<(usize, &[u8])> = if one {
         vec![(1, bytes.as_slice())]
     } else {
@@ -826,29 +832,45 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     {
         return 2;
     }
-    let mut cache = Cache::new(a.cache_capacity);
-    let mut last: Vec<Option<serde_json::Value>> = vec![None; actors.len()];
-    let mut evaluate = |cache: &mut Cache, g: &crate::reload::Generation, print_all: bool| -> bool {
+    // Only --watch refreshes cached actors after a reload, which needs their prepared forms.
+    let keep = if a.watch { Keep::Prepared } else { Keep::Results };
+    let mut cache = Cache::keeping(a.cache_capacity, keep);
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => return usage_error(&format!("cannot write {}: {e}", p.display())),
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    // The last records, to print what a reload changed (only kept with --watch).
+    let mut last: Vec<Option<serde_json::Value>> = vec![None; if a.watch { actors.len() } else { 0 }];
+    let mut evaluate = |cache: &mut Cache, g: &crate::reload::Generation, print_all: bool| -> Result<bool, i32> {
         let mut failed = false;
         for (i, actor) in actors.iter().enumerate() {
             let (id, r) = match actor {
                 Ok(actor) => (actor.actor().id.as_deref(), cache.evaluate_keyed(g, actor)),
-                Err(e) => (e.actor.as_deref(), Arc::new(Err(ActorError::Input(e.clone())))),
+                Err(e) => (e.actor.as_deref(), Arc::new(Err(ActorError::from(e.clone())))),
             };
-            let r = &*r;
             failed |= r.is_err();
-            let v = serde_json::from_str::<serde_json::Value>(&record(id, r)).ok();
-            if print_all {
-                println!("{}", record(id, r));
-            } else if let (Some(old), Some(new)) = (&last[i], &v) {
-                print_changes(id.unwrap_or("?"), old, new);
+            let line = record(id, &r);
+            let new: Option<serde_json::Value> = last.get(i).and_then(|_| serde_json::from_str(&line).ok());
+            let written = match (print_all, last.get(i), &new) {
+                (true, ..) => writeln!(out, "{line}"),
+                (false, Some(Some(old)), Some(new)) => print_changes(&mut out, id.unwrap_or("?"), old, new),
+                _ => Ok(()),
+            };
+            written.map_err(|e| write_failed(&e))?;
+            if let Some(slot) = last.get_mut(i) {
+                *slot = new;
             }
-            last[i] = v;
         }
-        failed
+        // Flushed per pass: Ctrl-C ends the process without unwinding.
+        out.flush().map_err(|e| write_failed(&e))?;
+        Ok(failed)
     };
-    let mut failed = match reloader.current() {
-        Some(g) => evaluate(&mut cache, &g, true),
+    let mut failed = match reloader.current().map(|g| evaluate(&mut cache, &g, true)) {
+        Some(Ok(failed)) => failed,
+        Some(Err(code)) => return code,
         None if a.watch => false,
         None => return 1,
     };
@@ -879,7 +901,10 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
         if let Outcome::Published { generation, took } = &outcome {
             // Cached actors recompute only the stats whose rules changed; the lookups below hit.
             cache.refresh(generation);
-            failed = evaluate(&mut cache, generation, !printed_all);
+            failed = match evaluate(&mut cache, generation, !printed_all) {
+                Ok(failed) => failed,
+                Err(code) => return code,
+            };
             printed_all = true;
             eprintln!(
                 "generation {}: reload latency {:.1} ms (build {:.1} ms, re-evaluation included)",
@@ -895,14 +920,20 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
     i32::from(failed)
 }
 
-/// Prints `id stat: old → new` for every value or range that differs between two records.
-fn print_changes(id: &str, old: &serde_json::Value, new: &serde_json::Value) {
+/// Writes `id stat: old → new` for every value or range that differs between two records.
+fn print_changes(
+    out: &mut dyn Write,
+    id: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> std::io::Result<()> {
     if old.get("error") != new.get("error") {
-        println!(
+        writeln!(
+            out,
             "{id}: error {} → {}",
             old.get("error").unwrap_or(&serde_json::Value::Null),
             new.get("error").unwrap_or(&serde_json::Value::Null)
-        );
+        )?;
     }
     let null = serde_json::Value::Null;
     for section in ["Primary", "Derived", "CapsUsed"] {
@@ -915,8 +946,9 @@ fn print_changes(id: &str, old: &serde_json::Value, new: &serde_json::Value) {
             let (a, b) = (o.and_then(|m| m.get(k)).unwrap_or(&null), n.and_then(|m| m.get(k)).unwrap_or(&null));
             if a != b {
                 let label = if section == "CapsUsed" { format!("{k} (range)") } else { k.clone() };
-                println!("{id} {label}: {a} → {b}");
+                writeln!(out, "{id} {label}: {a} → {b}")?;
             }
         }
     }
+    Ok(())
 }

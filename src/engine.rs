@@ -28,9 +28,9 @@ pub enum Backend {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActorError {
     /// The actor's input is malformed or does not fit the rules.
-    Input(InputError),
+    Input(Box<InputError>),
     /// A formula or pipeline produced NaN or an infinity.
-    Eval(EvalError),
+    Eval(Box<EvalError>),
 }
 
 impl std::fmt::Display for ActorError {
@@ -46,13 +46,13 @@ impl std::error::Error for ActorError {}
 
 impl From<InputError> for ActorError {
     fn from(e: InputError) -> Self {
-        ActorError::Input(e)
+        ActorError::Input(Box::new(e))
     }
 }
 
 impl From<EvalError> for ActorError {
     fn from(e: EvalError) -> Self {
-        ActorError::Eval(e)
+        ActorError::Eval(Box::new(e))
     }
 }
 
@@ -168,7 +168,7 @@ impl Engine {
             .par_iter()
             .map_init(Scratch::default, |scratch, p| match p {
                 Ok(p) => self.evaluate_prepared(p, scratch),
-                Err(e) => Err(ActorError::Input(e.clone())),
+                Err(e) => Err(ActorError::from(e.clone())),
             })
             .collect()
     }

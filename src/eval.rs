@@ -62,6 +62,9 @@ pub struct Scratch {
     nodes: Vec<f64>,
     values: Vec<f64>,
     entries: Vec<Entry>,
+    updates: Vec<Entry>,
+    merged: Vec<Entry>,
+    packed: Vec<u8>,
 }
 
 /// Evaluates one expression; `value` and `x` are the bucket variables.
@@ -224,16 +227,24 @@ pub fn eval_traced(
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.clear();
     scratch.values.resize(ir.stats.len(), 0.0);
-    let mut entries = Vec::with_capacity(p.stats.len());
+    let mut entries = std::mem::take(&mut scratch.entries);
+    entries.clear();
     let mut cursor = p.stats.iter().peekable();
     for i in 0..ir.stats.len() {
         let id = StatId(i as u32);
         let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
-        if let Some(entry) = eval_stat(ir, p, id, input, scratch, trace)? {
-            entries.push(entry);
+        match eval_stat(ir, p, id, input, scratch, trace) {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(e) => {
+                scratch.entries = entries;
+                return Err(e);
+            }
         }
     }
-    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+    let snapshot = Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone());
+    scratch.entries = entries;
+    Ok(snapshot)
 }
 
 /// Re-evaluates an actor whose previous snapshot is `prev`, recomputing only the stats
@@ -247,9 +258,12 @@ pub fn eval_incremental(
     dirty: &[bool],
     scratch: &mut Scratch,
 ) -> Result<Snapshot, EvalError> {
-    let mut entries = Vec::with_capacity(p.stats.len());
-    recompute(ir, p, &prev.entries, dirty, scratch, &mut entries)?;
-    Ok(Snapshot::new(p.version, entries, p.context.clone(), ir.names.clone()))
+    let mut entries = std::mem::take(&mut scratch.entries);
+    entries.clear();
+    let result = recompute(ir, p, prev.entries(), dirty, scratch, &mut entries);
+    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone()));
+    scratch.entries = entries;
+    snapshot
 }
 
 /// The stats a rule change reaches: the changed ones and everything that depends on them,
@@ -293,11 +307,16 @@ pub fn eval_affected_in_place(
 ) -> Result<(), EvalError> {
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.resize(ir.stats.len(), 0.0);
+    let mut current = std::mem::take(&mut scratch.entries);
+    current.clear();
+    current.extend(snapshot.entries());
+    let find = |entries: &[Entry], id: StatId| entries.binary_search_by_key(&id, |e| e.stat).ok();
     for &d in &affected.reads {
-        scratch.values[d.index()] = snapshot.entry(d).filter(|e| e.has_value()).map_or(0.0, |e| e.value);
+        scratch.values[d.index()] =
+            find(&current, d).map(|k| current[k]).filter(Entry::has_value).map_or(0.0, |e| e.value);
     }
     // New entries, applied only once all succeeded.
-    let mut updates = std::mem::take(&mut scratch.entries);
+    let mut updates = std::mem::take(&mut scratch.updates);
     updates.clear();
     let mut presence_changed = false;
     let mut result = Ok(());
@@ -311,16 +330,16 @@ pub fn eval_affected_in_place(
             }
         };
         scratch.values[id.index()] = entry.filter(Entry::has_value).map_or(0.0, |e| e.value);
-        let before = snapshot.entry(id);
-        presence_changed |= entry.is_some() != before.is_some();
+        presence_changed |= entry.is_some() != find(&current, id).is_some();
         // A stat that lost its entry is recorded with its id and no flags.
         updates.push(entry.unwrap_or(Entry { stat: id, flags: REMOVED, value: 0.0, min: 0.0, max: 0.0 }));
     }
     if result.is_ok() {
         if presence_changed {
-            let mut merged = Vec::with_capacity(snapshot.entries.len() + updates.len());
+            let mut merged = std::mem::take(&mut scratch.merged);
+            merged.clear();
             let mut next = updates.iter().peekable();
-            for e in &snapshot.entries {
+            for e in &current {
                 while let Some(u) = next.next_if(|u| u.stat < e.stat) {
                     merged.extend((u.flags != REMOVED).then_some(*u));
                 }
@@ -330,16 +349,18 @@ pub fn eval_affected_in_place(
                 }
             }
             merged.extend(next.filter(|u| u.flags != REMOVED).copied());
-            snapshot.entries = merged;
+            std::mem::swap(&mut current, &mut merged);
+            scratch.merged = merged;
         } else {
             for u in &updates {
-                let k = snapshot.entries.binary_search_by_key(&u.stat, |e| e.stat).expect("entry present before");
-                snapshot.entries[k] = *u;
+                let k = find(&current, u.stat).expect("entry present before");
+                current[k] = *u;
             }
         }
-        snapshot.set_names(ir.names.clone());
+        snapshot.set_entries(&current, ir.shape.clone(), &mut scratch.packed);
     }
-    scratch.entries = updates;
+    scratch.entries = current;
+    scratch.updates = updates;
     result
 }
 
@@ -351,7 +372,7 @@ const REMOVED: u8 = 0x80;
 fn recompute(
     ir: &Ir,
     p: &Prepared,
-    prev: &[Entry],
+    prev: impl Iterator<Item = Entry>,
     dirty: &[bool],
     scratch: &mut Scratch,
     entries: &mut Vec<Entry>,
@@ -361,11 +382,11 @@ fn recompute(
     scratch.values.resize(ir.stats.len(), 0.0);
     let mut changed = vec![false; ir.stats.len()];
     let mut cursor = p.stats.iter().peekable();
-    let mut old = prev.iter().peekable();
+    let mut old = prev.peekable();
     for (i, stat) in ir.stats.iter().enumerate() {
         let id = StatId(i as u32);
         let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
-        let before = old.next_if(|e| e.stat == id).copied();
+        let before = old.next_if(|e| e.stat == id);
         let recompute = dirty.get(i).copied().unwrap_or(true) || stat.deps.iter().any(|d| changed[d.index()]);
         let entry = if recompute { eval_stat(ir, p, id, input, scratch, &mut NoTrace)? } else { before };
         if let Some(e) = entry {
@@ -382,12 +403,7 @@ fn recompute(
 fn same_entry(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => {
-            a.flags == b.flags
-                && a.value.to_bits() == b.value.to_bits()
-                && a.min.to_bits() == b.min.to_bits()
-                && a.max.to_bits() == b.max.to_bits()
-        }
+        (Some(a), Some(b)) => a.same_bits(b),
         _ => false,
     }
 }

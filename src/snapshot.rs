@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub const HAS_VALUE: u8 = 1;
 /// The value goes to `Derived` (else `Primary`).
 pub const DERIVED: u8 = 2;
+/// Encoding only: the range is stored (else it is the stat's default range).
+const EXPLICIT_RANGE: u8 = 0x40;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entry {
@@ -26,16 +28,44 @@ impl Entry {
     pub fn has_value(&self) -> bool {
         self.flags & HAS_VALUE != 0
     }
+
+    /// Every field equal, numbers by their bits.
+    pub fn same_bits(&self, other: &Entry) -> bool {
+        self.stat == other.stat
+            && self.flags == other.flags
+            && self.value.to_bits() == other.value.to_bits()
+            && self.min.to_bits() == other.min.to_bits()
+            && self.max.to_bits() == other.max.to_bits()
+    }
 }
 
+/// What every snapshot of one rule set shares: stat names, and each stat's range when no
+/// cap narrows it (when the rules give it as constants), which snapshots do not store.
+#[derive(Debug, Default)]
+pub struct Shape {
+    pub names: Box<[String]>,
+    pub default_ranges: Box<[Option<(f64, f64)>]>,
+}
+
+impl Shape {
+    fn is_default(&self, e: &Entry) -> bool {
+        matches!(self.default_ranges.get(e.stat.index()), Some(Some((lo, hi)))
+            if lo.to_bits() == e.min.to_bits() && hi.to_bits() == e.max.to_bits())
+    }
+}
+
+/// One actor's evaluated stats. Entries are stored packed in one allocation, in stat
+/// order: a bitmap of the stats that have one, their flags (a byte each), then per entry
+/// its value if it has one and its range unless it is the stat's default (8 bytes a
+/// number). A standard v3 actor takes about 225 bytes instead of 416 as [`Entry`] values.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub version: i64,
-    /// Sorted by stat id.
-    pub entries: Vec<Entry>,
+    len: u32,
+    packed: Box<[u8]>,
     /// Combined context packs (not part of the four v3 fields).
     pub context: BTreeMap<String, ModifierPack>,
-    names: Arc<[String]>,
+    shape: Arc<Shape>,
 }
 
 impl PartialEq for Snapshot {
@@ -43,50 +73,169 @@ impl PartialEq for Snapshot {
     fn eq(&self, other: &Snapshot) -> bool {
         self.version == other.version
             && self.context == other.context
-            && self.entries.len() == other.entries.len()
-            && self.entries.iter().zip(&other.entries).all(|(a, b)| {
-                a.stat == b.stat
-                    && a.flags == b.flags
-                    && a.value.to_bits() == b.value.to_bits()
-                    && a.min.to_bits() == b.min.to_bits()
-                    && a.max.to_bits() == b.max.to_bits()
-            })
+            && self.len == other.len
+            && self.entries().zip(other.entries()).all(|(a, b)| a.same_bits(&b))
     }
 }
 
+/// Bytes of the presence bitmap of a rule set with `stats` stats.
+fn bitmap_len(stats: usize) -> usize {
+    stats.div_ceil(8)
+}
+
+/// Appends the packed form of `entries` (sorted by stat id, each of a stat of `shape`) to `out`.
+fn encode(entries: impl Iterator<Item = Entry> + Clone, shape: &Shape, out: &mut Vec<u8>) {
+    let size = |e: Entry| 1 + 8 * e.has_value() as usize + if shape.is_default(&e) { 0 } else { 16 };
+    let bitmap = bitmap_len(shape.names.len());
+    out.reserve_exact(bitmap + entries.clone().map(size).sum::<usize>());
+    let start = out.len();
+    out.resize(start + bitmap, 0);
+    for e in entries.clone() {
+        out[start + e.stat.index() / 8] |= 1 << (e.stat.index() % 8);
+    }
+    for e in entries.clone() {
+        out.push(e.flags | if shape.is_default(&e) { 0 } else { EXPLICIT_RANGE });
+    }
+    for e in entries {
+        if e.has_value() {
+            out.extend_from_slice(&e.value.to_bits().to_le_bytes());
+        }
+        if !shape.is_default(&e) {
+            out.extend_from_slice(&e.min.to_bits().to_le_bytes());
+            out.extend_from_slice(&e.max.to_bits().to_le_bytes());
+        }
+    }
+}
+
+/// Decodes packed entries in stat order.
+pub struct Entries<'a> {
+    packed: &'a [u8],
+    shape: &'a Shape,
+    len: usize,
+    /// The next entry's ordinal, the next stat to look at, the next number's offset.
+    next: usize,
+    stat: usize,
+    data: usize,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.next == self.len {
+            return None;
+        }
+        loop {
+            let bits = self.packed[self.stat / 8] >> (self.stat % 8);
+            if bits != 0 {
+                self.stat += bits.trailing_zeros() as usize;
+                break;
+            }
+            self.stat = (self.stat / 8 + 1) * 8;
+        }
+        let stat = StatId(self.stat as u32);
+        let stored = self.packed[bitmap_len(self.shape.names.len()) + self.next];
+        (self.stat, self.next) = (self.stat + 1, self.next + 1);
+        let word = |at: usize| u64::from_le_bytes(self.packed[at..at + 8].try_into().expect("8 bytes"));
+        let mut e = Entry { stat, flags: stored & !EXPLICIT_RANGE, value: 0.0, min: 0.0, max: 0.0 };
+        if e.has_value() {
+            e.value = f64::from_bits(word(self.data));
+            self.data += 8;
+        }
+        if stored & EXPLICIT_RANGE != 0 {
+            (e.min, e.max) = (f64::from_bits(word(self.data)), f64::from_bits(word(self.data + 8)));
+            self.data += 16;
+        } else {
+            (e.min, e.max) = self.shape.default_ranges[stat.index()].expect("encoded as default");
+        }
+        Some(e)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len - self.next, Some(self.len - self.next))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
+
 impl Snapshot {
-    pub fn new(
+    /// `entries` are sorted by stat id, each of a stat of `shape`.
+    pub(crate) fn new(
         version: i64,
-        entries: Vec<Entry>,
+        entries: &[Entry],
         context: BTreeMap<String, ModifierPack>,
-        names: Arc<[String]>,
+        shape: Arc<Shape>,
     ) -> Self {
-        Snapshot { version, entries, context, names }
+        Snapshot::from_entries(version, entries.iter().copied(), context, shape)
     }
 
-    /// The stat names of another generation of the same structure.
-    pub(crate) fn set_names(&mut self, names: Arc<[String]>) {
-        self.names = names;
+    /// [`Snapshot::new`] from entries that can be walked more than once.
+    pub(crate) fn from_entries(
+        version: i64,
+        entries: impl ExactSizeIterator<Item = Entry> + Clone,
+        context: BTreeMap<String, ModifierPack>,
+        shape: Arc<Shape>,
+    ) -> Self {
+        let len = entries.len() as u32;
+        let mut packed = Vec::new();
+        encode(entries, &shape, &mut packed);
+        Snapshot { version, len, packed: packed.into_boxed_slice(), context, shape }
     }
 
-    pub fn entry(&self, stat: StatId) -> Option<&Entry> {
-        self.entries.binary_search_by_key(&stat, |e| e.stat).ok().map(|i| &self.entries[i])
+    /// Replaces the entries (sorted by stat id) and the shape, reusing the allocation when
+    /// the size is unchanged; `buf` is scratch space.
+    pub(crate) fn set_entries(&mut self, entries: &[Entry], shape: Arc<Shape>, buf: &mut Vec<u8>) {
+        buf.clear();
+        encode(entries.iter().copied(), &shape, buf);
+        if buf.len() == self.packed.len() {
+            self.packed.copy_from_slice(buf);
+        } else {
+            self.packed = buf.as_slice().into();
+        }
+        self.len = entries.len() as u32;
+        self.shape = shape;
+    }
+
+    /// The entries in stat order.
+    pub fn entries(&self) -> Entries<'_> {
+        let data = bitmap_len(self.shape.names.len()) + self.len as usize;
+        Entries { packed: &self.packed, shape: &self.shape, len: self.len as usize, next: 0, stat: 0, data }
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes of the packed entries.
+    pub fn packed_bytes(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn entry(&self, stat: StatId) -> Option<Entry> {
+        self.entries().find(|e| e.stat >= stat).filter(|e| e.stat == stat)
+    }
+
+    fn id(&self, name: &str) -> Option<StatId> {
+        self.shape.names.iter().position(|n| n == name).map(|i| StatId(i as u32))
     }
 
     /// The value of a stat by name, if it has one.
     pub fn get(&self, name: &str) -> Option<f64> {
-        let id = self.names.iter().position(|n| n == name)?;
-        self.entry(StatId(id as u32)).filter(|e| e.has_value()).map(|e| e.value)
+        self.entry(self.id(name)?).filter(|e| e.has_value()).map(|e| e.value)
     }
 
     /// `(Min, Max)` of a stat by name, if it has an entry.
     pub fn caps_used(&self, name: &str) -> Option<(f64, f64)> {
-        let id = self.names.iter().position(|n| n == name)?;
-        self.entry(StatId(id as u32)).map(|e| (e.min, e.max))
+        self.entry(self.id(name)?).map(|e| (e.min, e.max))
     }
 
     pub fn name(&self, stat: StatId) -> &str {
-        &self.names[stat.index()]
+        &self.shape.names[stat.index()]
     }
 
     /// Applies the named context pack to a base value (spec §6).
@@ -101,7 +250,7 @@ impl Serialize for Section<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let snap = self.0;
         let mut m = s.serialize_map(None)?;
-        for e in &snap.entries {
+        for e in snap.entries() {
             match self.1 {
                 Some(derived) if e.has_value() && (e.flags & DERIVED != 0) == derived => {
                     m.serialize_entry(snap.name(e.stat), &e.value)?;
@@ -136,5 +285,38 @@ impl Serialize for Snapshot {
             m.serialize_entry("Context", &self.context)?;
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_entries_round_trip() {
+        let shape = Arc::new(Shape {
+            names: (0..11).map(|i| format!("s{i}")).collect(),
+            default_ranges: (0..11).map(|i| (i % 2 == 0).then_some((0.0, 10.0))).collect(),
+        });
+        let e = |stat, flags, value, min, max| Entry { stat: StatId(stat), flags, value, min, max };
+        let entries = [
+            e(0, HAS_VALUE, 1.5, 0.0, 10.0),                      // default range
+            e(1, HAS_VALUE | DERIVED, -0.0, -1.0, f64::INFINITY), // no default
+            e(2, 0, 0.0, 0.0, 9.0),                               // caps only, explicit
+            e(8, HAS_VALUE, 3.0, -0.0, 10.0),                     // -0 is not the default 0
+            e(10, DERIVED | HAS_VALUE, 5.0, 0.0, 10.0),           // past the first bitmap byte
+        ];
+        let mut snap = Snapshot::new(7, &entries, BTreeMap::new(), shape.clone());
+        let back: Vec<Entry> = snap.entries().collect();
+        assert_eq!(back.len(), entries.len());
+        assert!(back.iter().zip(&entries).all(|(a, b)| a.same_bits(b)), "{back:?}");
+        assert!(snap.entry(StatId(8)).is_some_and(|x| x.same_bits(&entries[3])));
+        assert!(snap.entry(StatId(9)).is_none());
+        assert_eq!(snap.packed_bytes(), 2 + 5 + 8 * 4 + 16 * 3);
+
+        let mut buf = Vec::new();
+        snap.set_entries(&entries[..2], shape, &mut buf);
+        assert_eq!(snap.len(), 2);
+        assert!(snap.entries().zip(&entries).all(|(a, b)| a.same_bits(b)));
     }
 }

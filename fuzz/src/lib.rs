@@ -635,7 +635,7 @@ pub fn actor_input(data: &[u8]) {
                 }
                 Err(mut e) => {
                     e.message = format!("line {line_no}: {}", e.message);
-                    expected.push(Some(actorc::cli::record(e.actor.clone().as_deref(), &Err(ActorError::Input(e)))));
+                    expected.push(Some(actorc::cli::record(e.actor.clone().as_deref(), &Err(ActorError::from(e)))));
                 }
             },
             // Not UTF-8: some input error, its wording is the CLI's.

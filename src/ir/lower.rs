@@ -14,7 +14,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         policy: None,
         unscoped: None,
         nodes: Vec::new(),
-        names: std::sync::Arc::from(Vec::new()),
+        shape: Default::default(),
         slot_base: Vec::new(),
         stat_ids: NameMap::default(),
         bucket_ids: NameMap::default(),
@@ -132,7 +132,18 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         };
     }
     ir.slot_base.push(next);
-    ir.names = ir.stats.iter().map(|s| s.name.clone()).collect();
+    let constant = |e: Option<Expr>, unbounded: f64| match e {
+        None => Some(unbounded),
+        Some(e) => match ir.nodes[e.range()] {
+            [Node::Const(c)] => Some(c),
+            [Node::Const(c), Node::Unary(UnOp::Neg, _)] => Some(-c),
+            _ => None,
+        },
+    };
+    let default_ranges =
+        ir.stats.iter().map(|s| Some((constant(s.min, f64::NEG_INFINITY)?, constant(s.max, f64::INFINITY)?))).collect();
+    let names = ir.stats.iter().map(|s| s.name.clone()).collect();
+    ir.shape = std::sync::Arc::new(crate::snapshot::Shape { names, default_ranges });
     ir
 }
 

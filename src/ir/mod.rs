@@ -180,8 +180,8 @@ pub struct Ir {
     pub policy: Option<Policy>,
     pub unscoped: Option<LayerId>,
     pub nodes: Vec<Node>,
-    /// Stat names by id, shared with every snapshot.
-    pub names: std::sync::Arc<[String]>,
+    /// Stat names and constant ranges by id, shared with every snapshot.
+    pub shape: std::sync::Arc<crate::snapshot::Shape>,
     /// Dense numbering of every (stat, pipeline position): the slots of stat `s` are
     /// `slot_base[s] ..` (an operator stat has one); the last entry is the total.
     pub slot_base: Vec<u32>,

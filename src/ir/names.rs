@@ -8,32 +8,46 @@ const PACKED: usize = 31;
 
 type Packed = [u64; 4];
 
-#[inline]
+/// Word `i` of the packed form of `bytes`: whole words are read straight from the text,
+/// a partial one by overlapping reads. Each word is computed into a register: building the
+/// key in a buffer and reading it back as a vector stalls on store-to-load forwarding.
+#[inline(always)]
+fn chunk(bytes: &[u8], i: usize) -> u64 {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")));
+    let (len, start) = (bytes.len(), 8 * i);
+    if len >= start + 8 {
+        return word(start);
+    }
+    if len <= start {
+        return 0;
+    }
+    let rest = len - start;
+    if len >= 8 {
+        word(len - 8) >> (8 * (8 - rest))
+    } else if rest >= 4 {
+        half(0) | half(len - 4) << (8 * (rest - 4))
+    } else {
+        let b = |k: usize| u64::from(bytes[k]) << (8 * k);
+        b(0) | b(rest / 2) | b(rest - 1)
+    }
+}
+
+#[inline(always)]
 fn pack(name: &str) -> Option<Packed> {
     let bytes = name.as_bytes();
     let len = bytes.len();
     if len > PACKED {
         return None;
     }
-    // Whole words are read straight from the text (a byte buffer would stall on
-    // store-to-load forwarding); a partial last word by overlapping reads.
-    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")));
-    let mut words = [0u64; 4];
-    let full = len / 8;
-    for (i, w) in words.iter_mut().enumerate().take(full) {
-        *w = word(8 * i);
-    }
-    let rest = len % 8;
-    words[full] = match (rest, len) {
-        (0, _) => 0,
-        (_, 8..) => word(len - 8) >> (8 * (8 - rest)),
-        (4.., _) => half(0) | half(len - 4) << (8 * (rest - 4)),
-        _ => bytes.iter().enumerate().fold(0, |w, (i, &b)| w | u64::from(b) << (8 * i)),
-    };
-    // `len + 1`, so no name packs to all zeros, the table's empty slot.
-    words[3] |= (len as u64 + 1) << 56;
-    Some(words)
+    // `len + 1` in the top byte, so no name packs to all zeros, the table's empty slot.
+    Some([chunk(bytes, 0), chunk(bytes, 1), chunk(bytes, 2), chunk(bytes, 3) | (len as u64 + 1) << 56])
+}
+
+/// Word by word, so that a key held in registers is not spilled for a vector compare.
+#[inline(always)]
+fn same(a: &Packed, b: &Packed) -> bool {
+    (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) == 0
 }
 
 fn slot_hash(key: &Packed) -> u64 {
@@ -59,11 +73,11 @@ impl<V> Default for NameMap<V> {
 
 impl<V> NameMap<V> {
     /// The slot holding `key`, or the free slot where it belongs.
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &Packed) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = (slot_hash(key) >> 32) as usize & mask;
-        while self.slots[i].0 != *key && self.slots[i].0 != EMPTY {
+        while !same(&self.slots[i].0, key) && !same(&self.slots[i].0, &EMPTY) {
             i = (i + 1) & mask;
         }
         i

@@ -256,9 +256,15 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// The range bound `e`, checked (in lanes with an entry) like `eval`'s `bound`.
     fn bound(&mut self, e: Option<Expr>, inf: f64, entry: Value, code: i64) -> Value {
-        match e {
-            None => self.splat(inf),
-            Some(e) => {
+        let constant = e.and_then(|e| match self.ir.nodes[e.range()] {
+            [Node::Const(c)] if c.is_finite() => Some(c),
+            _ => None,
+        });
+        match (e, constant) {
+            (None, _) => self.splat(inf),
+            // A finite constant never fails its check.
+            (Some(_), Some(c)) => self.splat(c),
+            (Some(e), None) => {
                 let v = self.expr(e, self.zero, self.zero);
                 let nf = self.not_finite(v);
                 let bad = self.b.ins().band(nf, entry);

@@ -26,10 +26,10 @@ use crate::ingest::{InputError, Prepared};
 use crate::ir::{Ir, StatId};
 use crate::snapshot::{Entry, Snapshot};
 use codegen::{Libm, Translator, decode_error};
-use cranelift_codegen::ir::{AbiParam, UserFuncName};
+use cranelift_codegen::ir::{AbiParam, FuncRef, Signature, UserFuncName};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
 use layout::{Layout, SlotDesc, StatDesc};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,23 @@ const STATS_PER_FUNCTION: usize = 4;
 
 /// Lane pairs per parallel task.
 const PAIRS_PER_TASK: usize = 32;
+
+/// One function's machine code, compiled off the module, to be placed into it.
+struct Function {
+    alignment: u64,
+    bytes: Vec<u8>,
+    relocs: Vec<ModuleReloc>,
+    dump_text: String,
+}
+
+/// Imports function `id` of the module into `func`, as `Module::declare_func_in_func`
+/// does (which needs the module mutably, so not from several threads).
+fn import(func: &mut cranelift_codegen::ir::Function, id: FuncId, sig: Signature) -> FuncRef {
+    use cranelift_codegen::ir::{ExtFuncData, ExternalName, UserExternalName};
+    let signature = func.import_signature(sig);
+    let name = func.declare_imported_user_function(UserExternalName { namespace: 0, index: id.as_u32() });
+    func.import_function(ExtFuncData { name: ExternalName::user(name), signature, colocated: false, patchable: false })
+}
 
 /// Native code for one rule set. Cloning the [`Arc`] around it shares the code; the code is
 /// freed when the last owner drops it.
@@ -115,51 +132,67 @@ impl Compiled {
         let pow = module.declare_function("actorc_pow", Linkage::Import, &binary).map_err(err)?;
         let exp = module.declare_function("actorc_exp", Linkage::Import, &unary).map_err(err)?;
         let ln = module.declare_function("actorc_ln", Linkage::Import, &unary).map_err(err)?;
+        let imports = [(pow, binary), (exp, unary.clone()), (ln, unary)];
 
         let ptr = module.target_config().pointer_type();
-        let mut ctx = module.make_context();
-        ctx.set_disasm(std::env::var_os("ACTORC_JIT_DUMP").is_some());
-        let mut fctx = FunctionBuilderContext::new();
-        // One function per chunk of stats keeps each function small: Cranelift's compile
-        // time grows faster than linearly with function size.
+        let mut signature = module.make_signature();
+        signature.params = Translator::signature_params(ptr);
+        // One function per chunk of stats keeps each function small (Cranelift's compile
+        // time grows faster than linearly with function size), and the chunks compile in
+        // parallel; only placing the code in the module is sequential.
         let ids: Vec<StatId> = ir.stat_ids().collect();
-        let mut funcs = Vec::new();
-        for (k, chunk) in ids.chunks(stats_per_function).enumerate() {
-            ctx.func.signature.params = Translator::signature_params(ptr);
-            ctx.func.name = UserFuncName::user(0, k as u32);
-            let id = module
-                .declare_function(&format!("actorc_rules_{k}"), Linkage::Local, &ctx.func.signature)
-                .map_err(err)?;
-            {
-                let libm = Libm {
-                    pow: module.declare_func_in_func(pow, &mut ctx.func),
-                    exp: module.declare_func_in_func(exp, &mut ctx.func),
-                    ln: module.declare_func_in_func(ln, &mut ctx.func),
-                };
-                let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-                let mut t = Translator::new(b, ir, &shape, libm, k == 0);
-                for &id in chunk {
-                    t.stat(id);
-                }
-                t.finish(module.target_config());
+        let chunks: Vec<(usize, &[StatId])> = ids.chunks(stats_per_function).enumerate().collect();
+        let mut funcs = Vec::with_capacity(chunks.len());
+        for (k, _) in &chunks {
+            funcs.push(module.declare_function(&format!("actorc_rules_{k}"), Linkage::Local, &signature).map_err(err)?);
+        }
+        let dump = std::env::var_os("ACTORC_JIT_DUMP").is_some();
+        let (isa, config) = (module.isa(), module.target_config());
+        let compiled: Vec<Result<Function, String>> = chunks
+            .par_iter()
+            .map_init(
+                || (cranelift_codegen::Context::new(), FunctionBuilderContext::new()),
+                |(ctx, fctx), &(k, chunk)| {
+                    ctx.clear();
+                    ctx.set_disasm(dump);
+                    ctx.func.signature = signature.clone();
+                    ctx.func.name = UserFuncName::user(0, k as u32);
+                    let [pow, exp, ln] = imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
+                    let b = FunctionBuilder::new(&mut ctx.func, fctx);
+                    let mut t = Translator::new(b, ir, &shape, Libm { pow, exp, ln }, k == 0);
+                    for &id in chunk {
+                        t.stat(id);
+                    }
+                    t.finish(config);
+                    let clif = if dump { ctx.func.display().to_string() } else { String::new() };
+                    let mut plane = cranelift_codegen::control::ControlPlane::default();
+                    ctx.compile(isa, &mut plane).map_err(|e| format!("{:?}", e.inner))?;
+                    let code = ctx.compiled_code().expect("just compiled");
+                    let id = funcs[k];
+                    let relocs =
+                        code.buffer.relocs().iter().map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id)).collect();
+                    let mut dump_text = String::new();
+                    if dump {
+                        dump_text = format!("{clif}\ncode size: {} bytes\n", code.code_info().total_size);
+                        if let Some(v) = &code.vcode {
+                            dump_text.push_str(v);
+                        }
+                    }
+                    Ok(Function {
+                        alignment: code.buffer.alignment as u64,
+                        bytes: code.code_buffer().to_vec(),
+                        relocs,
+                        dump_text,
+                    })
+                },
+            )
+            .collect();
+        for (k, f) in compiled.into_iter().enumerate() {
+            let f = f?;
+            if dump {
+                eprintln!("{}", f.dump_text);
             }
-            if std::env::var_os("ACTORC_JIT_DUMP").is_some() {
-                eprintln!("{}", ctx.func.display());
-            }
-            module.define_function(id, &mut ctx).map_err(|e| match e {
-                cranelift_module::ModuleError::Compilation(c) => format!("{c:?}"),
-                e => e.to_string(),
-            })?;
-            if std::env::var_os("ACTORC_JIT_DUMP").is_some()
-                && let Some(c) = ctx.compiled_code()
-            {
-                eprintln!("code size: {} bytes", c.code_info().total_size);
-                if let Some(v) = &c.vcode {
-                    eprintln!("{v}");
-                }
-            }
-            module.clear_context(&mut ctx);
-            funcs.push(id);
+            module.define_function_bytes(funcs[k], f.alignment, &f.bytes, &f.relocs).map_err(err)?;
         }
         module.finalize_definitions().map_err(err)?;
         let kernels = funcs
@@ -214,7 +247,7 @@ impl Compiled {
         let mut results = Vec::with_capacity(batch.inputs.len());
         for input in &batch.inputs {
             results.push(match input {
-                Some(e) => Err(ActorError::Input(e.clone())),
+                Some(e) => Err(ActorError::from(e.clone())),
                 None => snaps.next().expect("one result per prepared actor").map_err(Into::into),
             });
         }
@@ -242,7 +275,7 @@ impl Compiled {
         actors
             .iter()
             .map(|a| match a {
-                Err(e) => Err(ActorError::Input(e.clone())),
+                Err(e) => Err(ActorError::from(e.clone())),
                 Ok(_) => snaps.next().expect("one result per prepared actor").map_err(Into::into),
             })
             .collect()
@@ -290,20 +323,17 @@ impl Compiled {
             return Err(EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k])));
         }
         let meta = &l.actors[lane];
-        let entries = l.entries[meta.entries.0 as usize..meta.entries.1 as usize]
-            .iter()
-            .map(|&(s, flags)| {
-                let w = s as usize * layout::STAT_OUT_WORDS;
-                Entry {
-                    stat: StatId(s),
-                    flags,
-                    value: f64::from_bits(o[w + k]),
-                    min: f64::from_bits(o[w + 2 + k]),
-                    max: f64::from_bits(o[w + 4 + k]),
-                }
-            })
-            .collect();
-        Ok(Snapshot::new(meta.version, entries, meta.context.clone(), self.ir.names.clone()))
+        let entries = l.entries[meta.entries.0 as usize..meta.entries.1 as usize].iter().map(|&(s, flags)| {
+            let w = s as usize * layout::STAT_OUT_WORDS;
+            Entry {
+                stat: StatId(s),
+                flags,
+                value: f64::from_bits(o[w + k]),
+                min: f64::from_bits(o[w + 2 + k]),
+                max: f64::from_bits(o[w + 4 + k]),
+            }
+        });
+        Ok(Snapshot::from_entries(meta.version, entries, meta.context.clone(), self.ir.shape.clone()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The memoizing cache: a hit equals a fresh evaluation; an incremental recompute after a
 //! changed subsystem, or after a rule change, equals a full evaluation (bit for bit).
 
-use actorc::cache::{Cache, KeyedActor};
+use actorc::cache::{Cache, Keep, KeyedActor};
 use actorc::load::LoadOptions;
 use actorc::reload::{Change, Outcome, Reloader};
 use actorc::{Actor, Backend};
@@ -230,4 +230,41 @@ fn refresh_in_place_follows_dependents_and_entries_that_come_and_go() {
         present.push(with_gold_find(&g));
     }
     assert!(present[2] < present[1] && present[3] == present[0], "entries went and came back: {present:?}");
+}
+
+#[test]
+fn results_only_cache_recomputes_on_lookup_and_equals_fresh() {
+    let r = reloader("rules/rpg");
+    let actors = party();
+    let with_id: Vec<&Actor> = actors.iter().filter(|a| a.id.is_some()).collect();
+    let mut cache = Cache::keeping(16, Keep::Results);
+    let g1 = r.current().unwrap();
+    for a in &actors {
+        assert_eq!(cache.evaluate(&g1, a), g1.engine.evaluate(a));
+    }
+    // A changed input has no prepared form to compare with: a full evaluation.
+    let b = perturb(with_id[0], 3, 1.5);
+    assert_eq!(cache.evaluate(&g1, &b), g1.engine.evaluate(&b));
+    assert_eq!(cache.stats().incremental, 0);
+    assert_eq!(cache.evaluate(&g1, with_id[0]), g1.engine.evaluate(with_id[0]));
+
+    // After a rule change, refresh cannot recompute without prepared forms and keeps the
+    // entries; each lookup ingests again and evaluates only the stats the change reaches.
+    let file = "rules/rpg/progression.stat";
+    let text = std::fs::read_to_string(file).unwrap().replace("armor * 2", "armor * 3");
+    assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+    let g2 = r.current().unwrap();
+    assert_eq!(cache.refresh(&g2), 0);
+    assert_eq!(cache.len(), with_id.len());
+    let ok = with_id.iter().filter(|a| g1.engine.evaluate(a).is_ok()).count() as u64;
+    for a in &with_id {
+        assert_eq!(cache.evaluate(&g2, a), g2.engine.evaluate(a), "{:?}", a.id);
+    }
+    assert_eq!(cache.stats().incremental, ok);
+    assert!(cache.stats().dirty_stats <= 2 * ok, "power_rating and effective_power: {:?}", cache.stats());
+    let hits = cache.stats().hits;
+    for a in &with_id {
+        assert_eq!(cache.evaluate(&g2, a), g2.engine.evaluate(a));
+    }
+    assert_eq!(cache.stats().hits, hits + with_id.len() as u64);
 }

@@ -1,5 +1,6 @@
 //! End-to-end determinism: `actorc run` on a few thousand generated actors writes
-//! byte-identical NDJSON across repeated runs, thread counts and engines.
+//! byte-identical NDJSON across repeated runs, thread counts, engines, and with the result
+//! cache on and off.
 
 use crate::run::actorc;
 use std::fmt::Write;
@@ -77,17 +78,38 @@ pub fn generated_ndjson(n: usize, seed: u64) -> String {
 #[test]
 fn ndjson_output_is_byte_identical() {
     let input = generated_ndjson(3000, 7);
-    let run = |extra: &[&str]| {
+    let run = |input: &str, extra: &[&str]| {
         let mut args = vec!["run", "rules/rpg", "--input", "-", "--quiet"];
         args.extend_from_slice(extra);
-        let out = actorc(&args, &input);
+        let out = actorc(&args, input);
         assert_eq!(out.code, 1, "the batch holds broken actors: {}", out.stderr);
-        out.stdout
+        out
     };
-    let reference = run(&["--engine", "interp", "--threads", "1"]);
+    let reference = run(&input, &["--engine", "interp", "--threads", "1"]).stdout;
     assert_eq!(reference.lines().count(), 3000 + 3, "three broken actors are inserted");
     assert!(reference.lines().filter(|l| l.contains("\"error\"")).count() >= 3);
-    for extra in [&["--engine", "interp"][..], &["--engine", "interp", "--threads", "2"][..]] {
-        assert!(run(extra) == reference, "output differs with {extra:?}");
+    for extra in [
+        &["--engine", "interp"][..],
+        &["--engine", "interp", "--threads", "1"],
+        &["--engine", "interp", "--threads", "2"],
+        &["--engine", "jit", "--threads", "1"],
+        &["--engine", "jit"],
+        &["--engine", "jit", "--threads", "2"],
+    ] {
+        assert!(run(&input, extra).stdout == reference, "output differs with {extra:?}");
+    }
+    // With the result cache (`--stats`): the batch twice, so the second half is served from it.
+    let twice = format!("{input}{input}");
+    for engine in ["interp", "jit"] {
+        for threads in ["1", "2"] {
+            let out = run(&twice, &["--engine", engine, "--threads", threads, "--stats"]);
+            assert!(
+                out.stdout == format!("{reference}{reference}"),
+                "output differs with the cache, {engine}, {threads}"
+            );
+            let hits: u64 =
+                out.stderr.split("cache: ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+            assert!(hits >= 2900, "the second half hits: {}", out.stderr);
+        }
     }
 }

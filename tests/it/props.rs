@@ -108,7 +108,7 @@ proptest! {
     #[test]
     fn values_lie_within_caps_used(a in actor()) {
         if let Ok(snap) = engine().evaluate(&a) {
-            for e in &snap.entries {
+            for e in snap.entries() {
                 prop_assert!(e.min <= e.max, "{}: {} > {}", snap.name(e.stat), e.min, e.max);
                 if e.has_value() {
                     prop_assert!(e.min <= e.value && e.value <= e.max, "{} = {} outside {}..{}", snap.name(e.stat), e.value, e.min, e.max);

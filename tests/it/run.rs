@@ -177,6 +177,17 @@ fn input_not_utf8_costs_only_that_actor() {
     let cached = actorc(&["run", "rules/actor_core_v3", "--input", batch.to_str().unwrap(), "--stats"], "");
     assert_eq!(cached.code, 1, "{}", cached.stderr);
     assert_eq!(cached.stdout, out.stdout, "{}", cached.stderr);
+    // … also into a file with --output, and from standard input.
+    let written = dir.join("out.ndjson");
+    let to_file = actorc(
+        &["run", "rules/actor_core_v3", "--input", "-", "--stats", "-o", written.to_str().unwrap()],
+        &String::from_utf8_lossy(&input),
+    );
+    assert_eq!(to_file.code, 1, "{}", to_file.stderr);
+    assert_eq!(to_file.stdout, "");
+    let from_file = std::fs::read_to_string(&written).unwrap();
+    assert_eq!(from_file.lines().count(), 3);
+    assert_eq!(from_file.lines().next(), out.stdout.lines().next());
     let one = dir.join("one.json");
     std::fs::write(&one, b"[\xff]").unwrap();
     let out = actorc(&["run", "rules/actor_core_v3", "--input", one.to_str().unwrap()], "");
