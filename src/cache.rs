@@ -10,7 +10,9 @@
 //! generation's rules. On a miss for a known id, only dirty stats (prepared input differs, or
 //! the stat's rule fingerprint changed between generations) and their changed dependents are
 //! recomputed with [`eval_incremental`]; when the rule set's structure changed (stat ids or
-//! order, layers, policy) it falls back to a full evaluation. Capacity is bounded with LRU
+//! order, layers, policy) it falls back to a full evaluation. What is kept per actor besides
+//! the result is a choice ([`Keep`]): the prepared form (for `refresh` and per-stat input
+//! comparison) costs about six times the memory of the result. Capacity is bounded with LRU
 //! eviction (a slab with an index-linked list).
 
 use crate::engine::ActorError;
@@ -527,8 +529,8 @@ impl Cache {
         self.rule_diff((old.0, &old.1), (g, ir)).is_some()
     }
 
-    /// Brings slot `i`, which has a prepared form of unchanged input and the structure of `g`, to generation `g` in place (no clone
-    /// of its prepared form) and returns the new result.
+    /// Brings slot `i` (a prepared form, unchanged input, the structure of `g`) to generation
+    /// `g` in place, without cloning its prepared form, and returns the new result.
     fn recompute_in_place(&mut self, g: &Generation, i: usize) -> Shared {
         let prepared = self.slots[i].prepared.take().expect("the slot has a prepared form");
         let result = match self.update_unique(g, i, &prepared) {

@@ -84,25 +84,31 @@ fn bitmap_len(stats: usize) -> usize {
 }
 
 /// Appends the packed form of `entries` (sorted by stat id, each of a stat of `shape`) to `out`.
-fn encode(entries: impl Iterator<Item = Entry> + Clone, shape: &Shape, out: &mut Vec<u8>) {
-    let size = |e: Entry| 1 + 8 * e.has_value() as usize + if shape.is_default(&e) { 0 } else { 16 };
-    let bitmap = bitmap_len(shape.names.len());
-    out.reserve_exact(bitmap + entries.clone().map(size).sum::<usize>());
+fn encode(entries: &[Entry], shape: &Shape, out: &mut Vec<u8>) {
+    let explicit = |e: &Entry| !shape.is_default(e);
+    let data: usize = entries.iter().map(|e| 8 * usize::from(e.has_value()) + 16 * usize::from(explicit(e))).sum();
+    let head = bitmap_len(shape.names.len()) + entries.len();
+    // One exact allocation (boxing the buffer then copies nothing), written through a slice.
     let start = out.len();
-    out.resize(start + bitmap, 0);
-    for e in entries.clone() {
-        out[start + e.stat.index() / 8] |= 1 << (e.stat.index() % 8);
-    }
-    for e in entries.clone() {
-        out.push(e.flags | if shape.is_default(&e) { 0 } else { EXPLICIT_RANGE });
-    }
-    for e in entries {
+    out.reserve_exact(head + data);
+    out.resize(start + head + data, 0);
+    let (head, body) = out[start..].split_at_mut(head);
+    let (bitmap, flags) = head.split_at_mut(head.len() - entries.len());
+    let mut at = 0;
+    let mut put = |x: f64| {
+        body[at..at + 8].copy_from_slice(&x.to_bits().to_le_bytes());
+        at += 8;
+    };
+    for (e, flag) in entries.iter().zip(flags) {
+        bitmap[e.stat.index() / 8] |= 1 << (e.stat.index() % 8);
+        let explicit = explicit(e);
+        *flag = e.flags | if explicit { EXPLICIT_RANGE } else { 0 };
         if e.has_value() {
-            out.extend_from_slice(&e.value.to_bits().to_le_bytes());
+            put(e.value);
         }
-        if !shape.is_default(&e) {
-            out.extend_from_slice(&e.min.to_bits().to_le_bytes());
-            out.extend_from_slice(&e.max.to_bits().to_le_bytes());
+        if explicit {
+            put(e.min);
+            put(e.max);
         }
     }
 }
@@ -166,27 +172,16 @@ impl Snapshot {
         context: BTreeMap<String, ModifierPack>,
         shape: Arc<Shape>,
     ) -> Self {
-        Snapshot::from_entries(version, entries.iter().copied(), context, shape)
-    }
-
-    /// [`Snapshot::new`] from entries that can be walked more than once.
-    pub(crate) fn from_entries(
-        version: i64,
-        entries: impl ExactSizeIterator<Item = Entry> + Clone,
-        context: BTreeMap<String, ModifierPack>,
-        shape: Arc<Shape>,
-    ) -> Self {
-        let len = entries.len() as u32;
         let mut packed = Vec::new();
         encode(entries, &shape, &mut packed);
-        Snapshot { version, len, packed: packed.into_boxed_slice(), context, shape }
+        Snapshot { version, len: entries.len() as u32, packed: packed.into_boxed_slice(), context, shape }
     }
 
     /// Replaces the entries (sorted by stat id) and the shape, reusing the allocation when
     /// the size is unchanged; `buf` is scratch space.
     pub(crate) fn set_entries(&mut self, entries: &[Entry], shape: Arc<Shape>, buf: &mut Vec<u8>) {
         buf.clear();
-        encode(entries.iter().copied(), &shape, buf);
+        encode(entries, &shape, buf);
         if buf.len() == self.packed.len() {
             self.packed.copy_from_slice(buf);
         } else {

@@ -241,8 +241,10 @@ impl Compiled {
         let outs: Vec<Vec<u64>> = batch.chunks.par_iter().map(|l| self.run(l, words)).collect();
         let lanes: Vec<(usize, usize)> =
             batch.chunks.iter().enumerate().flat_map(|(c, l)| (0..l.lanes).map(move |i| (c, i))).collect();
-        let snaps: Vec<Result<Snapshot, EvalError>> =
-            lanes.par_iter().map(|&(c, i)| self.snapshot(&batch.chunks[c], &outs[c], words, i)).collect();
+        let snaps: Vec<Result<Snapshot, EvalError>> = lanes
+            .par_iter()
+            .map_init(Vec::new, |buf, &(c, i)| self.snapshot(&batch.chunks[c], &outs[c], words, i, buf))
+            .collect();
         let mut snaps = snaps.into_iter();
         let mut results = Vec::with_capacity(batch.inputs.len());
         for input in &batch.inputs {
@@ -263,11 +265,11 @@ impl Compiled {
         let chunks: Vec<Vec<Result<Snapshot, EvalError>>> = ok
             .par_chunks(PAIRS_PER_TASK * 2)
             .map_init(
-                || (Layout::default(), Vec::new()),
-                |(l, out), chunk| {
+                || (Layout::default(), Vec::new(), Vec::new()),
+                |(l, out, buf), chunk| {
                     l.fill(&self.ir, &self.shape, chunk);
                     self.run_into(l, words, out);
-                    (0..l.lanes).map(|i| self.snapshot(l, out, words, i)).collect()
+                    (0..l.lanes).map(|i| self.snapshot(l, out, words, i, buf)).collect()
                 },
             )
             .collect();
@@ -313,7 +315,15 @@ impl Compiled {
         }
     }
 
-    fn snapshot(&self, l: &Layout, out: &[u64], words: usize, lane: usize) -> Result<Snapshot, EvalError> {
+    /// Lane `lane`'s result; `buf` is scratch space.
+    fn snapshot(
+        &self,
+        l: &Layout,
+        out: &[u64],
+        words: usize,
+        lane: usize,
+        buf: &mut Vec<Entry>,
+    ) -> Result<Snapshot, EvalError> {
         let (pair, k) = (lane / 2, lane % 2);
         let o = &out[pair * words..(pair + 1) * words];
         let e = self.shape.stats as usize * layout::STAT_OUT_WORDS;
@@ -323,7 +333,8 @@ impl Compiled {
             return Err(EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k])));
         }
         let meta = &l.actors[lane];
-        let entries = l.entries[meta.entries.0 as usize..meta.entries.1 as usize].iter().map(|&(s, flags)| {
+        buf.clear();
+        buf.extend(l.entries[meta.entries.0 as usize..meta.entries.1 as usize].iter().map(|&(s, flags)| {
             let w = s as usize * layout::STAT_OUT_WORDS;
             Entry {
                 stat: StatId(s),
@@ -332,8 +343,8 @@ impl Compiled {
                 min: f64::from_bits(o[w + 2 + k]),
                 max: f64::from_bits(o[w + 4 + k]),
             }
-        });
-        Ok(Snapshot::from_entries(meta.version, entries, meta.context.clone(), self.ir.shape.clone()))
+        }));
+        Ok(Snapshot::new(meta.version, buf, meta.context.clone(), self.ir.shape.clone()))
     }
 }
 
