@@ -13,7 +13,8 @@
 //! order, layers, policy) it falls back to a full evaluation. What is kept per actor besides
 //! the result is a choice ([`Keep`]): the prepared form (for `refresh` and per-stat input
 //! comparison) costs about six times the memory of the result. Capacity is bounded with LRU
-//! eviction (a slab with an index-linked list).
+//! eviction (a dense slab with an index-linked list; a removal moves the last slot into the
+//! hole, so nothing removed stays alive).
 
 use crate::engine::ActorError;
 use crate::eval::{Affected, Scratch, eval_affected_in_place, eval_incremental};
@@ -270,7 +271,6 @@ pub struct Cache {
     /// Slot numbers, hashed by their slot's id.
     index: HashTable<u32>,
     slots: Vec<Slot>,
-    free: Vec<u32>,
     head: u32,
     tail: u32,
     stats: CacheStats,
@@ -293,7 +293,6 @@ impl Cache {
             keep,
             index: HashTable::new(),
             slots: Vec::new(),
-            free: Vec::new(),
             head: NIL,
             tail: NIL,
             stats: CacheStats::default(),
@@ -325,15 +324,27 @@ impl Cache {
         self.index.find(id_hash(id), |&i| *self.slots[i as usize].id == *id).map(|&i| i as usize)
     }
 
-    /// Removes slot `i` from the index and the list and frees it.
+    /// Removes slot `i` and drops what it holds; the last slot moves into its place.
     fn remove(&mut self, i: usize) {
         self.unlink(i);
-        let id = std::mem::take(&mut self.slots[i].id);
-        if let Ok(e) = self.index.find_entry(id_hash(&id), |&k| k as usize == i) {
+        if let Ok(e) = self.index.find_entry(id_hash(&self.slots[i].id), |&k| k as usize == i) {
             e.remove();
         }
-        self.slots[i].prepared = None;
-        self.free.push(i as u32);
+        let last = self.slots.len() - 1;
+        self.slots.swap_remove(i);
+        if i == last {
+            return;
+        }
+        if let Ok(mut e) = self.index.find_entry(id_hash(&self.slots[i].id), |&k| k as usize == last) {
+            *e.get_mut() = i as u32;
+        }
+        let (p, n) = (self.slots[i].prev, self.slots[i].next);
+        if p == NIL {
+            self.head = i as u32
+        } else {
+            self.slots[p as usize].next = i as u32
+        }
+        if n == NIL { self.tail = i as u32 } else { self.slots[n as usize].prev = i as u32 }
     }
 
     fn unlink(&mut self, i: usize) {
@@ -470,16 +481,8 @@ impl Cache {
                     self.remove(self.tail as usize);
                     self.stats.evictions += 1;
                 }
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        self.slots[i as usize] = slot;
-                        i as usize
-                    }
-                    None => {
-                        self.slots.push(slot);
-                        self.slots.len() - 1
-                    }
-                };
+                self.slots.push(slot);
+                let i = self.slots.len() - 1;
                 let slots = &self.slots;
                 self.index.insert_unique(id_hash(id), i as u32, |&k| id_hash(&slots[k as usize].id));
                 self.push_front(i);
@@ -511,6 +514,8 @@ impl Cache {
                 refreshed += 1;
             }
         }
+        // From the highest slot down: a removal moves only the last slot.
+        stale.sort_unstable_by(|a, b| b.cmp(a));
         for k in stale {
             self.remove(k);
         }
@@ -550,7 +555,8 @@ impl Cache {
 
     /// For slot `i` with unchanged input, when the cache holds the only reference to its
     /// (successful) result: recomputes the stats whose rules changed, and their dependents,
-    /// into that result without allocating. `None` when this does not apply.
+    /// into that result (allocating only when its packed size changes). `None` when this
+    /// does not apply.
     fn update_unique(&mut self, g: &Generation, i: usize, p: &Prepared) -> Option<Shared> {
         let (old_gen, old_ir) = (self.slots[i].generation, self.slots[i].ir.clone());
         let ir = g.engine.ir().clone();

@@ -295,9 +295,9 @@ impl Affected {
 }
 
 /// Re-evaluates the `affected` stats of `snapshot` in place, for unchanged input `p`
-/// under new rules of the same structure; no memory is allocated. Bit-identical to
-/// [`eval_incremental`]: the other stats' entries cannot change. On an error the snapshot
-/// is left as it was.
+/// under new rules of the same structure; memory is allocated only when the packed
+/// snapshot changes size. Bit-identical to [`eval_incremental`]: the other stats' entries
+/// cannot change. On an error the snapshot is left as it was.
 pub fn eval_affected_in_place(
     ir: &Ir,
     p: &Prepared,

@@ -100,6 +100,39 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Lookups, changed inputs and evictions in any order agree with a plain LRU model, and
+    /// every result equals a fresh evaluation.
+    #[test]
+    fn lru_matches_a_model(capacity in 1usize..5, ops in prop::collection::vec((0usize..7, 0u8..3), 1..60)) {
+        let r = reloader("rules/actor_core_v3");
+        let g = r.current().unwrap();
+        let mut cache = Cache::keeping(capacity, Keep::Results);
+        // Most recent first: (id, input version).
+        let mut model: std::collections::VecDeque<(usize, u8)> = Default::default();
+        let (mut hits, mut evictions) = (0, 0);
+        for (id, version) in ops {
+            let actor = v3_actor(&format!("a{id}"), 10.0 + f64::from(version), 0.1);
+            prop_assert_eq!(cache.evaluate(&g, &actor), g.engine.evaluate(&actor));
+            match model.iter().position(|&(m, _)| m == id) {
+                Some(k) => {
+                    let (_, old) = model.remove(k).unwrap();
+                    hits += u64::from(old == version);
+                }
+                None if model.len() == capacity => {
+                    model.pop_back();
+                    evictions += 1;
+                }
+                None => {}
+            }
+            model.push_front((id, version));
+            prop_assert_eq!((cache.stats().hits, cache.stats().evictions, cache.len()), (hits, evictions, model.len()));
+        }
+    }
+}
+
 #[test]
 fn lru_evicts_the_least_recently_used() {
     let r = reloader("rules/actor_core_v3");
