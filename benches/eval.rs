@@ -6,7 +6,8 @@
 //! Groups (each reports elements = actors per second):
 //! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
-//! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads);
+//! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads),
+//!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`);
 //! - `ingest`: `prepare_batch` only (1 thread, all threads);
 //! - `json`: the NDJSON side of `actorc run`: parsing lines, writing the records;
 //! - `cpu/…`: the one-thread groups again, measured in process CPU time instead of wall
@@ -123,6 +124,12 @@ where
             g.bench_function(format!("{}/1thread", case.label), |b| {
                 pool.install(|| b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch))))
             });
+            // The JIT's own prepared form: the batch laid out once, evaluated again and again.
+            if let Some(layout) = case.engine.layout(&batch) {
+                g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
+                    pool.install(|| b.iter(|| case.engine.evaluate_layout(black_box(&layout))))
+                });
+            }
             if !cpu {
                 g.bench_function(format!("{}/all_threads", case.label), |b| {
                     b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch)))

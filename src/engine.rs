@@ -141,8 +141,8 @@ impl Engine {
 
     /// Evaluates every actor (in parallel); one result per actor, in order.
     pub fn evaluate_batch(&self, actors: &[Actor]) -> Vec<Result<Snapshot, ActorError>> {
-        if self.jit.is_some() {
-            return self.evaluate_prepared_batch(&self.prepare_batch(actors));
+        if let Some(jit) = &self.jit {
+            return jit.evaluate_actors(actors, |a| self.prepare(a));
         }
         actors
             .par_iter()

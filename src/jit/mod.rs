@@ -23,6 +23,7 @@ mod layout;
 use crate::engine::ActorError;
 use crate::eval::EvalError;
 use crate::ingest::{InputError, Prepared};
+use crate::input::Actor;
 use crate::ir::{Ir, StatId};
 use crate::snapshot::{Entry, Snapshot};
 use codegen::{Libm, Translator, decode_error};
@@ -42,6 +43,14 @@ const STATS_PER_FUNCTION: usize = 4;
 
 /// Lane pairs per parallel task.
 const PAIRS_PER_TASK: usize = 32;
+
+/// A parallel task's reused buffers: layout, kernel output, a lane's entries.
+#[derive(Default)]
+struct Buffers {
+    layout: Layout,
+    out: Vec<u64>,
+    entries: Vec<Entry>,
+}
 
 /// One function's machine code, compiled off the module, to be placed into it.
 struct Function {
@@ -260,25 +269,56 @@ impl Compiled {
     /// chunk into its own reused buffers (hot in cache), runs the kernel and builds the
     /// snapshots. Same results as [`Compiled::batch`] then [`Compiled::evaluate`].
     pub fn evaluate_prepared(&self, actors: &[Result<Prepared, InputError>]) -> Vec<Result<Snapshot, ActorError>> {
-        let ok: Vec<&Prepared> = actors.iter().filter_map(|a| a.as_ref().ok()).collect();
-        let words = self.shape.out_words();
-        let chunks: Vec<Vec<Result<Snapshot, EvalError>>> = ok
+        let chunks: Vec<Vec<_>> = actors
+            .par_chunks(PAIRS_PER_TASK * 2)
+            .map_init(Buffers::default, |bufs, chunk| self.evaluate_chunk(chunk, bufs))
+            .collect();
+        chunks.into_iter().flatten().collect()
+    }
+
+    /// Ingests (with `prepare`) and evaluates `actors` chunk by chunk, so that each chunk's
+    /// prepared actors are still in cache when they are laid out.
+    pub fn evaluate_actors(
+        &self,
+        actors: &[Actor],
+        prepare: impl Fn(&Actor) -> Result<Prepared, InputError> + Sync,
+    ) -> Vec<Result<Snapshot, ActorError>> {
+        let chunks: Vec<Vec<_>> = actors
             .par_chunks(PAIRS_PER_TASK * 2)
             .map_init(
-                || (Layout::default(), Vec::new(), Vec::new()),
-                |(l, out, buf), chunk| {
-                    l.fill(&self.ir, &self.shape, chunk);
-                    self.run_into(l, words, out);
-                    (0..l.lanes).map(|i| self.snapshot(l, out, words, i, buf)).collect()
+                || (Buffers::default(), Vec::new()),
+                |(bufs, prepared), chunk| {
+                    prepared.clear();
+                    prepared.extend(chunk.iter().map(&prepare));
+                    self.evaluate_chunk(prepared, bufs)
                 },
             )
             .collect();
-        let mut snaps = chunks.into_iter().flatten();
-        actors
+        chunks.into_iter().flatten().collect()
+    }
+
+    /// One chunk's results, in order; input errors stay in place.
+    fn evaluate_chunk(
+        &self,
+        chunk: &[Result<Prepared, InputError>],
+        bufs: &mut Buffers,
+    ) -> Vec<Result<Snapshot, ActorError>> {
+        let words = self.shape.out_words();
+        let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
+        if !ok.is_empty() {
+            bufs.layout.fill(&self.ir, &self.shape, &ok);
+            self.run_into(&bufs.layout, words, &mut bufs.out);
+        }
+        let mut lane = 0;
+        chunk
             .iter()
             .map(|a| match a {
                 Err(e) => Err(ActorError::from(e.clone())),
-                Ok(_) => snaps.next().expect("one result per prepared actor").map_err(Into::into),
+                Ok(_) => {
+                    lane += 1;
+                    let r = self.snapshot(&bufs.layout, &bufs.out, words, lane - 1, &mut bufs.entries);
+                    r.map_err(Into::into)
+                }
             })
             .collect()
     }
