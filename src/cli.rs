@@ -759,10 +759,9 @@ fn graph(a: GraphArgs) -> i32 {
 }
 
 /// `run --watch` / `run --stats`: evaluates through the result cache; with `--watch`, every
-/// published rule change re-evaluates and prints the changed values (stdout) and the
-/// generation and build latency (stderr). Ctrl-C uses the default SIGINT termination:
-/// every line is written with `println!`/`eprintln!` as it is produced, so nothing is left
-/// to flush.
+/// published rule change re-evaluates and prints the changed values (stdout or `--output`)
+/// and the generation and build latency (stderr). Ctrl-C uses the default SIGINT
+/// termination: the output is flushed after every pass, so nothing written is lost.
 fn run_watch(a: &RunArgs, color: bool) -> i32 {
     use crate::cache::{Cache, Keep, KeyedActor};
     use crate::reload::{Outcome, Reloader, WatchTiming, watch};

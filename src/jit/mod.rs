@@ -1,12 +1,14 @@
-//! The Cranelift JIT back end: the IR compiled into one native kernel that evaluates every
-//! stat, in id order, for two actors at once (one per `F64X2` lane).
+//! The Cranelift JIT back end: the IR compiled into native kernels (one per few stats,
+//! compiled in parallel) that evaluate every stat, in id order, for two actors at once (one
+//! per `F64X2` lane).
 //!
 //! - [`Compiled`] owns the generated code (one `JITModule` per rule set, freed on drop).
 //! - [`Batch`] is a batch of prepared actors laid out structure-of-arrays for the kernel
 //!   (module `layout`): build it once ([`Compiled::batch`]), evaluate it as often as needed
 //!   ([`Compiled::evaluate`]: no ingest, no layout).
 //! - [`Compiled::evaluate_prepared`] lays out and evaluates chunk by chunk in per-thread
-//!   buffers (the path of `Engine::evaluate_prepared_batch`).
+//!   buffers (the path of `Engine::evaluate_prepared_batch`); [`Compiled::evaluate_actors`]
+//!   ingests each chunk first (the path of `Engine::evaluate_batch`).
 //!
 //! Both run the kernel over every lane pair (in parallel with rayon) and turn each lane into
 //! exactly the result the interpreter returns (same snapshot bits, same `EvalError`).
