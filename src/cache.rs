@@ -500,10 +500,21 @@ impl Cache {
         let ir = g.engine.ir().clone();
         let mut refreshed = 0;
         let mut stale = Vec::new();
-        let mut i = self.head;
-        while i != NIL {
-            let k = i as usize;
-            i = self.slots[k].next;
+        // In slot order, not list order: the slots' memory is read front to back, and no
+        // load waits for the previous slot's link. Refreshing is mostly waiting for memory, so
+        // each group of slots is first touched with independent loads: their cache misses
+        // overlap instead of coming one after another.
+        const GROUP: usize = 16;
+        for k in 0..self.slots.len() {
+            if k % GROUP == 0 {
+                let end = (k + GROUP).min(self.slots.len());
+                let touched = self.slots[k..end].iter().fold(0, |acc, s| {
+                    let prepared = s.prepared.as_ref().and_then(|p| p.stats.first()).map_or(0, |ps| ps.stat.0);
+                    let snapshot = s.result.as_ref().as_ref().map_or(0, Snapshot::first_byte);
+                    acc ^ prepared ^ u32::from(snapshot)
+                });
+                std::hint::black_box(touched);
+            }
             if self.slots[k].generation == g.number {
                 continue;
             }

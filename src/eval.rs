@@ -307,21 +307,20 @@ pub fn eval_affected_in_place(
 ) -> Result<(), EvalError> {
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.resize(ir.stats.len(), 0.0);
-    let mut current = std::mem::take(&mut scratch.entries);
-    current.clear();
-    current.extend(snapshot.entries());
-    let find = |entries: &[Entry], id: StatId| entries.binary_search_by_key(&id, |e| e.stat).ok();
     for &d in &affected.reads {
-        scratch.values[d.index()] =
-            find(&current, d).map(|k| current[k]).filter(Entry::has_value).map_or(0.0, |e| e.value);
+        scratch.values[d.index()] = snapshot.entry(d).filter(Entry::has_value).map_or(0.0, |e| e.value);
     }
     // New entries, applied only once all succeeded.
     let mut updates = std::mem::take(&mut scratch.updates);
     updates.clear();
     let mut presence_changed = false;
     let mut result = Ok(());
+    // Affected stats are in id order: one forward walk finds their inputs, and reads the
+    // prepared stats front to back (a binary search would wait on a cache miss per probe).
+    let mut inputs = p.stats.iter().peekable();
     for &id in &affected.stats {
-        let ps = p.stats.binary_search_by_key(&id, |s| s.stat).ok().map(|k| &p.stats[k]);
+        while inputs.next_if(|s| s.stat < id).is_some() {}
+        let ps = inputs.next_if(|s| s.stat == id);
         let entry = match eval_stat(ir, p, id, StatInput::of(p, ps), scratch, &mut NoTrace) {
             Ok(e) => e,
             Err(e) => {
@@ -330,36 +329,29 @@ pub fn eval_affected_in_place(
             }
         };
         scratch.values[id.index()] = entry.filter(Entry::has_value).map_or(0.0, |e| e.value);
-        presence_changed |= entry.is_some() != find(&current, id).is_some();
+        presence_changed |= entry.is_some() != snapshot.has_entry(id);
         // A stat that lost its entry is recorded with its id and no flags.
         updates.push(entry.unwrap_or(Entry { stat: id, flags: REMOVED, value: 0.0, min: 0.0, max: 0.0 }));
     }
-    if result.is_ok() {
-        if presence_changed {
-            let mut merged = std::mem::take(&mut scratch.merged);
-            merged.clear();
-            let mut next = updates.iter().peekable();
-            for e in &current {
-                while let Some(u) = next.next_if(|u| u.stat < e.stat) {
-                    merged.extend((u.flags != REMOVED).then_some(*u));
-                }
-                match next.next_if(|u| u.stat == e.stat) {
-                    Some(u) => merged.extend((u.flags != REMOVED).then_some(*u)),
-                    None => merged.push(*e),
-                }
+    // Usually the numbers are overwritten where they are; otherwise the entries are
+    // unpacked, merged with the updates and packed again.
+    if result.is_ok() && (presence_changed || !snapshot.patch(&updates, &ir.shape)) {
+        let mut merged = std::mem::take(&mut scratch.merged);
+        merged.clear();
+        let mut next = updates.iter().peekable();
+        for e in snapshot.entries() {
+            while let Some(u) = next.next_if(|u| u.stat < e.stat) {
+                merged.extend((u.flags != REMOVED).then_some(*u));
             }
-            merged.extend(next.filter(|u| u.flags != REMOVED).copied());
-            std::mem::swap(&mut current, &mut merged);
-            scratch.merged = merged;
-        } else {
-            for u in &updates {
-                let k = find(&current, u.stat).expect("entry present before");
-                current[k] = *u;
+            match next.next_if(|u| u.stat == e.stat) {
+                Some(u) => merged.extend((u.flags != REMOVED).then_some(*u)),
+                None => merged.push(e),
             }
         }
-        snapshot.set_entries(&current, ir.shape.clone(), &mut scratch.packed);
+        merged.extend(next.filter(|u| u.flags != REMOVED).copied());
+        snapshot.set_entries(&merged, ir.shape.clone(), &mut scratch.packed);
+        scratch.merged = merged;
     }
-    scratch.entries = current;
     scratch.updates = updates;
     result
 }

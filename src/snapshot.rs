@@ -124,10 +124,18 @@ pub struct Entries<'a> {
     data: usize,
 }
 
-impl Iterator for Entries<'_> {
-    type Item = Entry;
+/// Where one entry is stored.
+struct Slot {
+    stat: StatId,
+    /// The stored flags (with `EXPLICIT_RANGE`).
+    stored: u8,
+    /// Offset of its numbers.
+    data: usize,
+}
 
-    fn next(&mut self) -> Option<Entry> {
+impl Entries<'_> {
+    /// The next entry's place, without reading its numbers.
+    fn next_slot(&mut self) -> Option<Slot> {
         if self.next == self.len {
             return None;
         }
@@ -139,18 +147,27 @@ impl Iterator for Entries<'_> {
             }
             self.stat = (self.stat / 8 + 1) * 8;
         }
-        let stat = StatId(self.stat as u32);
         let stored = self.packed[bitmap_len(self.shape.names.len()) + self.next];
+        let slot = Slot { stat: StatId(self.stat as u32), stored, data: self.data };
         (self.stat, self.next) = (self.stat + 1, self.next + 1);
+        self.data += 8 * usize::from(stored & HAS_VALUE != 0) + 16 * usize::from(stored & EXPLICIT_RANGE != 0);
+        Some(slot)
+    }
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        let Slot { stat, stored, mut data } = self.next_slot()?;
         let word = |at: usize| u64::from_le_bytes(self.packed[at..at + 8].try_into().expect("8 bytes"));
         let mut e = Entry { stat, flags: stored & !EXPLICIT_RANGE, value: 0.0, min: 0.0, max: 0.0 };
         if e.has_value() {
-            e.value = f64::from_bits(word(self.data));
-            self.data += 8;
+            e.value = f64::from_bits(word(data));
+            data += 8;
         }
         if stored & EXPLICIT_RANGE != 0 {
-            (e.min, e.max) = (f64::from_bits(word(self.data)), f64::from_bits(word(self.data + 8)));
-            self.data += 16;
+            (e.min, e.max) = (f64::from_bits(word(data)), f64::from_bits(word(data + 8)));
         } else {
             (e.min, e.max) = self.shape.default_ranges[stat.index()].expect("encoded as default");
         }
@@ -191,6 +208,54 @@ impl Snapshot {
         self.shape = shape;
     }
 
+    /// Whether `stat` has an entry.
+    pub fn has_entry(&self, stat: StatId) -> bool {
+        stat.index() < self.shape.names.len() && self.packed[stat.index() / 8] >> (stat.index() % 8) & 1 == 1
+    }
+
+    /// Overwrites the entries of `updates` (sorted by stat id) in place and takes `shape`,
+    /// when that changes no size and no encoding: each update's stat has an entry with the
+    /// same flags and the same range stored or implied, and both shapes have the same
+    /// default ranges. Otherwise returns false and changes nothing.
+    pub(crate) fn patch(&mut self, updates: &[Entry], shape: &Arc<Shape>) -> bool {
+        let same_defaults = Arc::ptr_eq(&self.shape, shape)
+            || (self.shape.default_ranges.len() == shape.default_ranges.len()
+                && self.shape.default_ranges.iter().zip(&shape.default_ranges).all(|(a, b)| {
+                    let bits = |r: &Option<(f64, f64)>| r.map(|(lo, hi)| (lo.to_bits(), hi.to_bits()));
+                    bits(a) == bits(b)
+                }));
+        if !same_defaults {
+            return false;
+        }
+        // The place of each update, checked before anything is written.
+        let mut slots = self.entries();
+        let mut places = Vec::with_capacity(updates.len());
+        for u in updates {
+            let place = std::iter::from_fn(|| slots.next_slot()).find(|s| s.stat >= u.stat);
+            let Some(slot) = place.filter(|s| s.stat == u.stat) else { return false };
+            let explicit = !shape.is_default(u);
+            if slot.stored != u.flags | if explicit { EXPLICIT_RANGE } else { 0 } {
+                return false;
+            }
+            places.push((slot.data, explicit));
+        }
+        for (u, (mut at, explicit)) in updates.iter().zip(places) {
+            let mut put = |x: f64| {
+                self.packed[at..at + 8].copy_from_slice(&x.to_bits().to_le_bytes());
+                at += 8;
+            };
+            if u.has_value() {
+                put(u.value);
+            }
+            if explicit {
+                put(u.min);
+                put(u.max);
+            }
+        }
+        self.shape = shape.clone();
+        true
+    }
+
     /// The entries in stat order.
     pub fn entries(&self) -> Entries<'_> {
         let data = bitmap_len(self.shape.names.len()) + self.len as usize;
@@ -204,6 +269,11 @@ impl Snapshot {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The first packed byte (0 if none): reading it brings the entries into cache.
+    pub fn first_byte(&self) -> u8 {
+        self.packed.first().copied().unwrap_or(0)
     }
 
     /// Heap bytes of the packed entries.
@@ -308,6 +378,23 @@ mod tests {
         assert!(snap.entry(StatId(8)).is_some_and(|x| x.same_bits(&entries[3])));
         assert!(snap.entry(StatId(9)).is_none());
         assert_eq!(snap.packed_bytes(), 2 + 5 + 8 * 4 + 16 * 3);
+
+        // In place: new numbers with the same flags and range encoding.
+        let before = snap.clone();
+        let moved = [e(1, HAS_VALUE | DERIVED, 7.0, -2.0, 3.0), e(8, HAS_VALUE, 4.0, 1.0, 10.0)];
+        assert!(snap.patch(&moved, &shape));
+        let now: Vec<Entry> = snap.entries().collect();
+        assert!(now[1].same_bits(&moved[0]) && now[3].same_bits(&moved[1]) && now[4].same_bits(&entries[4]));
+        // Not in place: a range that becomes the default, a flag, a stat without an entry,
+        // other default ranges. Nothing changes.
+        let mut kept = before.clone();
+        for refused in [e(8, HAS_VALUE, 4.0, 0.0, 10.0), e(0, 0, 0.0, 0.0, 10.0), e(9, HAS_VALUE, 1.0, 0.0, 10.0)] {
+            assert!(!kept.patch(&[refused], &shape), "{refused:?}");
+            assert_eq!(kept, before);
+        }
+        let other = Arc::new(Shape { names: shape.names.clone(), default_ranges: vec![None; 11].into() });
+        assert!(!kept.patch(&moved, &other));
+        assert_eq!(kept, before);
 
         let mut buf = Vec::new();
         snap.set_entries(&entries[..2], shape, &mut buf);
