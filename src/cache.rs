@@ -308,10 +308,6 @@ impl Cache {
         self.stats
     }
 
-    pub fn keep(&self) -> Keep {
-        self.keep
-    }
-
     pub fn len(&self) -> usize {
         self.index.len()
     }

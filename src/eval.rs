@@ -227,24 +227,19 @@ pub fn eval_traced(
     scratch.nodes.resize(ir.nodes.len(), 0.0);
     scratch.values.clear();
     scratch.values.resize(ir.stats.len(), 0.0);
+    // The entries are gathered in the scratch buffer, which is put back on every path.
     let mut entries = std::mem::take(&mut scratch.entries);
     entries.clear();
     let mut cursor = p.stats.iter().peekable();
-    for i in 0..ir.stats.len() {
+    let result = (0..ir.stats.len()).try_for_each(|i| {
         let id = StatId(i as u32);
         let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
-        match eval_stat(ir, p, id, input, scratch, trace) {
-            Ok(Some(entry)) => entries.push(entry),
-            Ok(None) => {}
-            Err(e) => {
-                scratch.entries = entries;
-                return Err(e);
-            }
-        }
-    }
-    let snapshot = Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone());
+        entries.extend(eval_stat(ir, p, id, input, scratch, trace)?);
+        Ok(())
+    });
+    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone()));
     scratch.entries = entries;
-    Ok(snapshot)
+    snapshot
 }
 
 /// Re-evaluates an actor whose previous snapshot is `prev`, recomputing only the stats

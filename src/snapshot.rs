@@ -113,10 +113,10 @@ fn encode(entries: &[Entry], shape: &Shape, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes packed entries in stat order.
-pub struct Entries<'a> {
-    packed: &'a [u8],
-    shape: &'a Shape,
+/// Walks the places of packed entries in stat order, reading only the bitmap and flags.
+struct Places {
+    /// Bytes of the bitmap; entries in all.
+    bitmap: usize,
     len: usize,
     /// The next entry's ordinal, the next stat to look at, the next number's offset.
     next: usize,
@@ -125,41 +125,53 @@ pub struct Entries<'a> {
 }
 
 /// Where one entry is stored.
-struct Slot {
+struct Place {
     stat: StatId,
     /// The stored flags (with `EXPLICIT_RANGE`).
     stored: u8,
-    /// Offset of its numbers.
+    /// Offset of its numbers in the packed buffer.
     data: usize,
 }
 
-impl Entries<'_> {
-    /// The next entry's place, without reading its numbers.
-    fn next_slot(&mut self) -> Option<Slot> {
+impl Places {
+    fn new(shape: &Shape, len: usize) -> Places {
+        let bitmap = bitmap_len(shape.names.len());
+        Places { bitmap, len, next: 0, stat: 0, data: bitmap + len }
+    }
+
+    /// The next entry's place; `head` holds at least the bitmap and the flags.
+    fn next(&mut self, head: &[u8]) -> Option<Place> {
         if self.next == self.len {
             return None;
         }
         loop {
-            let bits = self.packed[self.stat / 8] >> (self.stat % 8);
+            let bits = head[self.stat / 8] >> (self.stat % 8);
             if bits != 0 {
                 self.stat += bits.trailing_zeros() as usize;
                 break;
             }
             self.stat = (self.stat / 8 + 1) * 8;
         }
-        let stored = self.packed[bitmap_len(self.shape.names.len()) + self.next];
-        let slot = Slot { stat: StatId(self.stat as u32), stored, data: self.data };
+        let stored = head[self.bitmap + self.next];
+        let place = Place { stat: StatId(self.stat as u32), stored, data: self.data };
         (self.stat, self.next) = (self.stat + 1, self.next + 1);
         self.data += 8 * usize::from(stored & HAS_VALUE != 0) + 16 * usize::from(stored & EXPLICIT_RANGE != 0);
-        Some(slot)
+        Some(place)
     }
+}
+
+/// Decodes packed entries in stat order.
+pub struct Entries<'a> {
+    packed: &'a [u8],
+    shape: &'a Shape,
+    places: Places,
 }
 
 impl Iterator for Entries<'_> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        let Slot { stat, stored, mut data } = self.next_slot()?;
+        let Place { stat, stored, mut data } = self.places.next(self.packed)?;
         let word = |at: usize| u64::from_le_bytes(self.packed[at..at + 8].try_into().expect("8 bytes"));
         let mut e = Entry { stat, flags: stored & !EXPLICIT_RANGE, value: 0.0, min: 0.0, max: 0.0 };
         if e.has_value() {
@@ -175,7 +187,8 @@ impl Iterator for Entries<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len - self.next, Some(self.len - self.next))
+        let left = self.places.len - self.places.next;
+        (left, Some(left))
     }
 }
 
@@ -227,17 +240,18 @@ impl Snapshot {
         if !same_defaults {
             return false;
         }
-        // The place of each update, checked before anything is written.
-        let mut slots = self.entries();
+        // Where each update goes, if it keeps its encoding: all are found and checked, in one
+        // walk over the bitmap and flags, before any number is written.
+        let mut walk = Places::new(&self.shape, self.len as usize);
         let mut places = Vec::with_capacity(updates.len());
         for u in updates {
-            let place = std::iter::from_fn(|| slots.next_slot()).find(|s| s.stat >= u.stat);
-            let Some(slot) = place.filter(|s| s.stat == u.stat) else { return false };
+            let place = std::iter::from_fn(|| walk.next(&self.packed)).find(|p| p.stat >= u.stat);
             let explicit = !shape.is_default(u);
-            if slot.stored != u.flags | if explicit { EXPLICIT_RANGE } else { 0 } {
-                return false;
+            let stored = u.flags | if explicit { EXPLICIT_RANGE } else { 0 };
+            match place.filter(|p| p.stat == u.stat && p.stored == stored) {
+                Some(p) => places.push((p.data, explicit)),
+                None => return false,
             }
-            places.push((slot.data, explicit));
         }
         for (u, (mut at, explicit)) in updates.iter().zip(places) {
             let mut put = |x: f64| {
@@ -258,8 +272,7 @@ impl Snapshot {
 
     /// The entries in stat order.
     pub fn entries(&self) -> Entries<'_> {
-        let data = bitmap_len(self.shape.names.len()) + self.len as usize;
-        Entries { packed: &self.packed, shape: &self.shape, len: self.len as usize, next: 0, stat: 0, data }
+        Entries { packed: &self.packed, shape: &self.shape, places: Places::new(&self.shape, self.len as usize) }
     }
 
     /// The number of entries.
@@ -272,13 +285,8 @@ impl Snapshot {
     }
 
     /// The first packed byte (0 if none): reading it brings the entries into cache.
-    pub fn first_byte(&self) -> u8 {
+    pub(crate) fn first_byte(&self) -> u8 {
         self.packed.first().copied().unwrap_or(0)
-    }
-
-    /// Heap bytes of the packed entries.
-    pub fn packed_bytes(&self) -> usize {
-        self.packed.len()
     }
 
     pub fn entry(&self, stat: StatId) -> Option<Entry> {
@@ -377,7 +385,7 @@ mod tests {
         assert!(back.iter().zip(&entries).all(|(a, b)| a.same_bits(b)), "{back:?}");
         assert!(snap.entry(StatId(8)).is_some_and(|x| x.same_bits(&entries[3])));
         assert!(snap.entry(StatId(9)).is_none());
-        assert_eq!(snap.packed_bytes(), 2 + 5 + 8 * 4 + 16 * 3);
+        assert_eq!(snap.packed.len(), 2 + 5 + 8 * 4 + 16 * 3);
 
         // In place: new numbers with the same flags and range encoding.
         let before = snap.clone();

@@ -132,14 +132,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         };
     }
     ir.slot_base.push(next);
-    let constant = |e: Option<Expr>, unbounded: f64| match e {
-        None => Some(unbounded),
-        Some(e) => match ir.nodes[e.range()] {
-            [Node::Const(c)] => Some(c),
-            [Node::Const(c), Node::Unary(UnOp::Neg, _)] => Some(-c),
-            _ => None,
-        },
-    };
+    let constant = |e: Option<Expr>, unbounded: f64| e.map_or(Some(unbounded), |e| ir.constant(e));
     let default_ranges =
         ir.stats.iter().map(|s| Some((constant(s.min, f64::NEG_INFINITY)?, constant(s.max, f64::INFINITY)?))).collect();
     let names = ir.stats.iter().map(|s| s.name.clone()).collect();

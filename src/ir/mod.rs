@@ -191,6 +191,15 @@ pub struct Ir {
 }
 
 impl Ir {
+    /// The value of `e` when it is a constant (a number, or a negated one).
+    pub fn constant(&self, e: Expr) -> Option<f64> {
+        match self.nodes[e.range()] {
+            [Node::Const(c)] => Some(c),
+            [Node::Const(c), Node::Unary(UnOp::Neg, _)] => Some(-c),
+            _ => None,
+        }
+    }
+
     pub fn stat(&self, id: StatId) -> &Stat {
         &self.stats[id.index()]
     }

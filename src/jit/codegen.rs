@@ -256,10 +256,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// The range bound `e`, checked (in lanes with an entry) like `eval`'s `bound`.
     fn bound(&mut self, e: Option<Expr>, inf: f64, entry: Value, code: i64) -> Value {
-        let constant = e.and_then(|e| match self.ir.nodes[e.range()] {
-            [Node::Const(c)] if c.is_finite() => Some(c),
-            _ => None,
-        });
+        let constant = e.and_then(|e| self.ir.constant(e)).filter(|c| c.is_finite());
         match (e, constant) {
             (None, _) => self.splat(inf),
             // A finite constant never fails its check.
