@@ -58,9 +58,6 @@ pub(crate) struct Translator<'a, 'b> {
     /// Each stat's final value per lane (0 where a lane has none).
     /// Values of the stats compiled in this function; earlier chunks' are loaded from `out`.
     stat_vals: Vec<Option<Value>>,
-    failed: Variable,
-    err_code: Variable,
-    err_got: Variable,
     zero: Value,
     zero_mask: Value,
 }
@@ -71,34 +68,18 @@ fn mem() -> MemFlagsData {
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
-    /// Starts the function: entry block, parameters, error state.
-    /// `first`: this function evaluates the first chunk of stats and starts with no error;
-    /// later chunks continue from the error words the previous chunk stored.
-    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm, first: bool) -> Self {
+    /// Starts the function: entry block and parameters. The error words live in `out`
+    /// (zeroed by the caller before the first function runs), not in variables: a value
+    /// live across every loop of the function would cost register allocation dearly.
+    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let p = b.block_params(entry).to_vec();
-        let failed = b.declare_var(I64X2);
-        let err_code = b.declare_var(I64X2);
-        let err_got = b.declare_var(F64X2);
         let z = b.ins().f64const(0.0);
         let zero = b.ins().splat(F64X2, z);
         let zi = b.ins().iconst(I64, 0);
         let zero_mask = b.ins().splat(I64X2, zi);
-        if first {
-            b.def_var(failed, zero_mask);
-            b.def_var(err_code, zero_mask);
-            b.def_var(err_got, zero);
-        } else {
-            let o = shape.stats as i32 * STAT_OUT_WORDS as i32 * 8;
-            let code = b.ins().load(I64X2, mem(), p[4], o);
-            let got = b.ins().load(F64X2, mem(), p[4], o + 16);
-            let f = b.ins().icmp(IntCC::NotEqual, code, zero_mask);
-            b.def_var(failed, f);
-            b.def_var(err_code, code);
-            b.def_var(err_got, got);
-        }
         Translator {
             b,
             ir,
@@ -110,9 +91,6 @@ impl<'a, 'b> Translator<'a, 'b> {
             caps: p[3],
             out: p[4],
             stat_vals: vec![None; ir.stats.len()],
-            failed,
-            err_code,
-            err_got,
             zero,
             zero_mask,
         }
@@ -226,19 +204,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         *vals.last().expect("an expression has a root")
     }
 
-    /// Records `got` as the error of every lane in `bad` that has not failed yet.
+    /// Records `got` as the error of every lane in `bad` that has not failed yet (error
+    /// code 0): the first failing check of a lane wins.
     fn check(&mut self, bad: Value, code: i64, got: Value) {
-        let failed = self.b.use_var(self.failed);
-        let new = self.b.ins().band_not(bad, failed);
+        let o = self.error_offset();
+        let old_code = self.b.ins().load(I64X2, mem(), self.out, o);
+        let clean = self.b.ins().icmp(IntCC::Equal, old_code, self.zero_mask);
+        let new = self.b.ins().band(bad, clean);
         let code_v = self.splat_i(code);
-        let old_code = self.b.use_var(self.err_code);
         let c = self.b.ins().bitselect(new, code_v, old_code);
-        self.b.def_var(self.err_code, c);
-        let old_got = self.b.use_var(self.err_got);
+        self.b.ins().store(mem(), c, self.out, o);
+        let old_got = self.b.ins().load(F64X2, mem(), self.out, o + 16);
         let g = self.select(new, got, old_got);
-        self.b.def_var(self.err_got, g);
-        let f = self.b.ins().bor(failed, new);
-        self.b.def_var(self.failed, f);
+        self.b.ins().store(mem(), g, self.out, o + 16);
+    }
+
+    /// Byte offset of the error words (code, then the value that failed) in `out`.
+    fn error_offset(&self) -> i32 {
+        self.shape.stats as i32 * STAT_OUT_WORDS as i32 * 8
     }
 
     /// Mask of lanes where `v` is NaN or infinite.
@@ -294,7 +277,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `eval::effective_range` for both lanes, over the pair's layer records (see
     /// [`super::layout`]: only layers some lane caps, in layer order).
-    fn effective_range(&mut self, sd: Value, lo: Value, hi: Value) -> (Value, Value) {
+    /// `sd` is the byte offset of the stat's descriptor from `stats`.
+    fn effective_range(&mut self, sd: i32, lo: Value, hi: Value) -> (Value, Value) {
         let min_var = self.b.declare_var(F64X2);
         let max_var = self.b.declare_var(F64X2);
         let ninf = self.splat(f64::NEG_INFINITY);
@@ -308,20 +292,16 @@ impl<'a, 'b> Translator<'a, 'b> {
             let max_locked = self.b.declare_var(I64X2);
             self.b.def_var(min_locked, self.zero_mask);
             self.b.def_var(max_locked, self.zero_mask);
-            let off = self.b.ins().uload32(mem(), sd, 32);
-            let records = self.b.ins().uload32(mem(), sd, 36);
-            let byte = self.b.ins().ishl_imm_u(off, 3);
-            let base = self.b.ins().iadd(self.caps, byte);
-            let len = self.b.ins().imul_imm_s(records, stride);
+            let off = self.b.ins().uload32(mem(), self.stats, sd + 32);
+            let len = self.b.ins().uload32(mem(), self.stats, sd + 36);
+            let base = self.b.ins().iadd(self.caps, off);
             let end = self.b.ins().iadd(base, len);
-            self.records(base, end, stride, |t, r| {
-                let ld = |t: &mut Self, w: i32| t.b.ins().load(F64X2, mem(), r, w * 16);
-                let (max_c, max_h, min_c, min_h) = (ld(t, 0), ld(t, 1), ld(t, 2), ld(t, 3));
-                // `eval::layer_range`.
-                let m = t.min_nn(max_c, max_h);
-                let lmax = t.min_nn(m, hi);
-                let m = t.max_nn(min_c, min_h);
-                let lmin = t.max_nn(m, lo);
+            self.records(base, end, stride, false, |t, r| {
+                // `eval::layer_range`; the layout combined each side's candidate and hard cap.
+                let max_cap = t.b.ins().load(F64X2, mem(), r, 0);
+                let min_cap = t.b.ins().load(F64X2, mem(), r, 16);
+                let lmax = t.min_nn(max_cap, hi);
+                let lmin = t.max_nn(min_cap, lo);
                 let gt = t.b.ins().fcmp(FloatCC::GreaterThan, lmin, lmax);
                 let lmin = t.select(gt, lmax, lmin);
                 let min = t.b.use_var(min_var);
@@ -329,8 +309,8 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let (nmin, nmax) = match policy {
                     Policy::Intersect => (t.max_nn(min, lmin), t.min_nn(max, lmax)),
                     Policy::PrioritizedOverride => {
-                        let max_o = t.load_mask(r, 4 * 16);
-                        let min_o = t.load_mask(r, 5 * 16);
+                        let max_o = t.load_mask(r, 2 * 16);
+                        let min_o = t.load_mask(r, 3 * 16);
                         let (ml, nl) = (t.b.use_var(max_locked), t.b.use_var(min_locked));
                         let merged = t.min_nn(max, lmax);
                         let unlocked = t.select(max_o, lmax, merged);
@@ -359,14 +339,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         (min, max)
     }
 
-    /// Emits `while p < end { body(p); p += stride }`.
-    fn records(&mut self, p0: Value, end: Value, stride: i64, mut body: impl FnMut(&mut Self, Value)) {
+    /// Emits `while p < end { body(p); p += stride }`; with `nonempty` (`p0 < end` is known),
+    /// `do { body(p); p += stride } while p < end`.
+    fn records(&mut self, p0: Value, end: Value, stride: i64, nonempty: bool, mut body: impl FnMut(&mut Self, Value)) {
         let p_var = self.b.declare_var(I64);
         self.b.def_var(p_var, p0);
         let head = self.b.create_block();
         let exit = self.b.create_block();
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, p0, end);
-        self.b.ins().brif(more, head, &[], exit, &[]);
+        if nonempty {
+            self.b.ins().jump(head, &[]);
+        } else {
+            let more = self.b.ins().icmp(IntCC::UnsignedLessThan, p0, end);
+            self.b.ins().brif(more, head, &[], exit, &[]);
+        }
         self.b.switch_to_block(head);
         let p = self.b.use_var(p_var);
         body(self, p);
@@ -379,26 +364,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.seal_block(exit);
     }
 
-    /// Emits `while p < end { body(p); p += 16 }` over a slot's elements.
-    fn elements(&mut self, p0: Value, end: Value, body: impl FnMut(&mut Self, Value)) {
-        self.records(p0, end, 16, body);
+    /// Emits the loop of [`Self::records`] over a slot's elements.
+    fn elements(&mut self, p0: Value, end: Value, nonempty: bool, body: impl FnMut(&mut Self, Value)) {
+        self.records(p0, end, 16, nonempty, body);
     }
 
     /// One slot: fold its contributions and apply (pipeline), or operate (operator mode).
     /// Updates `v_var` only in lanes with contributions.
     fn slot(&mut self, slot: u32, v_var: Variable, fold: SlotFold) {
-        let d = self.b.ins().iadd_imm_s(self.slots, slot as i64 * SLOT_SIZE as i64);
-        let n = self.b.ins().uload32(mem(), d, 20);
+        let d = slot as i32 * SLOT_SIZE;
+        let len = self.b.ins().uload32(mem(), self.slots, d + 20);
         let body = self.b.create_block();
         let next = self.b.create_block();
-        self.b.ins().brif(n, body, &[], next, &[]);
+        self.b.ins().brif(len, body, &[], next, &[]);
         self.b.switch_to_block(body);
         self.b.seal_block(body);
-        let counts = self.load_mask(d, 0);
-        let off = self.b.ins().uload32(mem(), d, 16);
-        let byte = self.b.ins().ishl_imm_u(off, 3);
-        let base = self.b.ins().iadd(self.values, byte);
-        let len = self.b.ins().ishl_imm_u(n, 4);
+        let counts = self.load_mask(self.slots, d);
+        let start = self.b.ins().uload32(mem(), self.slots, d + 16);
+        let base = self.b.ins().iadd(self.values, start);
         let end = self.b.ins().iadd(base, len);
         let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
         match fold {
@@ -406,7 +389,8 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let k_var = self.b.declare_var(I64X2);
                 self.b.def_var(k_var, self.zero_mask);
                 let one = self.splat_i(1);
-                self.elements(base, end, |t, p| {
+                // The slot holds at least one element (`len > 0`).
+                self.elements(base, end, true, |t, p| {
                     let x = t.b.ins().load(F64X2, mem(), p, 0);
                     let k = t.b.use_var(k_var);
                     let live = t.b.ins().icmp(IntCC::SignedLessThan, k, counts);
@@ -432,7 +416,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.b.def_var(acc_var, init);
                 if kind != Combine::First {
                     let one = self.splat(1.0);
-                    self.elements(from, end, |t, p| {
+                    // Min, Max and First start after element 0, so may have none left.
+                    let nonempty = matches!(kind, Combine::Sum | Combine::Product | Combine::DeltaProduct);
+                    self.elements(from, end, nonempty, |t, p| {
                         let x = t.b.ins().load(F64X2, mem(), p, 0);
                         let a = t.b.use_var(acc_var);
                         let r = match kind {
@@ -462,7 +448,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let acc_var = self.b.declare_var(F64X2);
                 let z = self.splat(0.0);
                 self.b.def_var(acc_var, z);
-                self.elements(base, end, |t, p| {
+                self.elements(base, end, true, |t, p| {
                     let x = t.b.ins().load(F64X2, mem(), p, 0);
                     let a = t.b.use_var(acc_var);
                     let r = t.b.ins().fadd(a, x);
@@ -486,12 +472,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub fn stat(&mut self, id: StatId) {
         let ir = self.ir;
         let stat = ir.stat(id);
-        let sd = self.b.ins().iadd_imm_s(self.stats, id.index() as i64 * STAT_SIZE as i64);
-        let entry = self.load_mask(sd, 0);
-        let valued = self.load_mask(sd, 16);
+        let sd = id.index() as i32 * STAT_SIZE;
+        let entry = self.load_mask(self.stats, sd);
+        let valued = self.load_mask(self.stats, sd + 16);
         let lo = self.bound(stat.min, f64::NEG_INFINITY, entry, error_code(id, Phase::RangeMin));
         let hi = self.bound(stat.max, f64::INFINITY, entry, error_code(id, Phase::RangeMax));
-        let (min, max) = self.effective_range(sd, lo, hi);
         let base = match stat.formula {
             Some(f) => {
                 let v = self.expr(f, self.zero, self.zero);
@@ -532,6 +517,10 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.slot(slot0, v_var, fold);
             }
         }
+        // Computed here, not first, so that neither the range nor the mask is live across the
+        // pipeline's loops (fewer values for the register allocator to keep or spill).
+        let (min, max) = self.effective_range(sd, lo, hi);
+        let valued = self.load_mask(self.stats, sd + 16);
         let v = self.b.use_var(v_var);
         let nf = self.not_finite(v);
         let bad = self.b.ins().band(nf, valued);
@@ -547,13 +536,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.stat_vals[id.index()] = Some(value);
     }
 
-    /// Stores the error words and returns.
+    /// Returns.
     pub fn finish(mut self, config: cranelift_codegen::isa::TargetFrontendConfig) {
-        let o = self.shape.stats as i32 * STAT_OUT_WORDS as i32 * 8;
-        let code = self.b.use_var(self.err_code);
-        let got = self.b.use_var(self.err_got);
-        self.b.ins().store(mem(), code, self.out, o);
-        self.b.ins().store(mem(), got, self.out, o + 16);
         self.b.ins().return_(&[]);
         self.b.seal_all_blocks();
         self.b.finalize(config);

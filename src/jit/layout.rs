@@ -9,6 +9,7 @@
 
 use crate::ingest::{LayerCaps, Prepared, Side};
 use crate::ir::{Fold, Ir, Mode, Operator, Policy};
+use crate::num;
 use crate::snapshot::HAS_VALUE;
 use std::collections::BTreeMap;
 
@@ -18,10 +19,10 @@ use std::collections::BTreeMap;
 pub(crate) struct SlotDesc {
     /// Contributions per lane.
     pub counts: [i64; 2],
-    /// Index of element 0 (lane a) in the value pool.
-    pub offset: u32,
-    /// `max(counts)`: elements stored (each two lanes wide).
-    pub n: u32,
+    /// Byte offset of element 0 (lane a) in the value pool.
+    pub start: u32,
+    /// Bytes stored: `max(counts)` elements, each two lanes (16 bytes) wide.
+    pub len: u32,
 }
 
 /// One stat of one lane pair.
@@ -32,20 +33,22 @@ pub(crate) struct StatDesc {
     pub entry: [i64; 2],
     /// All ones when the lane has a value (contributions, a formula or a default).
     pub valued: [i64; 2],
-    /// Index into the cap pool of the first record (0 when there are none).
+    /// Byte offset into the cap pool of the first record (0 when there are none).
     pub caps: u32,
-    /// Layer records at `caps` (see [`record_words`]).
-    pub records: u32,
+    /// Bytes of layer records at `caps` (see [`record_words`]).
+    pub caps_len: u32,
 }
 
 pub(crate) const SLOT_SIZE: i32 = size_of::<SlotDesc>() as i32;
 pub(crate) const STAT_SIZE: i32 = size_of::<StatDesc>() as i32;
-/// u64 words per layer record: max.candidate, max.hard, min.candidate, min.hard, then (for
-/// `prioritized_override` only) max.has_override, min.has_override — each two lanes.
+/// u64 words per layer record: the layer's max cap and min cap, then (for
+/// `prioritized_override` only) max.has_override, min.has_override — each two lanes. A cap
+/// is its side's candidate and hard cap already combined (`fmin` for max, `fmax` for min),
+/// the first step of `eval::layer_range`, done here with the same function.
 pub(crate) fn record_words(policy: Policy) -> usize {
     match policy {
-        Policy::Intersect => 8,
-        Policy::PrioritizedOverride => 12,
+        Policy::Intersect => 4,
+        Policy::PrioritizedOverride => 8,
     }
 }
 
@@ -170,6 +173,11 @@ fn lane_stats<'a>(ir: &Ir, p: &'a Prepared, out: &mut Vec<LaneStat<'a>>, entries
     }
 }
 
+/// `words` 8-byte words as a byte count the kernel adds to a pool's address.
+fn byte_offset(words: usize) -> u32 {
+    words.checked_mul(8).and_then(|b| u32::try_from(b).ok()).expect("batch too large for the JIT layout")
+}
+
 fn mask(b: bool) -> i64 {
     if b { ONES } else { 0 }
 }
@@ -265,7 +273,7 @@ impl Layout {
                     self.values.push(xs[1].len() as f64);
                 }
                 let base = self.values.len();
-                let offset = u32::try_from(base).expect("batch too large for the JIT layout");
+                let start = byte_offset(base);
                 if n > 0 {
                     self.values.resize(base + 2 * n, kind.pad());
                     let dst = &mut self.values[base..];
@@ -275,14 +283,16 @@ impl Layout {
                         }
                     }
                 }
-                self.slots.push(SlotDesc { counts: [xs[0].len() as i64, xs[1].len() as i64], offset, n: n as u32 });
+                let len = byte_offset(2 * n);
+                self.slots.push(SlotDesc { counts: [xs[0].len() as i64, xs[1].len() as i64], start, len });
             }
             // Caps: one record per layer that either lane caps, in layer order. A lane
             // without that layer gets an unbounded record, which `effective_range` treats
             // exactly like an absent layer (±∞ candidates and bounds, no override).
-            let (mut caps, mut records) = (0u32, 0u32);
+            let (mut caps, mut caps_len) = (0u32, 0u32);
             if !(ls[0].layers.is_empty() && ls[1].layers.is_empty()) {
-                caps = u32::try_from(self.caps.len()).expect("batch too large for the JIT layout");
+                let first = self.caps.len();
+                caps = byte_offset(first);
                 let (mut i0, mut i1) = (0, 0);
                 let (l0, l1) = (ls[0].layers, ls[1].layers);
                 while i0 < l0.len() || i1 < l1.len() {
@@ -297,16 +307,9 @@ impl Layout {
                     i0 += usize::from(a.is_some());
                     i1 += usize::from(b.is_some());
                     let (a, b) = (a.copied().unwrap_or(UNBOUNDED), b.copied().unwrap_or(UNBOUNDED));
-                    self.caps.extend_from_slice(&[
-                        a.max.candidate.to_bits(),
-                        b.max.candidate.to_bits(),
-                        a.max.hard.to_bits(),
-                        b.max.hard.to_bits(),
-                        a.min.candidate.to_bits(),
-                        b.min.candidate.to_bits(),
-                        a.min.hard.to_bits(),
-                        b.min.hard.to_bits(),
-                    ]);
+                    let max = |c: LayerCaps| num::fmin(c.max.candidate, c.max.hard).to_bits();
+                    let min = |c: LayerCaps| num::fmax(c.min.candidate, c.min.hard).to_bits();
+                    self.caps.extend_from_slice(&[max(a), max(b), min(a), min(b)]);
                     if prioritized {
                         self.caps.extend_from_slice(&[
                             mask(a.max.has_override) as u64,
@@ -315,14 +318,14 @@ impl Layout {
                             mask(b.min.has_override) as u64,
                         ]);
                     }
-                    records += 1;
                 }
+                caps_len = byte_offset(self.caps.len() - first);
             }
             self.stats.push(StatDesc {
                 entry: [mask(ls[0].entry), mask(ls[1].entry)],
                 valued: [mask(ls[0].valued), mask(ls[1].valued)],
                 caps,
-                records,
+                caps_len,
             });
         }
     }

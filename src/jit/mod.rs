@@ -170,7 +170,7 @@ impl Compiled {
                     ctx.func.name = UserFuncName::user(0, k as u32);
                     let [pow, exp, ln] = imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
                     let b = FunctionBuilder::new(&mut ctx.func, fctx);
-                    let mut t = Translator::new(b, ir, &shape, Libm { pow, exp, ln }, k == 0);
+                    let mut t = Translator::new(b, ir, &shape, Libm { pow, exp, ln });
                     for &id in chunk {
                         t.stat(id);
                     }
