@@ -8,6 +8,7 @@
 //! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
 //! errors are recorded branch-free: the first failing check of a lane wins.
 
+use super::family;
 use super::layout::{SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape, record_words};
 use crate::eval::Phase;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
@@ -204,14 +205,17 @@ impl<'a, 'b> Translator<'a, 'b> {
         *vals.last().expect("an expression has a root")
     }
 
-    /// Records `got` as the error of every lane in `bad` that has not failed yet (error
-    /// code 0): the first failing check of a lane wins.
-    fn check(&mut self, bad: Value, code: i64, got: Value) {
+    /// Records the failure `code` (an I64X2 splat) with `got` in every lane of `bad` whose
+    /// recorded error, if any, has a larger code. Codes grow with the stat id and then the
+    /// phase, so each lane ends with its first failing check in evaluation order, whatever
+    /// order the checks ran in (families run before the other stats).
+    fn check(&mut self, bad: Value, code_v: Value, got: Value) {
         let o = self.error_offset();
         let old_code = self.b.ins().load(I64X2, mem(), self.out, o);
         let clean = self.b.ins().icmp(IntCC::Equal, old_code, self.zero_mask);
-        let new = self.b.ins().band(bad, clean);
-        let code_v = self.splat_i(code);
+        let later = self.b.ins().icmp(IntCC::SignedGreaterThan, old_code, code_v);
+        let first = self.b.ins().bor(clean, later);
+        let new = self.b.ins().band(bad, first);
         let c = self.b.ins().bitselect(new, code_v, old_code);
         self.b.ins().store(mem(), c, self.out, o);
         let old_got = self.b.ins().load(F64X2, mem(), self.out, o + 16);
@@ -248,6 +252,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let v = self.expr(e, self.zero, self.zero);
                 let nf = self.not_finite(v);
                 let bad = self.b.ins().band(nf, entry);
+                let code = self.splat_i(code);
                 self.check(bad, code, v);
                 v
             }
@@ -277,8 +282,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `eval::effective_range` for both lanes, over the pair's layer records (see
     /// [`super::layout`]: only layers some lane caps, in layer order).
-    /// `sd` is the byte offset of the stat's descriptor from `stats`.
-    fn effective_range(&mut self, sd: i32, lo: Value, hi: Value) -> (Value, Value) {
+    /// `sd` is where the stat's descriptor is.
+    fn effective_range(&mut self, sd: At, lo: Value, hi: Value) -> (Value, Value) {
         let min_var = self.b.declare_var(F64X2);
         let max_var = self.b.declare_var(F64X2);
         let ninf = self.splat(f64::NEG_INFINITY);
@@ -292,8 +297,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             let max_locked = self.b.declare_var(I64X2);
             self.b.def_var(min_locked, self.zero_mask);
             self.b.def_var(max_locked, self.zero_mask);
-            let off = self.b.ins().uload32(mem(), self.stats, sd + 32);
-            let len = self.b.ins().uload32(mem(), self.stats, sd + 36);
+            let off = self.b.ins().uload32(mem(), sd.base, sd.offset + 32);
+            let len = self.b.ins().uload32(mem(), sd.base, sd.offset + 36);
             let base = self.b.ins().iadd(self.caps, off);
             let end = self.b.ins().iadd(base, len);
             self.records(base, end, stride, false, |t, r| {
@@ -371,16 +376,16 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// One slot: fold its contributions and apply (pipeline), or operate (operator mode).
     /// Updates `v_var` only in lanes with contributions.
-    fn slot(&mut self, slot: u32, v_var: Variable, fold: SlotFold) {
-        let d = slot as i32 * SLOT_SIZE;
-        let len = self.b.ins().uload32(mem(), self.slots, d + 20);
+    fn slot(&mut self, at: At, v_var: Variable, fold: SlotFold) {
+        let (slots, d) = (at.base, at.offset);
+        let len = self.b.ins().uload32(mem(), slots, d + 20);
         let body = self.b.create_block();
         let next = self.b.create_block();
         self.b.ins().brif(len, body, &[], next, &[]);
         self.b.switch_to_block(body);
         self.b.seal_block(body);
-        let counts = self.load_mask(self.slots, d);
-        let start = self.b.ins().uload32(mem(), self.slots, d + 16);
+        let counts = self.load_mask(slots, d);
+        let start = self.b.ins().uload32(mem(), slots, d + 16);
         let base = self.b.ins().iadd(self.values, start);
         let end = self.b.ins().iadd(base, len);
         let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
@@ -470,11 +475,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Emits one stat.
     pub fn stat(&mut self, id: StatId) {
-        let ir = self.ir;
-        let stat = ir.stat(id);
-        let sd = id.index() as i32 * STAT_SIZE;
-        let entry = self.load_mask(self.stats, sd);
-        let valued = self.load_mask(self.stats, sd + 16);
+        let stat = self.ir.stat(id);
+        let sd = At { base: self.stats, offset: id.index() as i32 * STAT_SIZE };
+        let entry = self.load_mask(sd.base, sd.offset);
+        let valued = self.load_mask(sd.base, sd.offset + 16);
         let lo = self.bound(stat.min, f64::NEG_INFINITY, entry, error_code(id, Phase::RangeMin));
         let hi = self.bound(stat.max, f64::INFINITY, entry, error_code(id, Phase::RangeMax));
         let base = match stat.formula {
@@ -482,15 +486,50 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let v = self.expr(f, self.zero, self.zero);
                 let nf = self.not_finite(v);
                 let bad = self.b.ins().band(nf, valued);
-                self.check(bad, error_code(id, Phase::Formula), v);
+                let code = self.splat_i(error_code(id, Phase::Formula));
+                self.check(bad, code, v);
                 v
             }
             None => self.splat(stat.default.unwrap_or(0.0)),
         };
+        let slots = At { base: self.slots, offset: self.shape.slot_base[id.index()] as i32 * SLOT_SIZE };
+        let out = At { base: self.out, offset: id.index() as i32 * STAT_OUT_WORDS as i32 * 8 };
+        let code = self.splat_i(error_code(id, Phase::Value));
+        let value = self.pipeline(stat.mode, StatAt { slots, stat: sd, out }, base, lo, hi, code);
+        self.stat_vals[id.index()] = Some(value);
+    }
+
+    /// Emits one family: a loop over its rows, each one member stat evaluated by one shared
+    /// body (the [`family::Row`] gives the member's bounds, base value, error code and where
+    /// its descriptors and output words are).
+    pub fn family(&mut self, mode: Mode, rows: &[family::Row]) {
+        let ptr = self.b.func.dfg.value_type(self.values);
+        let first = self.b.ins().iconst(ptr, rows.as_ptr() as i64);
+        let end = self.b.ins().iconst(ptr, rows.as_ptr_range().end as i64);
+        self.records(first, end, family::ROW_SIZE as i64, !rows.is_empty(), |t, row| {
+            let field = |t: &mut Self, o: usize| t.b.ins().load(I64, mem(), row, o as i32);
+            let (slots, stat, out) = (field(t, family::SLOTS), field(t, family::STAT), field(t, family::OUT));
+            let slots = t.b.ins().iadd(t.slots, slots);
+            let stat = t.b.ins().iadd(t.stats, stat);
+            let out = t.b.ins().iadd(t.out, out);
+            let lo = t.b.ins().load(F64X2, mem(), row, family::LO as i32);
+            let hi = t.b.ins().load(F64X2, mem(), row, family::HI as i32);
+            let base = t.b.ins().load(F64X2, mem(), row, family::BASE as i32);
+            let code = t.b.ins().load(I64X2, mem(), row, family::CODE as i32);
+            let at = |base| At { base, offset: 0 };
+            t.pipeline(mode, StatAt { slots: at(slots), stat: at(stat), out: at(out) }, base, lo, hi, code);
+        });
+    }
+
+    /// A stat from its base value on: the slots of its pipeline or operator, its effective
+    /// range, the check of its value (error `code`), the clamp and the stores. Returns the
+    /// value.
+    fn pipeline(&mut self, mode: Mode, at: StatAt, base: Value, lo: Value, hi: Value, code: Value) -> Value {
+        let ir = self.ir;
         let v_var = self.b.declare_var(F64X2);
         self.b.def_var(v_var, base);
-        let slot0 = self.shape.slot_base[id.index()];
-        match stat.mode {
+        let slot = |s: usize| At { base: at.slots.base, offset: at.slots.offset + s as i32 * SLOT_SIZE };
+        match mode {
             Mode::Pipeline(pid) => {
                 for (s, &bid) in ir.pipeline(pid).buckets.iter().enumerate() {
                     let bucket = ir.bucket(bid);
@@ -503,7 +542,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                         Fold::Max => SlotFold::Folded(Combine::Max, Some(bucket.apply)),
                         Fold::First => SlotFold::Folded(Combine::First, Some(bucket.apply)),
                     };
-                    self.slot(slot0 + s as u32, v_var, fold);
+                    self.slot(slot(s), v_var, fold);
                 }
             }
             Mode::Operator(op) => {
@@ -514,26 +553,26 @@ impl<'a, 'b> Translator<'a, 'b> {
                     Operator::Min => SlotFold::Folded(Combine::Min, None),
                     Operator::Average => SlotFold::Average,
                 };
-                self.slot(slot0, v_var, fold);
+                self.slot(slot(0), v_var, fold);
             }
         }
         // Computed here, not first, so that neither the range nor the mask is live across the
         // pipeline's loops (fewer values for the register allocator to keep or spill).
-        let (min, max) = self.effective_range(sd, lo, hi);
-        let valued = self.load_mask(self.stats, sd + 16);
+        let (min, max) = self.effective_range(at.stat, lo, hi);
+        let valued = self.load_mask(at.stat.base, at.stat.offset + 16);
         let v = self.b.use_var(v_var);
         let nf = self.not_finite(v);
         let bad = self.b.ins().band(nf, valued);
-        self.check(bad, error_code(id, Phase::Value), v);
+        self.check(bad, code, v);
         // `num::clamp` (no NaN left in lanes that have not failed).
         let m = self.max_nn(v, min);
         let v = self.min_nn(m, max);
         let value = self.select(valued, v, self.zero);
-        let o = id.index() as i32 * STAT_OUT_WORDS as i32 * 8;
-        self.b.ins().store(mem(), value, self.out, o);
-        self.b.ins().store(mem(), min, self.out, o + 16);
-        self.b.ins().store(mem(), max, self.out, o + 32);
-        self.stat_vals[id.index()] = Some(value);
+        let (out, o) = (at.out.base, at.out.offset);
+        self.b.ins().store(mem(), value, out, o);
+        self.b.ins().store(mem(), min, out, o + 16);
+        self.b.ins().store(mem(), max, out, o + 32);
+        value
     }
 
     /// Returns.
@@ -542,6 +581,22 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.seal_all_blocks();
         self.b.finalize(config);
     }
+}
+
+/// An address: a base value plus an immediate byte offset.
+#[derive(Clone, Copy)]
+struct At {
+    base: Value,
+    offset: i32,
+}
+
+/// Where one stat's data is, for one lane pair: its first slot descriptor, its stat
+/// descriptor and its output words.
+#[derive(Clone, Copy)]
+struct StatAt {
+    slots: At,
+    stat: At,
+    out: At,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

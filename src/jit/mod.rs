@@ -20,6 +20,7 @@
 //! machine code to stderr.
 
 mod codegen;
+mod family;
 mod layout;
 
 use crate::engine::ActorError;
@@ -80,6 +81,8 @@ pub struct Compiled {
     module: Mutex<Option<JITModule>>,
     /// One function per chunk of stats, called in order.
     kernels: Vec<Kernel>,
+    /// The family rows the kernels read by address (see [`family::Plan::rows`]).
+    _rows: Box<[family::Row]>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -109,7 +112,8 @@ impl Compiled {
         Self::with_chunks(ir, STATS_PER_FUNCTION)
     }
 
-    /// Like [`Compiled::new`], with at most `stats_per_function` stats per native function.
+    /// Like [`Compiled::new`], with at most `stats_per_function` units (stats or families)
+    /// per native function.
     pub fn with_chunks(ir: Arc<Ir>, stats_per_function: usize) -> Result<Compiled, String> {
         let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
         let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
@@ -118,8 +122,10 @@ impl Compiled {
         builder.symbol("actorc_exp", crate::num::exp as *const u8);
         builder.symbol("actorc_ln", crate::num::ln as *const u8);
         let mut module = JITModule::new(builder);
-        match Self::build(&ir, &mut module, stats_per_function.max(1)) {
-            Ok((shape, kernels)) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernels }),
+        let shape = layout::Shape::new(&ir);
+        let plan = family::plan(&ir, &shape, stats_per_function);
+        match Self::build(&ir, &shape, &plan, &mut module) {
+            Ok(kernels) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernels, _rows: plan.rows }),
             Err(e) => {
                 // SAFETY: no function of this module was ever handed out or called.
                 unsafe { module.free_memory() };
@@ -130,10 +136,10 @@ impl Compiled {
 
     fn build(
         ir: &Ir,
+        shape: &layout::Shape,
+        plan: &family::Plan,
         module: &mut JITModule,
-        stats_per_function: usize,
-    ) -> Result<(layout::Shape, Vec<Kernel>), String> {
-        let shape = layout::Shape::new(ir);
+    ) -> Result<Vec<Kernel>, String> {
         let f64t = cranelift_codegen::ir::types::F64;
         let mut unary = module.make_signature();
         unary.params.push(AbiParam::new(f64t));
@@ -148,11 +154,10 @@ impl Compiled {
         let ptr = module.target_config().pointer_type();
         let mut signature = module.make_signature();
         signature.params = Translator::signature_params(ptr);
-        // One function per chunk of stats keeps each function small (Cranelift's compile
-        // time grows faster than linearly with function size), and the chunks compile in
+        // One function per few units keeps each function small (Cranelift's compile time
+        // grows faster than linearly with function size), and the functions compile in
         // parallel; only placing the code in the module is sequential.
-        let ids: Vec<StatId> = ir.stat_ids().collect();
-        let chunks: Vec<(usize, &[StatId])> = ids.chunks(stats_per_function).enumerate().collect();
+        let chunks: Vec<(usize, &[family::Unit])> = plan.functions.iter().map(Vec::as_slice).enumerate().collect();
         let mut funcs = Vec::with_capacity(chunks.len());
         for (k, _) in &chunks {
             funcs.push(module.declare_function(&format!("actorc_rules_{k}"), Linkage::Local, &signature).map_err(err)?);
@@ -170,9 +175,12 @@ impl Compiled {
                     ctx.func.name = UserFuncName::user(0, k as u32);
                     let [pow, exp, ln] = imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
                     let b = FunctionBuilder::new(&mut ctx.func, fctx);
-                    let mut t = Translator::new(b, ir, &shape, Libm { pow, exp, ln });
-                    for &id in chunk {
-                        t.stat(id);
+                    let mut t = Translator::new(b, ir, shape, Libm { pow, exp, ln });
+                    for unit in chunk {
+                        match unit {
+                            family::Unit::Family(mode, rows) => t.family(*mode, &plan.rows[rows.clone()]),
+                            family::Unit::Stat(id) => t.stat(*id),
+                        }
                     }
                     t.finish(config);
                     let clif = if dump { ctx.func.display().to_string() } else { String::new() };
@@ -215,7 +223,7 @@ impl Compiled {
                 unsafe { std::mem::transmute::<*const u8, Kernel>(code) }
             })
             .collect();
-        Ok((shape, kernels))
+        Ok(kernels)
     }
 
     pub fn ir(&self) -> &Arc<Ir> {
@@ -343,7 +351,8 @@ impl Compiled {
                 // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
                 // descriptors are in bounds, every offset they hold points into `l.values` /
                 // `l.caps` with all the elements the kernel reads, and `out` has `words` words
-                // per pair. The kernel only reads those and writes the pair's output words.
+                // per pair. The family rows the code reads by address live in `self._rows`.
+                // The kernel only reads those and writes the pair's output words.
                 unsafe {
                     kernel(
                         l.slots.as_ptr().add(pair * slots),
