@@ -80,6 +80,58 @@ pub struct PreparedBatch {
     pub actors: Vec<Result<Prepared, InputError>>,
 }
 
+/// The values of a batch, without snapshots: for each actor, every stat's value in id order
+/// (0 where the actor has none, which is the value formulas read), or why it failed. For
+/// callers that only want numbers (a game copying stats into its components each frame):
+/// nothing is allocated per actor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValueTable {
+    /// Values per actor (the rule set's stat count).
+    pub stats: usize,
+    /// `stats` values per actor, actor after actor; a failed actor's are unspecified.
+    pub values: Vec<f64>,
+    /// Per actor: `None`, or why it has no values.
+    pub errors: Vec<Option<ActorError>>,
+}
+
+impl ValueTable {
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Actor `i`'s values (indexed by `StatId`), or its error.
+    pub fn row(&self, i: usize) -> Result<&[f64], &ActorError> {
+        match &self.errors[i] {
+            Some(e) => Err(e),
+            None => Ok(&self.values[i * self.stats..(i + 1) * self.stats]),
+        }
+    }
+
+    /// Appends one actor's row: its values, or zeros and its error.
+    pub(crate) fn push(&mut self, row: Result<&[f64], ActorError>) {
+        match row {
+            Ok(values) => {
+                self.values.extend_from_slice(values);
+                self.errors.push(None);
+            }
+            Err(e) => {
+                self.values.resize(self.values.len() + self.stats, 0.0);
+                self.errors.push(Some(e));
+            }
+        }
+    }
+
+    /// Appends `other`'s rows.
+    pub(crate) fn append(&mut self, other: ValueTable) {
+        self.values.extend(other.values);
+        self.errors.extend(other.errors);
+    }
+}
+
 /// Evaluates actors with one rule set and one backend.
 ///
 /// With [`Backend::Jit`] the rules are compiled once in [`Engine::new`]; clones share the
@@ -173,6 +225,32 @@ impl Engine {
             .collect()
     }
 
+    /// Evaluates a prepared batch into values only (see [`ValueTable`]): the same numbers
+    /// and errors as [`Engine::evaluate_prepared_batch`], no snapshot built.
+    pub fn evaluate_values(&self, batch: &PreparedBatch) -> ValueTable {
+        if let Some(jit) = &self.jit {
+            return jit.evaluate_prepared_values(&batch.actors);
+        }
+        let stats = self.ir.stats.len();
+        let parts: Vec<ValueTable> = batch
+            .actors
+            .par_chunks(64)
+            .map_init(Scratch::default, |scratch, chunk| {
+                let mut table = ValueTable { stats, ..ValueTable::default() };
+                for p in chunk {
+                    match p {
+                        Ok(p) => table.push(eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from)),
+                        Err(e) => table.push(Err(ActorError::from(e.clone()))),
+                    }
+                }
+                table
+            })
+            .collect();
+        let mut table = ValueTable { stats, ..ValueTable::default() };
+        parts.into_iter().for_each(|part| table.append(part));
+        table
+    }
+
     /// Lays out a prepared batch for the JIT (structure of arrays, two actors per vector):
     /// ingest and layout done once, [`Engine::evaluate_layout`] can then run it repeatedly.
     /// `None` for the interpreter, which needs no layout.
@@ -187,5 +265,14 @@ impl Engine {
     /// If this engine is not a JIT engine, or the batch was laid out for other rules.
     pub fn evaluate_layout(&self, batch: &jit::Batch) -> Vec<Result<Snapshot, ActorError>> {
         self.jit.as_ref().expect("evaluate_layout needs Backend::Jit").evaluate(batch)
+    }
+
+    /// [`Engine::evaluate_values`] of a batch laid out by [`Engine::layout`]: evaluation
+    /// only, with neither ingest, layout nor snapshots.
+    ///
+    /// # Panics
+    /// As [`Engine::evaluate_layout`].
+    pub fn evaluate_layout_values(&self, batch: &jit::Batch) -> ValueTable {
+        self.jit.as_ref().expect("evaluate_layout_values needs Backend::Jit").evaluate_values(batch)
     }
 }

@@ -242,6 +242,22 @@ pub fn eval_traced(
     snapshot
 }
 
+/// Evaluates one prepared actor's values only, without building a snapshot: every stat's
+/// value in id order (0 where the actor has none: the value formulas read). The same steps
+/// and bits as [`eval`].
+pub fn eval_values<'s>(ir: &Ir, p: &Prepared, scratch: &'s mut Scratch) -> Result<&'s [f64], EvalError> {
+    scratch.nodes.resize(ir.nodes.len(), 0.0);
+    scratch.values.clear();
+    scratch.values.resize(ir.stats.len(), 0.0);
+    let mut cursor = p.stats.iter().peekable();
+    for i in 0..ir.stats.len() {
+        let id = StatId(i as u32);
+        let input = StatInput::of(p, cursor.next_if(|s| s.stat == id));
+        eval_stat(ir, p, id, input, scratch, &mut NoTrace)?;
+    }
+    Ok(&scratch.values)
+}
+
 /// Re-evaluates an actor whose previous snapshot is `prev`, recomputing only the stats
 /// marked in `dirty` (indexed by stat id) and those that read a stat whose entry changed.
 /// Equal, bit for bit, to a full [`eval`] when `dirty` covers every stat whose rules or

@@ -9,7 +9,10 @@
 //! errors are recorded branch-free: the first failing check of a lane wins.
 
 use super::family;
-use super::layout::{SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape, record_words};
+use super::layout::{
+    SLOT_COUNTS, SLOT_LEN, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE,
+    STAT_VALUED, Shape, record_words,
+};
 use crate::eval::Phase;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -241,6 +244,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().load(I64X2, mem(), base, offset)
     }
 
+    /// A descriptor's mask: two 32-bit lanes, sign-extended to an I64X2 mask.
+    fn lane_mask(&mut self, base: Value, offset: i32) -> Value {
+        self.b.ins().sload32x2(mem(), base, offset)
+    }
+
     /// The range bound `e`, checked (in lanes with an entry) like `eval`'s `bound`.
     fn bound(&mut self, e: Option<Expr>, inf: f64, entry: Value, code: i64) -> Value {
         let constant = e.and_then(|e| self.ir.constant(e)).filter(|c| c.is_finite());
@@ -297,8 +305,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             let max_locked = self.b.declare_var(I64X2);
             self.b.def_var(min_locked, self.zero_mask);
             self.b.def_var(max_locked, self.zero_mask);
-            let off = self.b.ins().uload32(mem(), sd.base, sd.offset + 32);
-            let len = self.b.ins().uload32(mem(), sd.base, sd.offset + 36);
+            let off = self.b.ins().uload32(mem(), sd.base, sd.offset + STAT_CAPS);
+            let len = self.b.ins().uload32(mem(), sd.base, sd.offset + STAT_CAPS_LEN);
             let base = self.b.ins().iadd(self.caps, off);
             let end = self.b.ins().iadd(base, len);
             self.records(base, end, stride, false, |t, r| {
@@ -378,14 +386,14 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Updates `v_var` only in lanes with contributions.
     fn slot(&mut self, at: At, v_var: Variable, fold: SlotFold) {
         let (slots, d) = (at.base, at.offset);
-        let len = self.b.ins().uload32(mem(), slots, d + 20);
+        let len = self.b.ins().uload32(mem(), slots, d + SLOT_LEN);
         let body = self.b.create_block();
         let next = self.b.create_block();
         self.b.ins().brif(len, body, &[], next, &[]);
         self.b.switch_to_block(body);
         self.b.seal_block(body);
-        let counts = self.load_mask(slots, d);
-        let start = self.b.ins().uload32(mem(), slots, d + 16);
+        let counts = self.b.ins().uload32x2(mem(), slots, d + SLOT_COUNTS);
+        let start = self.b.ins().uload32(mem(), slots, d + SLOT_START);
         let base = self.b.ins().iadd(self.values, start);
         let end = self.b.ins().iadd(base, len);
         let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
@@ -477,8 +485,8 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub fn stat(&mut self, id: StatId) {
         let stat = self.ir.stat(id);
         let sd = At { base: self.stats, offset: id.index() as i32 * STAT_SIZE };
-        let entry = self.load_mask(sd.base, sd.offset);
-        let valued = self.load_mask(sd.base, sd.offset + 16);
+        let entry = self.lane_mask(sd.base, sd.offset + STAT_ENTRY);
+        let valued = self.lane_mask(sd.base, sd.offset + STAT_VALUED);
         let lo = self.bound(stat.min, f64::NEG_INFINITY, entry, error_code(id, Phase::RangeMin));
         let hi = self.bound(stat.max, f64::INFINITY, entry, error_code(id, Phase::RangeMax));
         let base = match stat.formula {
@@ -559,7 +567,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         // Computed here, not first, so that neither the range nor the mask is live across the
         // pipeline's loops (fewer values for the register allocator to keep or spill).
         let (min, max) = self.effective_range(at.stat, lo, hi);
-        let valued = self.load_mask(at.stat.base, at.stat.offset + 16);
+        let valued = self.lane_mask(at.stat.base, at.stat.offset + STAT_VALUED);
         let v = self.b.use_var(v_var);
         let nf = self.not_finite(v);
         let bad = self.b.ins().band(nf, valued);

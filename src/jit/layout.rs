@@ -12,13 +12,14 @@ use crate::ir::{Fold, Ir, Mode, Operator, Policy};
 use crate::num;
 use crate::snapshot::HAS_VALUE;
 use std::collections::BTreeMap;
+use std::mem::offset_of;
 
 /// One (stat, bucket position) of one lane pair.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SlotDesc {
     /// Contributions per lane.
-    pub counts: [i64; 2],
+    pub counts: [u32; 2],
     /// Byte offset of element 0 (lane a) in the value pool.
     pub start: u32,
     /// Bytes stored: `max(counts)` elements, each two lanes (16 bytes) wide.
@@ -29,10 +30,11 @@ pub(crate) struct SlotDesc {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct StatDesc {
-    /// All ones when the lane has an entry for the stat (a value or caps).
-    pub entry: [i64; 2],
+    /// All ones when the lane has an entry for the stat (a value or caps); the kernel
+    /// sign-extends each lane's mask to 64 bits.
+    pub entry: [i32; 2],
     /// All ones when the lane has a value (contributions, a formula or a default).
-    pub valued: [i64; 2],
+    pub valued: [i32; 2],
     /// Byte offset into the cap pool of the first record (0 when there are none).
     pub caps: u32,
     /// Bytes of layer records at `caps` (see [`record_words`]).
@@ -41,6 +43,14 @@ pub(crate) struct StatDesc {
 
 pub(crate) const SLOT_SIZE: i32 = size_of::<SlotDesc>() as i32;
 pub(crate) const STAT_SIZE: i32 = size_of::<StatDesc>() as i32;
+/// Field offsets, for the kernel's loads.
+pub(crate) const SLOT_COUNTS: i32 = offset_of!(SlotDesc, counts) as i32;
+pub(crate) const SLOT_START: i32 = offset_of!(SlotDesc, start) as i32;
+pub(crate) const SLOT_LEN: i32 = offset_of!(SlotDesc, len) as i32;
+pub(crate) const STAT_ENTRY: i32 = offset_of!(StatDesc, entry) as i32;
+pub(crate) const STAT_VALUED: i32 = offset_of!(StatDesc, valued) as i32;
+pub(crate) const STAT_CAPS: i32 = offset_of!(StatDesc, caps) as i32;
+pub(crate) const STAT_CAPS_LEN: i32 = offset_of!(StatDesc, caps_len) as i32;
 /// u64 words per layer record: the layer's max cap and min cap, then (for
 /// `prioritized_override` only) max.has_override, min.has_override — each two lanes. A cap
 /// is its side's candidate and hard cap already combined (`fmin` for max, `fmax` for min),
@@ -61,8 +71,6 @@ const UNBOUNDED: LayerCaps = LayerCaps {
 pub(crate) const STAT_OUT_WORDS: usize = 6;
 /// Output words per pair after the stats: error code (i64 × 2) and offending value (f64 × 2).
 pub(crate) const ERR_WORDS: usize = 4;
-
-const ONES: i64 = -1;
 
 /// Static shape of a rule set's layout (shared by the code generator and the batch builder).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,8 +186,19 @@ fn byte_offset(words: usize) -> u32 {
     words.checked_mul(8).and_then(|b| u32::try_from(b).ok()).expect("batch too large for the JIT layout")
 }
 
-fn mask(b: bool) -> i64 {
-    if b { ONES } else { 0 }
+/// A 64-bit lane mask: all ones or all zeros.
+fn mask(b: bool) -> u64 {
+    if b { u64::MAX } else { 0 }
+}
+
+/// A 32-bit lane mask (the kernel sign-extends it).
+fn mask32(b: bool) -> i32 {
+    if b { -1 } else { 0 }
+}
+
+/// A slot's contribution count for one lane.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).expect("batch too large for the JIT layout")
 }
 
 impl Layout {
@@ -284,7 +303,8 @@ impl Layout {
                     }
                 }
                 let len = byte_offset(2 * n);
-                self.slots.push(SlotDesc { counts: [xs[0].len() as i64, xs[1].len() as i64], start, len });
+                let counts = [count(xs[0].len()), count(xs[1].len())];
+                self.slots.push(SlotDesc { counts, start, len });
             }
             // Caps: one record per layer that either lane caps, in layer order. A lane
             // without that layer gets an unbounded record, which `effective_range` treats
@@ -312,18 +332,18 @@ impl Layout {
                     self.caps.extend_from_slice(&[max(a), max(b), min(a), min(b)]);
                     if prioritized {
                         self.caps.extend_from_slice(&[
-                            mask(a.max.has_override) as u64,
-                            mask(b.max.has_override) as u64,
-                            mask(a.min.has_override) as u64,
-                            mask(b.min.has_override) as u64,
+                            mask(a.max.has_override),
+                            mask(b.max.has_override),
+                            mask(a.min.has_override),
+                            mask(b.min.has_override),
                         ]);
                     }
                 }
                 caps_len = byte_offset(self.caps.len() - first);
             }
             self.stats.push(StatDesc {
-                entry: [mask(ls[0].entry), mask(ls[1].entry)],
-                valued: [mask(ls[0].valued), mask(ls[1].valued)],
+                entry: [mask32(ls[0].entry), mask32(ls[1].entry)],
+                valued: [mask32(ls[0].valued), mask32(ls[1].valued)],
                 caps,
                 caps_len,
             });

@@ -23,7 +23,7 @@ mod codegen;
 mod family;
 mod layout;
 
-use crate::engine::ActorError;
+use crate::engine::{ActorError, ValueTable};
 use crate::eval::EvalError;
 use crate::ingest::{InputError, Prepared};
 use crate::input::Actor;
@@ -275,6 +275,101 @@ impl Compiled {
         results
     }
 
+    /// Every stat's value per actor of a laid-out batch, without snapshots (see
+    /// [`ValueTable`]); same numbers and errors as [`Compiled::evaluate`].
+    ///
+    /// # Panics
+    /// If `batch` was laid out for another rule set.
+    pub fn evaluate_values(&self, batch: &Batch) -> ValueTable {
+        assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
+        let words = self.shape.out_words();
+        let parts: Vec<ValueTable> = batch
+            .chunks
+            .par_iter()
+            .map_init(Vec::new, |out, l| {
+                let mut table = self.value_table();
+                if l.lanes > 0 {
+                    self.run_into(l, words, out);
+                    (0..l.lanes).for_each(|lane| self.push_values(&mut table, out, words, lane));
+                }
+                table
+            })
+            .collect();
+        let mut table = self.value_table();
+        if batch.inputs.iter().all(Option::is_none) {
+            parts.into_iter().for_each(|part| table.append(part));
+            return table;
+        }
+        let mut rows = parts.iter().flat_map(|t| (0..t.len()).map(move |i| t.row(i)));
+        for input in &batch.inputs {
+            let row = match input {
+                Some(e) => Err(ActorError::from(e.clone())),
+                None => rows.next().expect("one row per prepared actor").map_err(Clone::clone),
+            };
+            table.push(row);
+        }
+        table
+    }
+
+    /// [`Compiled::evaluate_values`] of prepared actors, laid out chunk by chunk on the way
+    /// (as [`Compiled::evaluate_prepared`] does).
+    pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>]) -> ValueTable {
+        let words = self.shape.out_words();
+        let parts: Vec<ValueTable> = actors
+            .par_chunks(PAIRS_PER_TASK * 2)
+            .map_init(Buffers::default, |bufs, chunk| {
+                let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
+                if !ok.is_empty() {
+                    bufs.layout.fill(&self.ir, &self.shape, &ok);
+                    self.run_into(&bufs.layout, words, &mut bufs.out);
+                }
+                let mut table = self.value_table();
+                let mut lane = 0;
+                for a in chunk {
+                    match a {
+                        Err(e) => table.push(Err(ActorError::from(e.clone()))),
+                        Ok(_) => {
+                            self.push_values(&mut table, &bufs.out, words, lane);
+                            lane += 1;
+                        }
+                    }
+                }
+                table
+            })
+            .collect();
+        let mut table = self.value_table();
+        parts.into_iter().for_each(|part| table.append(part));
+        table
+    }
+
+    fn value_table(&self) -> ValueTable {
+        ValueTable { stats: self.ir.stats.len(), ..ValueTable::default() }
+    }
+
+    /// Appends lane `lane`'s values (or its error) from the kernel output `out`.
+    fn push_values(&self, table: &mut ValueTable, out: &[u64], words: usize, lane: usize) {
+        let (pair, k) = (lane / 2, lane % 2);
+        let o = &out[pair * words..(pair + 1) * words];
+        match self.error(o, k) {
+            Some(e) => table.push(Err(e.into())),
+            None => {
+                let values = o.chunks_exact(layout::STAT_OUT_WORDS).take(self.ir.stats.len());
+                table.values.extend(values.map(|w| f64::from_bits(w[k])));
+                table.errors.push(None);
+            }
+        }
+    }
+
+    /// Lane `k`'s error in one pair's output words `o`, if it failed.
+    fn error(&self, o: &[u64], k: usize) -> Option<EvalError> {
+        let e = self.shape.stats as usize * layout::STAT_OUT_WORDS;
+        let code = o[e + k] as i64;
+        (code != 0).then(|| {
+            let (stat, phase) = decode_error(code);
+            EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k]))
+        })
+    }
+
     /// Evaluates prepared actors without keeping a layout: each parallel task lays out a
     /// chunk into its own reused buffers (hot in cache), runs the kernel and builds the
     /// snapshots. Same results as [`Compiled::batch`] then [`Compiled::evaluate`].
@@ -377,11 +472,8 @@ impl Compiled {
     ) -> Result<Snapshot, EvalError> {
         let (pair, k) = (lane / 2, lane % 2);
         let o = &out[pair * words..(pair + 1) * words];
-        let e = self.shape.stats as usize * layout::STAT_OUT_WORDS;
-        let code = o[e + k] as i64;
-        if code != 0 {
-            let (stat, phase) = decode_error(code);
-            return Err(EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k])));
+        if let Some(e) = self.error(o, k) {
+            return Err(e);
         }
         let meta = &l.actors[lane];
         buf.clear();
@@ -418,5 +510,18 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty()
+    }
+
+    /// Bytes of the laid-out numbers and descriptors the kernels read: (slot descriptors,
+    /// stat descriptors, contributions, caps).
+    pub fn kernel_bytes(&self) -> (usize, usize, usize, usize) {
+        self.chunks.iter().fold((0, 0, 0, 0), |(a, b, c, d), l| {
+            (
+                a + size_of_val(&l.slots[..]),
+                b + size_of_val(&l.stats[..]),
+                c + size_of_val(&l.values[..]),
+                d + size_of_val(&l.caps[..]),
+            )
+        })
     }
 }

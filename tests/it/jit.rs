@@ -7,7 +7,7 @@
 
 use actorc::input::{Actor, CapContribution, Contribution, Meta, SubsystemOutput};
 use actorc::load::{LoadOptions, Loaded, parse_bytes};
-use actorc::{ActorError, Backend, Engine, Rules, Snapshot};
+use actorc::{ActorError, Backend, Engine, Rules, Snapshot, ValueTable};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -57,6 +57,54 @@ fn shipped_rules_compile() {
     for dir in ["rules/actor_core_v3", "rules/rpg", "tests/data/check/ok_everything.stat"] {
         let rules = Rules::load(dir).unwrap();
         Engine::new(&rules, Backend::Jit).unwrap_or_else(|e| panic!("{dir}: {e}"));
+    }
+}
+
+/// `table` holds what `results` hold: each actor's error, or every stat's value (0 for a stat
+/// without one), bit for bit. `Err` names the first difference.
+fn table_matches(results: &Results, table: &ValueTable) -> Result<(), String> {
+    if results.len() != table.len() {
+        return Err(format!("{} results, {} rows", results.len(), table.len()));
+    }
+    for (i, r) in results.iter().enumerate() {
+        match (r, table.row(i)) {
+            (Err(e), Err(t)) if e == t => {}
+            (Ok(snap), Ok(row)) => {
+                for (s, v) in row.iter().enumerate() {
+                    let entry = snap.entry(actorc::ir::StatId(s as u32));
+                    let want = entry.filter(|e| e.has_value()).map_or(0.0, |e| e.value);
+                    if want.to_bits() != v.to_bits() {
+                        return Err(format!("actor {i}, stat {s}: snapshot {want:?}, table {v:?}"));
+                    }
+                }
+            }
+            (r, row) => return Err(format!("actor {i}: {r:?} vs {row:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn value_tables_match_snapshots() {
+    let mut sets = rule_sets_for_batches();
+    for case in crate::eval::cases() {
+        let rules = Rules::load(crate::eval::rules_of(&case)).unwrap();
+        let text = std::fs::read_to_string(case.join("actors.ndjson")).unwrap();
+        let actors = text.lines().filter_map(|l| actorc::input::parse_actor(l).ok()).collect();
+        sets.push((case.display().to_string(), rules, actors));
+    }
+    for (name, rules, actors) in sets {
+        let (interp, jit) = engines(&rules);
+        let want = interp.evaluate_batch(&actors);
+        let prepared = jit.prepare_batch(&actors);
+        let layout = jit.layout(&prepared).unwrap();
+        for (what, table) in [
+            ("interpreter", interp.evaluate_values(&prepared)),
+            ("jit", jit.evaluate_values(&prepared)),
+            ("jit, layout kept", jit.evaluate_layout_values(&layout)),
+        ] {
+            table_matches(&want, &table).unwrap_or_else(|e| panic!("{name}, {what}: {e}"));
+        }
     }
 }
 
@@ -488,8 +536,17 @@ fn differential_random_rules() {
             prop_assert!(w == g, "rules:\n{text}\nactor {i}: {:?}\n interp: {w:?}\n    jit: {g:?}", actors[i]);
         }
         // The kept-layout path gives the same results.
-        let laid = jit.evaluate_layout(&jit.layout(&jit.prepare_batch(&actors)).unwrap());
+        let prepared = jit.prepare_batch(&actors);
+        let layout = jit.layout(&prepared).unwrap();
+        let laid = jit.evaluate_layout(&layout);
         prop_assert!(laid == got, "rules:\n{text}\nlaid-out batch differs");
+        // So do the value tables of both engines.
+        for table in
+            [interp.evaluate_values(&prepared), jit.evaluate_values(&prepared), jit.evaluate_layout_values(&layout)]
+        {
+            let same = table_matches(&want, &table);
+            prop_assert!(same.is_ok(), "rules:\n{text}\nvalue table: {}", same.unwrap_err());
+        }
         Ok(())
     });
     let st = stats.into_inner().unwrap();
