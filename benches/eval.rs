@@ -8,6 +8,10 @@
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
 //! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads),
 //!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`);
+//! - `values`: the evaluation part alone: `evaluate_values` (every stat's value, no
+//!   snapshot) on the prepared batch, and for the JIT `evaluate_layout_values` on a kept
+//!   layout (1 thread); `values_in_cache`: the same on the first 256 actors, whose layout
+//!   fits in the core's L2 cache;
 //! - `ingest`: `prepare_batch` only (1 thread, all threads);
 //! - `json`: the NDJSON side of `actorc run`: parsing lines, writing the records;
 //! - `cpu/…`: the one-thread groups again, measured in process CPU time instead of wall
@@ -28,6 +32,9 @@ use std::time::Duration;
 
 /// Lines parsed per iteration of `json/*/parse_1thread`.
 const PARSED: usize = 1_000;
+
+/// Actors of the `values_in_cache` group.
+const IN_CACHE: usize = 256;
 
 struct Case {
     label: String,
@@ -138,6 +145,27 @@ where
         }
     }
     g.finish();
+
+    // The evaluation part: values only, no snapshots; then the same on a batch whose layout
+    // stays in cache, which shows how much of the 10,000-actor figure is memory traffic.
+    for (group_name, n) in [("values", ACTORS), ("values_in_cache", IN_CACHE)] {
+        let mut g = group(c, &format!("{p}{group_name}"));
+        g.throughput(Throughput::Elements(n as u64));
+        for (_, _, actors, engines) in cases {
+            for case in engines {
+                let batch = case.engine.prepare_batch(&actors[..n]);
+                g.bench_function(format!("{}/1thread", case.label), |b| {
+                    pool.install(|| b.iter(|| case.engine.evaluate_values(black_box(&batch))))
+                });
+                if let Some(layout) = case.engine.layout(&batch) {
+                    g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
+                        pool.install(|| b.iter(|| case.engine.evaluate_layout_values(black_box(&layout))))
+                    });
+                }
+            }
+        }
+        g.finish();
+    }
 
     // Ingest is shared by every backend: measure it once per rule set.
     let mut g = group(c, &format!("{p}ingest"));

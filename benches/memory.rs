@@ -74,6 +74,17 @@ fn main() {
     let before = live();
     let layout = jit.layout(&batch);
     per_actor("JIT layout of a prepared batch", live() - before);
+    if let Some(l) = &layout {
+        let (slots, stats, values, caps) = l.kernel_bytes();
+        let n = actors.len();
+        println!(
+            "  of which the kernels read per actor: slot descriptors {}, stat descriptors {}, contributions {}, caps {} bytes",
+            slots / n,
+            stats / n,
+            values / n,
+            caps / n
+        );
+    }
     drop(layout);
 
     let before = live();

@@ -3,9 +3,10 @@
 //! Exit codes: 0 success; 1 rule errors or a failed actor; 2 usage or I/O errors.
 
 use crate::diag::{self, Diagnostic};
-use crate::engine::{ActorError, Backend, Engine};
+use crate::engine::{ActorError, Backend, Engine, PreparedBatch};
 use crate::ingest::InputError;
 use crate::input::{InputLimits, parse_actor, parse_actor_limited};
+use crate::ir::StatId;
 use crate::load::{LoadOptions, stat_files_in};
 use crate::rules::{Compiled, Rules, compile};
 use crate::snapshot::Snapshot;
@@ -136,6 +137,11 @@ struct RunArgs {
     /// Actors kept in the result cache (with --watch or --stats).
     #[arg(long, default_value_t = 100_000)]
     cache_capacity: usize,
+    /// Write only these stats' values, comma-separated (`{"id", "values": {stat: number}}`
+    /// per actor; a stat the actor has no value for is 0, as formulas read it). Skips
+    /// building snapshots.
+    #[arg(long, value_name = "STATS", value_delimiter = ',')]
+    values: Vec<String>,
     #[command(flatten)]
     input_limits: InputLimitArgs,
 }
@@ -325,12 +331,20 @@ fn run(a: RunArgs) -> i32 {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
     }
     let color = use_color(a.color);
+    if (a.watch || a.stats) && !a.values.is_empty() {
+        return usage_error("--values cannot be combined with --watch or --stats");
+    }
     if a.watch || a.stats {
         return run_watch(&a, color);
     }
     let rules = match load_rules(&a.rules, &a.limits, color) {
         Ok(r) => r,
         Err(code) => return code,
+    };
+    let output = match select(&rules.ir, &a.values) {
+        Ok(selection) if selection.is_empty() => Output::Snapshots,
+        Ok(selection) => Output::Values(selection),
+        Err(message) => return usage_error(&message),
     };
     let backend = match a.engine {
         EngineArg::Interp => Backend::Interpreter,
@@ -374,7 +388,7 @@ fn run(a: RunArgs) -> i32 {
                 return usage_error(&format!("cannot read {}: {e}", a.input.display()));
             }
             match String::from_utf8(bytes) {
-                Ok(text) => run_one(&engine, &a.input_limits.limits(), &text, &mut out, to_terminal),
+                Ok(text) => run_one(&engine, &a.input_limits.limits(), &text, &mut out, to_terminal, &output),
                 Err(e) => {
                     eprintln!("error: {}", not_utf8(e.as_bytes(), e.utf8_error(), None));
                     1
@@ -383,7 +397,8 @@ fn run(a: RunArgs) -> i32 {
         }
         InputForm::Lines => {
             let progress = (!a.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(total));
-            run_lines(&engine, &a.input_limits.limits(), first, reader, &mut out, progress.as_ref(), a.quiet)
+            let limits = a.input_limits.limits();
+            run_lines(&engine, &limits, &output, first, reader, &mut out, progress.as_ref(), a.quiet)
         }
     };
     match out.flush() {
@@ -412,8 +427,73 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-fn run_one(engine: &Engine, limits: &InputLimits, text: &str, out: &mut dyn Write, pretty: bool) -> i32 {
-    let result = parse_actor_limited(text, limits).map_err(ActorError::from).and_then(|actor| engine.evaluate(&actor));
+/// What `run` writes per actor.
+enum Output {
+    Snapshots,
+    /// The values of these stats (ids and names, in the order asked for).
+    Values(Vec<(StatId, String)>),
+}
+
+/// The stats named by `--values`, each resolved once.
+fn select(ir: &crate::ir::Ir, names: &[String]) -> Result<Vec<(StatId, String)>, String> {
+    let mut selection: Vec<(StatId, String)> = Vec::with_capacity(names.len());
+    for name in names.iter().map(|n| n.trim()) {
+        let Some(&id) = ir.stat_ids.get(name) else {
+            let mut m = format!("--values: unknown stat `{name}`");
+            if let Some(s) = crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())) {
+                m.push_str(&format!(" (did you mean `{s}`?)"));
+            }
+            return Err(m);
+        };
+        if !selection.iter().any(|(s, _)| *s == id) {
+            selection.push((id, name.to_string()));
+        }
+    }
+    Ok(selection)
+}
+
+/// One `--values` record: `{"id", "values": {stat: number, …}}`, stats in the order asked.
+fn values_record(id: Option<&str>, row: &[f64], selection: &[(StatId, String)]) -> String {
+    let mut s = String::from("{\"id\":");
+    s.push_str(&serde_json::to_string(&id).unwrap_or_default());
+    s.push_str(",\"values\":{");
+    for (k, (stat, name)) in selection.iter().enumerate() {
+        if k > 0 {
+            s.push(',');
+        }
+        s.push_str(&serde_json::to_string(name).unwrap_or_default());
+        s.push(':');
+        s.push_str(&serde_json::to_string(&row[stat.index()]).unwrap_or_default());
+    }
+    s.push_str("}}");
+    s
+}
+
+fn run_one(
+    engine: &Engine,
+    limits: &InputLimits,
+    text: &str,
+    out: &mut dyn Write,
+    pretty: bool,
+    output: &Output,
+) -> i32 {
+    let actor = parse_actor_limited(text, limits);
+    if let Output::Values(selection) = output {
+        let id = actor.as_ref().ok().and_then(|a| a.id.clone());
+        let batch = PreparedBatch { actors: vec![actor.and_then(|a| engine.prepare(&a))] };
+        let table = engine.evaluate_values(&batch);
+        return match table.row(0) {
+            Ok(row) => {
+                let _ = writeln!(out, "{}", values_record(id.as_deref(), row, selection));
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
+    let result = actor.map_err(ActorError::from).and_then(|actor| engine.evaluate(&actor));
     match result {
         Ok(snap) => {
             let s = if pretty { serde_json::to_string_pretty(&snap) } else { serde_json::to_string(&snap) };
@@ -437,6 +517,11 @@ struct Record<'a> {
 }
 
 /// One output line for one input line: `{"id", "snapshot"}` or `{"id", "error"}`.
+/// The output line of an actor that failed: `{"id", "error"}`.
+fn error_record(id: Option<&str>, e: &ActorError) -> String {
+    serde_json::to_string(&Record { id, snapshot: None, error: Some(e) }).unwrap_or_default()
+}
+
 pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String {
     let r = match result {
         Ok(s) => Record { id, snapshot: Some(s), error: None },
@@ -460,6 +545,23 @@ fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, line_no: Option<usize>) -> Inp
     }
 }
 
+/// Parses one NDJSON line within `limits`; `line_no` (one-based) prefixes the message of
+/// an input error.
+fn parse_line(limits: &InputLimits, line_no: usize, text: &str) -> Result<crate::input::Actor, InputError> {
+    parse_actor_limited(text, limits).map_err(|mut e| {
+        e.message = format!("line {line_no}: {}", e.message);
+        e
+    })
+}
+
+/// [`parse_line`] for a line as read: a line that is not UTF-8 is an input error.
+fn parse_line_bytes(limits: &InputLimits, line_no: usize, line: &[u8]) -> Result<crate::input::Actor, InputError> {
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_line(limits, line_no, text),
+        Err(e) => Err(not_utf8(line, e, Some(line_no))),
+    }
+}
+
 /// Evaluates one NDJSON line within `limits`; `line_no` is one-based.
 pub fn eval_line(
     engine: &Engine,
@@ -467,32 +569,56 @@ pub fn eval_line(
     line_no: usize,
     text: &str,
 ) -> (Option<String>, Result<Snapshot, ActorError>) {
-    match parse_actor_limited(text, limits) {
-        Ok(actor) => {
-            let r = engine.evaluate(&actor);
-            (actor.id, r)
-        }
-        Err(mut e) => {
-            e.message = format!("line {line_no}: {}", e.message);
-            (e.actor.clone(), Err(ActorError::from(e)))
-        }
-    }
+    evaluated(engine, parse_line(limits, line_no, text))
 }
 
-/// [`eval_line`] for a line as read: a line that is not UTF-8 is an input error.
+/// [`eval_line`] for a line as read.
 fn eval_line_bytes(
     engine: &Engine,
     limits: &InputLimits,
     line_no: usize,
     line: &[u8],
 ) -> (Option<String>, Result<Snapshot, ActorError>) {
-    match std::str::from_utf8(line) {
-        Ok(text) => eval_line(engine, limits, line_no, text),
-        Err(e) => {
-            let err = not_utf8(line, e, Some(line_no));
-            (err.actor.clone(), Err(ActorError::from(err)))
+    evaluated(engine, parse_line_bytes(limits, line_no, line))
+}
+
+/// The id and result of a parsed actor (or the id salvaged from a bad one).
+fn evaluated(
+    engine: &Engine,
+    actor: Result<crate::input::Actor, InputError>,
+) -> (Option<String>, Result<Snapshot, ActorError>) {
+    match actor {
+        Ok(actor) => {
+            let r = engine.evaluate(&actor);
+            (actor.id, r)
         }
+        Err(e) => (e.actor.clone(), Err(ActorError::from(e))),
     }
+}
+
+/// One chunk's `--values` records and whether each actor succeeded: parsed and ingested in
+/// parallel, then evaluated as one batch into values only.
+fn values_records(
+    engine: &Engine,
+    limits: &InputLimits,
+    chunk: &[(usize, Vec<u8>)],
+    selection: &[(StatId, String)],
+) -> Vec<(bool, String)> {
+    let (ids, actors): (Vec<Option<String>>, Vec<_>) = chunk
+        .par_iter()
+        .map(|(n, line)| match parse_line_bytes(limits, *n, line) {
+            Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+            Err(e) => (e.actor.clone(), Err(e)),
+        })
+        .unzip();
+    let table = engine.evaluate_values(&PreparedBatch { actors });
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| match table.row(i) {
+            Ok(row) => (true, values_record(id.as_deref(), row, selection)),
+            Err(e) => (false, error_record(id.as_deref(), e)),
+        })
+        .collect()
 }
 
 const CHUNK: usize = 2048;
@@ -506,12 +632,14 @@ pub fn run_batch(engine: &Engine, limits: &InputLimits, mut reader: impl BufRead
         eprintln!("error: cannot read input: {e}");
         return 2;
     }
-    run_lines(engine, limits, first, reader, out, None, true)
+    run_lines(engine, limits, &Output::Snapshots, first, reader, out, None, true)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_lines(
     engine: &Engine,
     limits: &InputLimits,
+    output: &Output,
     first: Vec<u8>,
     mut reader: impl BufRead,
     out: &mut dyn Write,
@@ -554,15 +682,23 @@ fn run_lines(
             }
             chunk.push((line_no, line));
         }
-        let results: Vec<(Option<String>, Result<Snapshot, ActorError>)> =
-            chunk.par_iter().map(|(n, l)| eval_line_bytes(engine, limits, *n, l)).collect();
-        for (id, r) in &results {
-            if r.is_ok() {
+        let records: Vec<(bool, String)> = match output {
+            Output::Snapshots => chunk
+                .par_iter()
+                .map(|(n, l)| {
+                    let (id, r) = eval_line_bytes(engine, limits, *n, l);
+                    (r.is_ok(), record(id.as_deref(), &r))
+                })
+                .collect(),
+            Output::Values(selection) => values_records(engine, limits, &chunk, selection),
+        };
+        for (succeeded, line) in &records {
+            if *succeeded {
                 ok += 1
             } else {
                 failed += 1
             }
-            if let Err(e) = writeln!(out, "{}", record(id.as_deref(), r)) {
+            if let Err(e) = writeln!(out, "{line}") {
                 return write_failed(&e);
             }
         }

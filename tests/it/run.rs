@@ -306,3 +306,57 @@ fn input_limits_cost_only_the_actor() {
     assert!(lines[2]["error"]["message"].as_str().unwrap().contains("5 subsystems, over the limit of 4"));
     assert!(lines[3]["snapshot"].is_object());
 }
+
+/// `--values` writes the chosen stats' values, equal to the snapshots' (0 where a stat has
+/// no value), with both engines; errors stay per actor.
+#[test]
+fn values_are_the_snapshot_values() {
+    let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
+    let errors = std::fs::read_to_string("tests/data/eval/errors/actors.ndjson").unwrap();
+    let cases = [
+        ("rules/rpg", party.as_str(), "hp_max,max_health,crit_chance,lifesteal,level"),
+        ("tests/data/eval/errors", errors.as_str(), "inverse,a,bounded"),
+    ];
+    for (rules, input, stats) in cases {
+        let snapshots = actorc(&["run", rules, "--input", "-", "-q", "--engine", "interp"], input);
+        let names: Vec<&str> = stats.split(',').collect();
+        for engine in ["interp", "jit"] {
+            let out = actorc(&["run", rules, "--input", "-", "-q", "--engine", engine, "--values", stats], input);
+            assert_eq!(out.code, snapshots.code, "{rules} {engine}: {}", out.stderr);
+            let (want, got): (Vec<&str>, Vec<&str>) =
+                (snapshots.stdout.lines().collect(), out.stdout.lines().collect());
+            assert_eq!(want.len(), got.len());
+            for (w, g) in want.iter().zip(&got) {
+                let w: serde_json::Value = serde_json::from_str(w).unwrap();
+                let g: serde_json::Value = serde_json::from_str(g).unwrap();
+                assert_eq!(w["id"], g["id"]);
+                if w.get("error").is_some() {
+                    assert_eq!(w["error"], g["error"], "{rules} {engine}");
+                    continue;
+                }
+                let keys: Vec<&str> = g["values"].as_object().unwrap().keys().map(String::as_str).collect();
+                assert_eq!(keys.len(), names.len(), "{g}");
+                for name in &names {
+                    let snap = &w["snapshot"];
+                    let want = snap["Primary"].get(name).or_else(|| snap["Derived"].get(name));
+                    let want = want.and_then(|v| v.as_f64()).unwrap_or(0.0);
+                    assert_eq!(g["values"][name].as_f64(), Some(want), "{rules} {engine} {name}: {g}");
+                }
+            }
+        }
+    }
+    // The values of one actor document.
+    let hero = actorc(&["run", "rules/rpg", "--input", "examples/hero.json", "--values", "level,luck"], "");
+    assert_eq!(hero.code, 0, "{}", hero.stderr);
+    assert_eq!(hero.stdout.trim(), r#"{"id":"hero","values":{"level":42.0,"luck":5.0}}"#);
+}
+
+#[test]
+fn values_usage_errors() {
+    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "hp_mx"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unknown stat `hp_mx` (did you mean `hp_max`?)"), "{}", out.stderr);
+    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "level", "--stats"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--values cannot be combined with --watch or --stats"), "{}", out.stderr);
+}
