@@ -1,12 +1,14 @@
-//! Translation of the IR into one Cranelift function that evaluates every stat, in id order,
-//! for one lane pair (two actors, one per `F64X2` lane).
+//! Translation of the IR into Cranelift functions, each evaluating a few units (stats, or
+//! families of stats: see [`super::family`]) for one lane pair (two actors, one per `F64X2`
+//! lane).
 //!
 //! Signature: `extern "C" fn(slots, stats, values, caps, out)` — `slots` and `stats` point at
 //! the pair's descriptors, `values` and `caps` at the batch's pools, `out` at the pair's
 //! output words (see [`super::layout`]). Every operation mirrors [`crate::eval`] one for one:
 //! the same fold order and starts, `fmin`/`fmax` for min/max, `nearest` for round, calls to
 //! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
-//! errors are recorded branch-free: the first failing check of a lane wins.
+//! errors are recorded branch-free in the output's error words: each lane keeps its smallest
+//! error code, which is its first failing check in id order.
 
 use super::family;
 use super::layout::{

@@ -1,6 +1,6 @@
-//! The Cranelift JIT back end: the IR compiled into native kernels (one per few stats,
-//! compiled in parallel) that evaluate every stat, in id order, for two actors at once (one
-//! per `F64X2` lane).
+//! The Cranelift JIT back end: the IR compiled into native kernels (one per few stats or
+//! families of stats, compiled in parallel) that evaluate every stat for two actors at once
+//! (one per `F64X2` lane); families first, then the other stats in id order.
 //!
 //! - [`Compiled`] owns the generated code (one `JITModule` per rule set, freed on drop).
 //! - [`Batch`] is a batch of prepared actors laid out structure-of-arrays for the kernel
@@ -79,7 +79,7 @@ pub struct Compiled {
     shape: layout::Shape,
     /// Kept only to free the code on drop (`JITModule` is `Send` but not `Sync`).
     module: Mutex<Option<JITModule>>,
-    /// One function per chunk of stats, called in order.
+    /// One function per few units (families first, then stats in id order), called in order.
     kernels: Vec<Kernel>,
     /// The family rows the kernels read by address (see [`family::Plan::rows`]).
     _rows: Box<[family::Row]>,
