@@ -438,6 +438,9 @@ enum Output {
 fn select(ir: &crate::ir::Ir, names: &[String]) -> Result<Vec<(StatId, String)>, String> {
     let mut selection: Vec<(StatId, String)> = Vec::with_capacity(names.len());
     for name in names.iter().map(|n| n.trim()) {
+        if name.is_empty() {
+            return Err("--values: a stat name is empty (expected names separated by commas)".into());
+        }
         let Some(&id) = ir.stat_ids.get(name) else {
             let mut m = format!("--values: unknown stat `{name}`");
             if let Some(s) = crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())) {

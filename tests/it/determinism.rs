@@ -112,4 +112,14 @@ fn ndjson_output_is_byte_identical() {
             assert!(hits >= 2900, "the second half hits: {}", out.stderr);
         }
     }
+    // Values only: the same bytes with either engine and any thread count.
+    let values = ["--values", "max_health,hp_max,strength,fire_resist,crit_chance"];
+    let reference = run(&input, &[&values[..], &["--engine", "interp", "--threads", "1"]].concat()).stdout;
+    assert_eq!(reference.lines().count(), 3000 + 3);
+    for engine in ["interp", "jit"] {
+        for threads in ["1", "2"] {
+            let out = run(&input, &[&values[..], &["--engine", engine, "--threads", threads]].concat());
+            assert!(out.stdout == reference, "values differ with {engine}, {threads} threads");
+        }
+    }
 }

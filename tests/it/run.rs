@@ -359,4 +359,7 @@ fn values_usage_errors() {
     let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "level", "--stats"], "");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--values cannot be combined with --watch or --stats"), "{}", out.stderr);
+    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "level,,luck"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("a stat name is empty"), "{}", out.stderr);
 }
