@@ -253,20 +253,17 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// The range bound `e`, checked (in lanes with an entry) like `eval`'s `bound`.
     fn bound(&mut self, e: Option<Expr>, inf: f64, entry: Value, code: i64) -> Value {
-        let constant = e.and_then(|e| self.ir.constant(e)).filter(|c| c.is_finite());
-        match (e, constant) {
-            (None, _) => self.splat(inf),
-            // A finite constant never fails its check.
-            (Some(_), Some(c)) => self.splat(c),
-            (Some(e), None) => {
-                let v = self.expr(e, self.zero, self.zero);
-                let nf = self.not_finite(v);
-                let bad = self.b.ins().band(nf, entry);
-                let code = self.splat_i(code);
-                self.check(bad, code, v);
-                v
-            }
+        // An absent bound or a finite constant never fails its check.
+        if let Some(c) = family::fixed_bound(self.ir, e, inf) {
+            return self.splat(c);
         }
+        let Some(e) = e else { return self.splat(inf) };
+        let v = self.expr(e, self.zero, self.zero);
+        let nf = self.not_finite(v);
+        let bad = self.b.ins().band(nf, entry);
+        let code = self.splat_i(code);
+        self.check(bad, code, v);
+        v
     }
 
     /// `min` without NaN handling (`minpd` both ways, OR-ed: `min(-0, +0) = -0`). Equal to

@@ -61,7 +61,7 @@ pub(crate) struct Plan {
 }
 
 /// A bound that never fails and reads no stat: its value, ±∞ when absent.
-fn fixed_bound(ir: &Ir, e: Option<Expr>, absent: f64) -> Option<f64> {
+pub(crate) fn fixed_bound(ir: &Ir, e: Option<Expr>, absent: f64) -> Option<f64> {
     match e {
         None => Some(absent),
         Some(e) => ir.constant(e).filter(|c| c.is_finite()),
