@@ -12,13 +12,13 @@
 
 use super::family;
 use super::layout::{
-    SLOT_COUNTS, SLOT_LEN, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE,
-    STAT_VALUED, Shape, record_words,
+    SLOT_COUNTS, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE, STAT_VALUED,
+    Shape, record_words,
 };
 use crate::eval::Phase;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::types::{F64X2, I64, I64X2};
+use cranelift_codegen::ir::types::{F64, F64X2, I64, I64X2};
 use cranelift_codegen::ir::{AbiParam, FuncRef, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
@@ -376,108 +376,146 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.seal_block(exit);
     }
 
-    /// Emits the loop of [`Self::records`] over a slot's elements.
-    fn elements(&mut self, p0: Value, end: Value, nonempty: bool, body: impl FnMut(&mut Self, Value)) {
-        self.records(p0, end, 16, nonempty, body);
+    /// Element `i` (at byte offset `o = 8 i`) of both lanes' runs, one per lane.
+    fn gather(&mut self, run: Run, o: GatherAt) -> Value {
+        let (pa, pb, off) = match o {
+            GatherAt::Fixed(i) => (run.a, run.b, i as i32 * 8),
+            GatherAt::Offset(o) => (self.b.ins().iadd(run.a, o), self.b.ins().iadd(run.b, o), 0),
+        };
+        let xa = self.b.ins().load(F64, mem(), pa, off);
+        let xb = self.b.ins().load(F64, mem(), pb, off);
+        let v = self.b.ins().scalar_to_vector(F64X2, xa);
+        self.b.ins().insertlane(v, xb, 1)
+    }
+
+    /// Emits `body(o, k)` for every element past the first `from` of a slot whose longest
+    /// run is `n > from` elements: `o` is the element's byte offset in each run, `k` its
+    /// index splatted (an I64X2, to compare with the counts).
+    fn each_element(&mut self, from: usize, n: Value, mut body: impl FnMut(&mut Self, Value, Value)) {
+        let k_var = self.b.declare_var(I64X2);
+        let k0 = self.splat_i(from as i64);
+        self.b.def_var(k_var, k0);
+        let one = self.splat_i(1);
+        let o0 = self.b.ins().iconst(I64, from as i64 * 8);
+        let end = self.b.ins().ishl_imm_s(n, 3);
+        self.records(o0, end, 8, true, |t, o| {
+            let k = t.b.use_var(k_var);
+            body(t, o, k);
+            let k = t.b.ins().iadd(k, one);
+            t.b.def_var(k_var, k);
+        });
     }
 
     /// One slot: fold its contributions and apply (pipeline), or operate (operator mode).
     /// Updates `v_var` only in lanes with contributions.
     fn slot(&mut self, at: At, v_var: Variable, fold: SlotFold) {
         let (slots, d) = (at.base, at.offset);
-        let len = self.b.ins().uload32(mem(), slots, d + SLOT_LEN);
+        // Both counts as one word: zero when neither lane has contributions here.
+        let any = self.b.ins().load(I64, mem(), slots, d + SLOT_COUNTS);
         let body = self.b.create_block();
         let next = self.b.create_block();
-        self.b.ins().brif(len, body, &[], next, &[]);
+        self.b.ins().brif(any, body, &[], next, &[]);
         self.b.switch_to_block(body);
         self.b.seal_block(body);
         let counts = self.b.ins().uload32x2(mem(), slots, d + SLOT_COUNTS);
-        let start = self.b.ins().uload32(mem(), slots, d + SLOT_START);
-        let base = self.b.ins().iadd(self.values, start);
-        let end = self.b.ins().iadd(base, len);
+        let ca = self.b.ins().uload32(mem(), slots, d + SLOT_COUNTS);
+        let cb = self.b.ins().uload32(mem(), slots, d + SLOT_COUNTS + 4);
+        let n = self.b.ins().umax(ca, cb);
+        let sa = self.b.ins().uload32(mem(), slots, d + SLOT_START);
+        let sb = self.b.ins().uload32(mem(), slots, d + SLOT_START + 4);
+        let run = Run { a: self.b.ins().iadd(self.values, sa), b: self.b.ins().iadd(self.values, sb), n, counts };
         let has = self.b.ins().icmp(IntCC::SignedGreaterThan, counts, self.zero_mask);
         match fold {
             SlotFold::Each(apply) => {
-                let k_var = self.b.declare_var(I64X2);
-                self.b.def_var(k_var, self.zero_mask);
-                let one = self.splat_i(1);
-                // The slot holds at least one element (`len > 0`).
-                self.elements(base, end, true, |t, p| {
-                    let x = t.b.ins().load(F64X2, mem(), p, 0);
-                    let k = t.b.use_var(k_var);
+                // The slot holds at least one element (`n > 0`).
+                self.each_element(0, n, |t, o, k| {
+                    let x = t.gather(run, GatherAt::Offset(o));
                     let live = t.b.ins().icmp(IntCC::SignedLessThan, k, counts);
                     let v = t.b.use_var(v_var);
                     let nv = t.expr(apply, v, x);
                     let nv = t.select(live, nv, v);
                     t.b.def_var(v_var, nv);
-                    let k = t.b.ins().iadd(k, one);
-                    t.b.def_var(k_var, k);
                 });
             }
             SlotFold::Folded(kind, apply) => {
-                let acc_var = self.b.declare_var(F64X2);
                 // `eval::fold`: Sum starts at 0, Product/DeltaProduct at 1, the rest at x0.
                 let (init, from) = match kind {
-                    Combine::Sum => (self.splat(0.0), base),
-                    Combine::Product | Combine::DeltaProduct => (self.splat(1.0), base),
-                    Combine::Min | Combine::Max | Combine::First => {
-                        let x0 = self.b.ins().load(F64X2, mem(), base, 0);
-                        (x0, self.b.ins().iadd_imm_s(base, 16))
+                    Combine::Sum | Combine::Average => (self.splat(0.0), 0),
+                    Combine::Product | Combine::DeltaProduct => (self.splat(1.0), 0),
+                    Combine::Min | Combine::Max | Combine::First => (self.gather(run, GatherAt::Fixed(0)), 1),
+                };
+                let acc = if kind == Combine::First { init } else { self.fold(kind, init, from, run) };
+                let nv = match (kind, apply) {
+                    (Combine::Average, _) => {
+                        let fa = self.b.ins().fcvt_from_uint(F64, ca);
+                        let fb = self.b.ins().fcvt_from_uint(F64, cb);
+                        let count = self.b.ins().scalar_to_vector(F64X2, fa);
+                        let count = self.b.ins().insertlane(count, fb, 1);
+                        self.b.ins().fdiv(acc, count)
                     }
+                    (_, Some(apply)) => {
+                        let v = self.b.use_var(v_var);
+                        self.expr(apply, v, acc)
+                    }
+                    (_, None) => acc,
                 };
-                self.b.def_var(acc_var, init);
-                if kind != Combine::First {
-                    let one = self.splat(1.0);
-                    // Min, Max and First start after element 0, so may have none left.
-                    let nonempty = matches!(kind, Combine::Sum | Combine::Product | Combine::DeltaProduct);
-                    self.elements(from, end, nonempty, |t, p| {
-                        let x = t.b.ins().load(F64X2, mem(), p, 0);
-                        let a = t.b.use_var(acc_var);
-                        let r = match kind {
-                            Combine::Sum => t.b.ins().fadd(a, x),
-                            Combine::Product => t.b.ins().fmul(a, x),
-                            Combine::DeltaProduct => {
-                                let y = t.b.ins().fadd(one, x);
-                                t.b.ins().fmul(a, y)
-                            }
-                            Combine::Min => t.b.ins().fmin(a, x),
-                            Combine::Max => t.b.ins().fmax(a, x),
-                            Combine::First => unreachable!(),
-                        };
-                        t.b.def_var(acc_var, r);
-                    });
-                }
-                let acc = self.b.use_var(acc_var);
                 let v = self.b.use_var(v_var);
-                let nv = match apply {
-                    Some(apply) => self.expr(apply, v, acc),
-                    None => acc,
-                };
                 let nv = self.select(has, nv, v);
-                self.b.def_var(v_var, nv);
-            }
-            SlotFold::Average => {
-                let acc_var = self.b.declare_var(F64X2);
-                let z = self.splat(0.0);
-                self.b.def_var(acc_var, z);
-                self.elements(base, end, true, |t, p| {
-                    let x = t.b.ins().load(F64X2, mem(), p, 0);
-                    let a = t.b.use_var(acc_var);
-                    let r = t.b.ins().fadd(a, x);
-                    t.b.def_var(acc_var, r);
-                });
-                let acc = self.b.use_var(acc_var);
-                // The counts as f64, stored just before the elements.
-                let count = self.b.ins().load(F64X2, mem(), base, -16);
-                let avg = self.b.ins().fdiv(acc, count);
-                let v = self.b.use_var(v_var);
-                let nv = self.select(has, avg, v);
                 self.b.def_var(v_var, nv);
             }
         }
         self.b.ins().jump(next, &[]);
         self.b.switch_to_block(next);
         self.b.seal_block(next);
+    }
+
+    /// Folds a non-empty slot's elements `from..` into `init` with `kind`, in element order.
+    /// The first [`UNROLLED`] elements are folded without a branch, the rest (if any) in a
+    /// loop. An element a lane does not have (past its count) is replaced by the fold's
+    /// neutral element, which leaves the accumulator's bits unchanged; so the common small
+    /// slot costs no mispredicted loop exit.
+    fn fold(&mut self, kind: Combine, init: Value, from: usize, run: Run) -> Value {
+        let one = self.splat(1.0);
+        let neutral = self.splat(kind.neutral());
+        let step = |t: &mut Self, a: Value, x: Value, k: Value| {
+            let live = t.b.ins().icmp(IntCC::SignedLessThan, k, run.counts);
+            let x = t.select(live, x, neutral);
+            match kind {
+                Combine::Sum | Combine::Average => t.b.ins().fadd(a, x),
+                Combine::Product => t.b.ins().fmul(a, x),
+                Combine::DeltaProduct => {
+                    let y = t.b.ins().fadd(one, x);
+                    t.b.ins().fmul(a, y)
+                }
+                Combine::Min => t.b.ins().fmin(a, x),
+                Combine::Max => t.b.ins().fmax(a, x),
+                Combine::First => unreachable!("First does not fold"),
+            }
+        };
+        let mut acc = init;
+        for i in from..UNROLLED {
+            let x = self.gather(run, GatherAt::Fixed(i));
+            let k = self.splat_i(i as i64);
+            acc = step(self, acc, x, k);
+        }
+        let acc_var = self.b.declare_var(F64X2);
+        self.b.def_var(acc_var, acc);
+        let rest = self.b.create_block();
+        let done = self.b.create_block();
+        let more = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, run.n, UNROLLED as i64);
+        self.b.ins().brif(more, rest, &[], done, &[]);
+        self.b.switch_to_block(rest);
+        self.b.seal_block(rest);
+        self.each_element(UNROLLED, run.n, |t, o, k| {
+            let x = t.gather(run, GatherAt::Offset(o));
+            let a = t.b.use_var(acc_var);
+            let r = step(t, a, x, k);
+            t.b.def_var(acc_var, r);
+        });
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+        self.b.use_var(acc_var)
     }
 
     /// Emits one stat.
@@ -558,7 +596,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     Operator::Multiply => SlotFold::Folded(Combine::Product, None),
                     Operator::Max => SlotFold::Folded(Combine::Max, None),
                     Operator::Min => SlotFold::Folded(Combine::Min, None),
-                    Operator::Average => SlotFold::Average,
+                    Operator::Average => SlotFold::Folded(Combine::Average, None),
                 };
                 self.slot(slot(0), v_var, fold);
             }
@@ -606,9 +644,31 @@ struct StatAt {
     out: At,
 }
 
+/// Both lanes' runs of one slot: where each starts, the longest run's length (I64) and the
+/// counts (I64X2).
+#[derive(Clone, Copy)]
+struct Run {
+    a: Value,
+    b: Value,
+    n: Value,
+    counts: Value,
+}
+
+/// Which element [`Translator::gather`] loads: a fixed index, or a byte offset value.
+#[derive(Clone, Copy)]
+enum GatherAt {
+    Fixed(usize),
+    Offset(Value),
+}
+
+/// Elements of a slot folded without a loop (see [`Translator::fold`]).
+pub(crate) const UNROLLED: usize = 4;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Combine {
     Sum,
+    /// A sum, then divided by the count.
+    Average,
     Product,
     DeltaProduct,
     Min,
@@ -616,10 +676,24 @@ enum Combine {
     First,
 }
 
+impl Combine {
+    /// The element that leaves any accumulator unchanged, bit for bit.
+    fn neutral(self) -> f64 {
+        match self {
+            Combine::Sum | Combine::Average => -0.0,
+            Combine::Product => 1.0,
+            Combine::DeltaProduct => 0.0,
+            Combine::Min => f64::INFINITY,
+            Combine::Max => f64::NEG_INFINITY,
+            Combine::First => 0.0,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum SlotFold {
     Each(Expr),
-    /// Fold, then apply (pipeline) or take the fold as the value (operator).
+    /// Fold, then apply (pipeline) or take the fold as the value (operator; an average
+    /// divides by the count).
     Folded(Combine, Option<Expr>),
-    Average,
 }

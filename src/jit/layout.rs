@@ -2,13 +2,17 @@
 //! actor per `F64X2` lane. An odd batch is padded with an empty lane whose results are dropped.
 //!
 //! Per lane pair there is one [`SlotDesc`] per (stat, bucket position) — operator stats have
-//! one slot — and one [`StatDesc`] per stat. A slot's contributions live in the shared value
-//! pool, interleaved (`a0 b0 a1 b1 …`); the shorter lane is padded with the fold's neutral
-//! element, so folds need no masks. Caps live in the cap pool, one record per layer (dense, in
-//! layer id order, with a per-lane `present` mask), only for pairs where a lane has caps.
+//! one slot — and one [`StatDesc`] per stat. Each actor's contributions are copied whole, in
+//! one piece, into the shared value pool (its prepared order is already the fold order); a
+//! slot descriptor says where each lane's run starts and how long it is, and the kernel
+//! gathers the two lanes' elements into one vector. The pool ends with slack as long as the
+//! longest run, so reading a few elements past a lane's count (masked off) stays in the pool.
+//! Caps live in the cap pool, one record per layer (dense, in layer id order, with a per-lane
+//! `present` mask), only for pairs where a lane has caps.
 
+use super::codegen::UNROLLED;
 use crate::ingest::{LayerCaps, Prepared, Side};
-use crate::ir::{Fold, Ir, Mode, Operator, Policy};
+use crate::ir::{Ir, Mode, Policy};
 use crate::num;
 use crate::snapshot::HAS_VALUE;
 use std::collections::BTreeMap;
@@ -20,10 +24,8 @@ use std::mem::offset_of;
 pub(crate) struct SlotDesc {
     /// Contributions per lane.
     pub counts: [u32; 2],
-    /// Byte offset of element 0 (lane a) in the value pool.
-    pub start: u32,
-    /// Bytes stored: `max(counts)` elements, each two lanes (16 bytes) wide.
-    pub len: u32,
+    /// Per lane, byte offset of its first contribution in the value pool.
+    pub start: [u32; 2],
 }
 
 /// One stat of one lane pair.
@@ -46,7 +48,6 @@ pub(crate) const STAT_SIZE: i32 = size_of::<StatDesc>() as i32;
 /// Field offsets, for the kernel's loads.
 pub(crate) const SLOT_COUNTS: i32 = offset_of!(SlotDesc, counts) as i32;
 pub(crate) const SLOT_START: i32 = offset_of!(SlotDesc, start) as i32;
-pub(crate) const SLOT_LEN: i32 = offset_of!(SlotDesc, len) as i32;
 pub(crate) const STAT_ENTRY: i32 = offset_of!(StatDesc, entry) as i32;
 pub(crate) const STAT_VALUED: i32 = offset_of!(StatDesc, valued) as i32;
 pub(crate) const STAT_CAPS: i32 = offset_of!(StatDesc, caps) as i32;
@@ -75,10 +76,8 @@ pub(crate) const ERR_WORDS: usize = 4;
 /// Static shape of a rule set's layout (shared by the code generator and the batch builder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Shape {
-    /// First slot of each stat.
+    /// First slot of each stat, then the number of slots.
     pub slot_base: Vec<u32>,
-    /// What each slot folds with.
-    kinds: Vec<SlotKind>,
     pub slots: u32,
     pub stats: u32,
     pub layers: u32,
@@ -86,42 +85,21 @@ pub(crate) struct Shape {
 
 impl Shape {
     pub fn new(ir: &Ir) -> Shape {
-        let mut slot_base = Vec::with_capacity(ir.stats.len());
-        let mut kinds = Vec::new();
+        let mut slot_base = Vec::with_capacity(ir.stats.len() + 1);
+        let mut slots = 0;
         for s in &ir.stats {
-            slot_base.push(kinds.len() as u32);
-            match s.mode {
-                Mode::Pipeline(p) => {
-                    kinds.extend(ir.pipeline(p).buckets.iter().map(|&b| SlotKind::Fold(ir.bucket(b).fold)))
-                }
-                Mode::Operator(op) => kinds.push(SlotKind::Op(op)),
-            }
+            slot_base.push(slots);
+            slots += match s.mode {
+                Mode::Pipeline(p) => ir.pipeline(p).buckets.len() as u32,
+                Mode::Operator(_) => 1,
+            };
         }
-        let slots = kinds.len() as u32;
-        Shape { slot_base, kinds, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
+        slot_base.push(slots);
+        Shape { slot_base, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
     }
 
     pub fn out_words(&self) -> usize {
         self.stats as usize * STAT_OUT_WORDS + ERR_WORDS
-    }
-}
-
-/// What one slot folds with: decides the padding and whether a count prefix is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SlotKind {
-    Fold(Fold),
-    Op(Operator),
-}
-
-impl SlotKind {
-    fn pad(self) -> f64 {
-        match self {
-            SlotKind::Fold(Fold::Sum) | SlotKind::Op(Operator::Sum | Operator::Average) => -0.0,
-            SlotKind::Fold(Fold::Product) | SlotKind::Op(Operator::Multiply) => 1.0,
-            SlotKind::Fold(Fold::Min) | SlotKind::Op(Operator::Min) => f64::INFINITY,
-            SlotKind::Fold(Fold::Max) | SlotKind::Op(Operator::Max) => f64::NEG_INFINITY,
-            SlotKind::Fold(Fold::DeltaProduct | Fold::First | Fold::Each) => 0.0,
-        }
     }
 }
 
@@ -143,6 +121,12 @@ pub(crate) struct Layout {
     pub stats: Vec<StatDesc>,
     pub values: Vec<f64>,
     pub caps: Vec<u64>,
+    /// Where each pair's contributions and caps begin in the pools (word offsets), plus the
+    /// pools' ends: `pairs + 1` entries each. The runner prefetches a pair ahead with them.
+    pub pair_values: Vec<u32>,
+    pub pair_caps: Vec<u32>,
+    /// The longest run of one lane's contributions in one slot.
+    pub longest: usize,
     pub actors: Vec<ActorMeta>,
     /// `(stat, snapshot flags)` per entry, actor after actor.
     pub entries: Vec<(u32, u8)>,
@@ -219,18 +203,28 @@ impl Layout {
         l.stats.clear();
         l.values.clear();
         l.caps.clear();
+        l.longest = 0;
+        l.pair_values.clear();
+        l.pair_caps.clear();
         l.actors.clear();
         l.entries.clear();
         l.slots.reserve(pairs * shape.slots as usize);
         l.stats.reserve(pairs * shape.stats as usize);
         let values: usize = actors.iter().map(|p| p.values.len()).sum();
         let layers: usize = actors.iter().map(|p| p.layers.len()).sum();
-        l.values.reserve(values + values / 2 + 16);
+        l.values.reserve(values + 2 * UNROLLED);
         l.caps.reserve(layers * record_words(ir.policy()));
         let empty = Prepared::default();
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
         let mut scratch_entries = Vec::new();
         for pair in 0..pairs {
+            // The next pair's prepared data is scattered over the heap: start loading it now.
+            for p in actors.iter().skip(2 * pair + 2).take(2) {
+                super::prefetch_slice(&p.stats);
+                super::prefetch_slice(&p.groups);
+                super::prefetch_slice(&p.values);
+                super::prefetch_slice(&p.layers);
+            }
             let a = actors[2 * pair];
             let b = actors.get(2 * pair + 1).copied();
             let e0 = l.entries.len() as u32;
@@ -259,53 +253,42 @@ impl Layout {
                     }
                 }
             }
+            l.pair_values.push(count(l.values.len()));
+            l.pair_caps.push(count(l.caps.len()));
             l.push_pair(ir, shape, [&sa, &sb], [a, b.unwrap_or(&empty)]);
         }
+        l.pair_values.push(count(l.values.len()));
+        l.pair_caps.push(count(l.caps.len()));
+        // Slack: the kernel reads up to `max(UNROLLED, longest run)` elements from any start.
+        l.values.resize(l.values.len() + l.longest.max(UNROLLED), 0.0);
     }
 
     fn push_pair(&mut self, ir: &Ir, shape: &Shape, lane: [&[LaneStat]; 2], prep: [&Prepared; 2]) {
         let prioritized = ir.policy() == Policy::PrioritizedOverride;
-        for (i, stat) in ir.stats.iter().enumerate() {
-            let ls = [lane[0][i], lane[1][i]];
-            // Slots.
-            let nslots = match stat.mode {
-                Mode::Pipeline(p) => ir.pipeline(p).buckets.len(),
-                Mode::Operator(_) => 1,
-            };
-            debug_assert!(self.slots.len() % shape.slots.max(1) as usize == shape.slot_base[i] as usize);
-            let mut cursor = [0usize; 2];
-            for s in 0..nslots {
-                let kind = shape.kinds[shape.slot_base[i] as usize + s];
-                // Groups are sorted by slot: walk them with a cursor per lane.
-                let mut xs: [&[f64]; 2] = [&[], &[]];
-                for k in 0..2 {
-                    if let Some(g) = ls[k].groups.get(cursor[k])
-                        && g.slot as usize == s
-                    {
-                        xs[k] = &prep[k].values[g.start as usize..g.end as usize];
-                        cursor[k] += 1;
-                    }
+        let first_slot = self.slots.len();
+        self.slots.resize(first_slot + shape.slots as usize, SlotDesc::default());
+        let slots = &mut self.slots[first_slot..];
+        for k in 0..2 {
+            let values = &prep[k].values;
+            let base = self.values.len();
+            self.values.extend_from_slice(values);
+            for (i, ls) in lane[k].iter().enumerate() {
+                let (first, end) = (shape.slot_base[i], shape.slot_base[i + 1]);
+                for g in ls.groups {
+                    // Prepared actors come from ingest; a hand-made one must still never make
+                    // the kernel read outside the pool.
+                    assert!(g.start <= g.end && g.end as usize <= values.len(), "group outside its actor's values");
+                    assert!(g.slot < end - first, "group slot outside its stat's pipeline");
+                    let d = &mut slots[(first + g.slot) as usize];
+                    let n = g.end - g.start;
+                    d.counts[k] = n;
+                    d.start[k] = byte_offset(base + g.start as usize);
+                    self.longest = self.longest.max(n as usize);
                 }
-                let n = xs[0].len().max(xs[1].len());
-                if let SlotKind::Op(Operator::Average) = kind {
-                    self.values.push(xs[0].len() as f64);
-                    self.values.push(xs[1].len() as f64);
-                }
-                let base = self.values.len();
-                let start = byte_offset(base);
-                if n > 0 {
-                    self.values.resize(base + 2 * n, kind.pad());
-                    let dst = &mut self.values[base..];
-                    for (k, lane) in xs.iter().enumerate() {
-                        for (j, &x) in lane.iter().enumerate() {
-                            dst[2 * j + k] = x;
-                        }
-                    }
-                }
-                let len = byte_offset(2 * n);
-                let counts = [count(xs[0].len()), count(xs[1].len())];
-                self.slots.push(SlotDesc { counts, start, len });
             }
+        }
+        for (i, _) in ir.stats.iter().enumerate() {
+            let ls = [lane[0][i], lane[1][i]];
             // Caps: one record per layer that either lane caps, in layer order. A lane
             // without that layer gets an unbounded record, which `effective_range` treats
             // exactly like an absent layer (±∞ candidates and bounds, no override).
