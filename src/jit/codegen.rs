@@ -4,7 +4,8 @@
 //!
 //! Signature: `extern "C" fn(slots, stats, values, caps, out)` — `slots` and `stats` point at
 //! the pair's descriptors, `values` and `caps` at the batch's pools, `out` at the pair's
-//! output words (see [`super::layout`]). Every operation mirrors [`crate::eval`] one for one:
+//! output words (see [`super::layout`]). A stat outside a family calls the shared function
+//! of its pipeline or operator ([`Translator::pipeline_function`]). Every operation mirrors [`crate::eval`] one for one:
 //! the same fold order and starts, `fmin`/`fmax` for min/max, `nearest` for round, calls to
 //! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
 //! errors are recorded branch-free in the output's error words: each lane keeps its smallest
@@ -56,6 +57,7 @@ pub(crate) struct Translator<'a, 'b> {
     pub ir: &'a Ir,
     pub shape: &'a Shape,
     pub libm: Libm,
+    pipelines: Vec<(Mode, FuncRef)>,
     slots: Value,
     stats: Value,
     values: Value,
@@ -74,10 +76,28 @@ fn mem() -> MemFlagsData {
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
-    /// Starts the function: entry block and parameters. The error words live in `out`
-    /// (zeroed by the caller before the first function runs), not in variables: a value
-    /// live across every loop of the function would cost register allocation dearly.
-    pub fn new(mut b: FunctionBuilder<'b>, ir: &'a Ir, shape: &'a Shape, libm: Libm) -> Self {
+    /// Starts a kernel function (see the module doc): entry block and parameters. The error
+    /// words live in `out` (zeroed by the caller before the first function runs), not in
+    /// variables: a value live across every loop of the function would cost register
+    /// allocation dearly. `pipelines` are the shared pipeline functions, by mode.
+    pub fn new(
+        b: FunctionBuilder<'b>,
+        ir: &'a Ir,
+        shape: &'a Shape,
+        libm: Libm,
+        pipelines: Vec<(Mode, FuncRef)>,
+    ) -> Self {
+        let (t, _) = Self::start(b, ir, shape, libm, pipelines);
+        t
+    }
+
+    fn start(
+        mut b: FunctionBuilder<'b>,
+        ir: &'a Ir,
+        shape: &'a Shape,
+        libm: Libm,
+        pipelines: Vec<(Mode, FuncRef)>,
+    ) -> (Self, Vec<Value>) {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -86,11 +106,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         let zero = b.ins().splat(F64X2, z);
         let zi = b.ins().iconst(I64, 0);
         let zero_mask = b.ins().splat(I64X2, zi);
-        Translator {
+        let t = Translator {
             b,
             ir,
             shape,
             libm,
+            pipelines,
             slots: p[0],
             stats: p[1],
             values: p[2],
@@ -99,11 +120,41 @@ impl<'a, 'b> Translator<'a, 'b> {
             stat_vals: vec![None; ir.stats.len()],
             zero,
             zero_mask,
-        }
+        };
+        (t, p)
     }
 
     pub fn signature_params(ptr: cranelift_codegen::ir::Type) -> Vec<AbiParam> {
         vec![AbiParam::new(ptr); 5]
+    }
+
+    /// The signature of a shared pipeline function: the kernel's five pointers (`slots`,
+    /// `stats` and `out` at the pair's), then the stat's slot descriptors, stat descriptor
+    /// and output words, its base value, bounds and error code; it returns the value.
+    pub fn pipeline_signature(ptr: cranelift_codegen::ir::Type) -> (Vec<AbiParam>, Vec<AbiParam>) {
+        let mut params = vec![AbiParam::new(ptr); 8];
+        params.extend([F64X2, F64X2, F64X2, I64X2].map(AbiParam::new));
+        (params, vec![AbiParam::new(F64X2)])
+    }
+
+    /// Builds the shared function of the pipeline or operator `mode`: one copy of its code
+    /// that every stat with this mode outside a family calls, instead of one copy per stat
+    /// (code size, not call overhead, is what limits a large rule set's kernels).
+    pub fn pipeline_function(
+        b: FunctionBuilder<'b>,
+        ir: &'a Ir,
+        shape: &'a Shape,
+        libm: Libm,
+        mode: Mode,
+        config: cranelift_codegen::isa::TargetFrontendConfig,
+    ) {
+        let (mut t, p) = Self::start(b, ir, shape, libm, Vec::new());
+        let at = |base| At { base, offset: 0 };
+        let value =
+            t.pipeline(mode, StatAt { slots: at(p[5]), stat: at(p[6]), out: at(p[7]) }, p[8], p[9], p[10], p[11]);
+        t.b.ins().return_(&[value]);
+        t.b.seal_all_blocks();
+        t.b.finalize(config);
     }
 
     fn splat(&mut self, c: f64) -> Value {
@@ -540,7 +591,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         let slots = At { base: self.slots, offset: self.shape.slot_base[id.index()] as i32 * SLOT_SIZE };
         let out = At { base: self.out, offset: id.index() as i32 * STAT_OUT_WORDS as i32 * 8 };
         let code = self.splat_i(error_code(id, Phase::Value));
-        let value = self.pipeline(stat.mode, StatAt { slots, stat: sd, out }, base, lo, hi, code);
+        let value = match self.pipelines.iter().find(|(m, _)| *m == stat.mode) {
+            Some(&(_, f)) => {
+                let addr = |t: &mut Self, a: At| t.b.ins().iadd_imm_s(a.base, a.offset as i64);
+                let (sl, st, o) = (addr(self, slots), addr(self, sd), addr(self, out));
+                let args = [self.slots, self.stats, self.values, self.caps, self.out, sl, st, o, base, lo, hi, code];
+                let call = self.b.ins().call(f, &args);
+                self.b.inst_results(call)[0]
+            }
+            None => self.pipeline(stat.mode, StatAt { slots, stat: sd, out }, base, lo, hi, code),
+        };
         self.stat_vals[id.index()] = Some(value);
     }
 

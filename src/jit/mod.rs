@@ -27,7 +27,7 @@ use crate::engine::{ActorError, ValueTable};
 use crate::eval::EvalError;
 use crate::ingest::{InputError, Prepared};
 use crate::input::Actor;
-use crate::ir::{Ir, StatId};
+use crate::ir::{Ir, Mode, StatId};
 use crate::snapshot::{Entry, Snapshot};
 use codegen::{Libm, Translator, decode_error};
 use cranelift_codegen::ir::{AbiParam, FuncRef, Signature, UserFuncName};
@@ -53,6 +53,13 @@ struct Buffers {
     layout: Layout,
     out: Vec<u64>,
     entries: Vec<Entry>,
+}
+
+/// A native function to build: a kernel function over a few units, or the shared function
+/// of a pipeline or operator.
+enum Job<'a> {
+    Kernel(&'a [family::Unit]),
+    Pipeline(Mode),
 }
 
 /// One function's machine code, compiled off the module, to be placed into it.
@@ -154,35 +161,72 @@ impl Compiled {
         let ptr = module.target_config().pointer_type();
         let mut signature = module.make_signature();
         signature.params = Translator::signature_params(ptr);
-        // One function per few units keeps each function small (Cranelift's compile time
-        // grows faster than linearly with function size), and the functions compile in
-        // parallel; only placing the code in the module is sequential.
-        let chunks: Vec<(usize, &[family::Unit])> = plan.functions.iter().map(Vec::as_slice).enumerate().collect();
-        let mut funcs = Vec::with_capacity(chunks.len());
-        for (k, _) in &chunks {
-            funcs.push(module.declare_function(&format!("actorc_rules_{k}"), Linkage::Local, &signature).map_err(err)?);
+        let mut pipeline_sig = module.make_signature();
+        (pipeline_sig.params, pipeline_sig.returns) = Translator::pipeline_signature(ptr);
+        // One shared function per mode of the stats outside families.
+        let mut modes: Vec<Mode> = Vec::new();
+        for unit in plan.functions.iter().flatten() {
+            if let family::Unit::Stat(id) = unit
+                && !modes.contains(&ir.stat(*id).mode)
+            {
+                modes.push(ir.stat(*id).mode);
+            }
         }
+        // Kernel functions run one after the other, each on a few units: one function per
+        // few units keeps each function small (Cranelift's compile time grows faster than
+        // linearly with function size). Every function compiles in parallel with the others;
+        // only placing the code in the module is sequential.
+        let mut jobs: Vec<Job> = plan.functions.iter().map(|units| Job::Kernel(units)).collect();
+        jobs.extend(modes.iter().map(|&m| Job::Pipeline(m)));
+        let mut funcs = Vec::with_capacity(jobs.len());
+        for (k, job) in jobs.iter().enumerate() {
+            let (name, sig) = match job {
+                Job::Kernel(_) => (format!("actorc_rules_{k}"), &signature),
+                Job::Pipeline(_) => (format!("actorc_pipeline_{k}"), &pipeline_sig),
+            };
+            funcs.push(module.declare_function(&name, Linkage::Local, sig).map_err(err)?);
+        }
+        let pipeline_ids: Vec<(Mode, FuncId)> = jobs
+            .iter()
+            .zip(&funcs)
+            .filter_map(|(j, &id)| if let Job::Pipeline(m) = j { Some((*m, id)) } else { None })
+            .collect();
         let dump = std::env::var_os("ACTORC_JIT_DUMP").is_some();
         let (isa, config) = (module.isa(), module.target_config());
-        let compiled: Vec<Result<Function, String>> = chunks
+        let compiled: Vec<Result<Function, String>> = jobs
             .par_iter()
+            .enumerate()
             .map_init(
                 || (cranelift_codegen::Context::new(), FunctionBuilderContext::new()),
-                |(ctx, fctx), &(k, chunk)| {
+                |(ctx, fctx), (k, job)| {
                     ctx.clear();
                     ctx.set_disasm(dump);
-                    ctx.func.signature = signature.clone();
                     ctx.func.name = UserFuncName::user(0, k as u32);
                     let [pow, exp, ln] = imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
-                    let b = FunctionBuilder::new(&mut ctx.func, fctx);
-                    let mut t = Translator::new(b, ir, shape, Libm { pow, exp, ln });
-                    for unit in chunk {
-                        match unit {
-                            family::Unit::Family(mode, rows) => t.family(*mode, &plan.rows[rows.clone()]),
-                            family::Unit::Stat(id) => t.stat(*id),
+                    let libm = Libm { pow, exp, ln };
+                    match job {
+                        Job::Kernel(units) => {
+                            ctx.func.signature = signature.clone();
+                            let pipelines = pipeline_ids
+                                .iter()
+                                .map(|&(m, id)| (m, import(&mut ctx.func, id, pipeline_sig.clone())))
+                                .collect();
+                            let b = FunctionBuilder::new(&mut ctx.func, fctx);
+                            let mut t = Translator::new(b, ir, shape, libm, pipelines);
+                            for unit in *units {
+                                match unit {
+                                    family::Unit::Family(mode, rows) => t.family(*mode, &plan.rows[rows.clone()]),
+                                    family::Unit::Stat(id) => t.stat(*id),
+                                }
+                            }
+                            t.finish(config);
+                        }
+                        Job::Pipeline(mode) => {
+                            ctx.func.signature = pipeline_sig.clone();
+                            let b = FunctionBuilder::new(&mut ctx.func, fctx);
+                            Translator::pipeline_function(b, ir, shape, libm, *mode, config);
                         }
                     }
-                    t.finish(config);
                     let clif = if dump { ctx.func.display().to_string() } else { String::new() };
                     let mut plane = cranelift_codegen::control::ControlPlane::default();
                     ctx.compile(isa, &mut plane).map_err(|e| format!("{:?}", e.inner))?;
@@ -214,9 +258,11 @@ impl Compiled {
             module.define_function_bytes(funcs[k], f.alignment, &f.bytes, &f.relocs).map_err(err)?;
         }
         module.finalize_definitions().map_err(err)?;
-        let kernels = funcs
-            .into_iter()
-            .map(|id| {
+        let kernels = jobs
+            .iter()
+            .zip(funcs)
+            .filter(|(job, _)| matches!(job, Job::Kernel(_)))
+            .map(|(_, id)| {
                 let code = module.get_finalized_function(id);
                 // SAFETY: `code` is a function just defined with the signature of `Kernel`
                 // (five pointer parameters, no result, the ISA's default C calling convention).
