@@ -14,6 +14,14 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// Starts loading the lists of the actor after `actors[i]` (see [`jit::prefetch_actor`]),
+/// so that ingest overlaps its cache misses with the work on `actors[i]`.
+pub(crate) fn prefetch_next(actors: &[Actor], i: usize) {
+    if let Some(next) = actors.get(i + 1) {
+        jit::prefetch_actor(next);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// The reference interpreter.
@@ -198,7 +206,9 @@ impl Engine {
         }
         actors
             .par_iter()
-            .map_init(Scratch::default, |scratch, a| {
+            .enumerate()
+            .map_init(Scratch::default, |scratch, (i, a)| {
+                prefetch_next(actors, i);
                 let p = self.prepare(a)?;
                 self.evaluate_prepared(&p, scratch)
             })
@@ -206,7 +216,11 @@ impl Engine {
     }
 
     pub fn prepare_batch(&self, actors: &[Actor]) -> PreparedBatch {
-        PreparedBatch { actors: actors.par_iter().map(|a| self.prepare(a)).collect() }
+        let prepare = |(i, a)| {
+            prefetch_next(actors, i);
+            self.prepare(a)
+        };
+        PreparedBatch { actors: actors.par_iter().enumerate().map(prepare).collect() }
     }
 
     /// Evaluates a prepared batch; the JIT lays it out chunk by chunk on the way (see

@@ -440,7 +440,10 @@ impl Compiled {
                 || (Buffers::default(), Vec::new()),
                 |(bufs, prepared), chunk| {
                     prepared.clear();
-                    prepared.extend(chunk.iter().map(&prepare));
+                    prepared.extend(chunk.iter().enumerate().map(|(i, a)| {
+                        crate::engine::prefetch_next(chunk, i);
+                        prepare(a)
+                    }));
                     self.evaluate_chunk(prepared, bufs)
                 },
             )
@@ -549,6 +552,19 @@ fn prefetch_pair(l: &Layout, pair: usize, slots: usize, stats: usize) {
     prefetch_slice(&l.values[l.pair_values[pair] as usize..l.pair_values[pair + 1] as usize]);
     prefetch_slice(&l.caps[l.pair_caps[pair] as usize..l.pair_caps[pair + 1] as usize]);
 }
+
+/// Starts loading an actor's contribution and cap lists (their first lines; the hardware
+/// streams the rest), which live in separate heap blocks that ingest would otherwise
+/// meet cold, one cache miss after another.
+pub(crate) fn prefetch_actor(a: &Actor) {
+    for s in &a.subsystems {
+        prefetch_slice(&s.primary[..s.primary.len().min(PREFETCH_ITEMS)]);
+        prefetch_slice(&s.derived[..s.derived.len().min(PREFETCH_ITEMS)]);
+        prefetch_slice(&s.caps[..s.caps.len().min(PREFETCH_ITEMS)]);
+    }
+}
+
+const PREFETCH_ITEMS: usize = 4;
 
 /// Prefetches every cache line of `xs`.
 fn prefetch_slice<T>(xs: &[T]) {
