@@ -5,11 +5,11 @@
 //! Signature: `extern "C" fn(slots, stats, values, caps, out)` — `slots` and `stats` point at
 //! the pair's descriptors, `values` and `caps` at the batch's pools, `out` at the pair's
 //! output words (see [`super::layout`]). A stat outside a family calls the shared function
-//! of its pipeline or operator ([`Translator::pipeline_function`]). Every operation mirrors [`crate::eval`] one for one:
-//! the same fold order and starts, `fmin`/`fmax` for min/max, `nearest` for round, calls to
-//! [`crate::num`] for pow/exp/ln (per lane), both branches of `if` then a select. Per-lane
-//! errors are recorded branch-free in the output's error words: each lane keeps its smallest
-//! error code, which is its first failing check in id order.
+//! of its pipeline or operator ([`Translator::pipeline_function`]). Every operation mirrors
+//! [`crate::eval`] one for one: the same fold order and starts, `fmin`/`fmax` for min/max,
+//! `nearest` for round, calls to [`crate::num`] for pow/exp/ln (per lane), both branches of
+//! `if` then a select. Per-lane errors are recorded branch-free in the output's error words:
+//! each lane keeps its smallest error code, which is its first failing check in id order.
 
 use super::family;
 use super::layout::{
@@ -87,16 +87,18 @@ impl<'a, 'b> Translator<'a, 'b> {
         libm: Libm,
         pipelines: Vec<(Mode, FuncRef)>,
     ) -> Self {
-        let (t, _) = Self::start(b, ir, shape, libm, pipelines);
+        let (t, _) = Self::start(b, ir, shape, libm, pipelines, |p| [p[0], p[1], p[2], p[3], p[4]]);
         t
     }
 
+    /// `pointers` picks `slots`, `stats`, `values`, `caps` and `out` among the parameters.
     fn start(
         mut b: FunctionBuilder<'b>,
         ir: &'a Ir,
         shape: &'a Shape,
         libm: Libm,
         pipelines: Vec<(Mode, FuncRef)>,
+        pointers: fn(&[Value]) -> [Value; 5],
     ) -> (Self, Vec<Value>) {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -106,17 +108,18 @@ impl<'a, 'b> Translator<'a, 'b> {
         let zero = b.ins().splat(F64X2, z);
         let zi = b.ins().iconst(I64, 0);
         let zero_mask = b.ins().splat(I64X2, zi);
+        let [slots, stats, values, caps, out] = pointers(&p);
         let t = Translator {
             b,
             ir,
             shape,
             libm,
             pipelines,
-            slots: p[0],
-            stats: p[1],
-            values: p[2],
-            caps: p[3],
-            out: p[4],
+            slots,
+            stats,
+            values,
+            caps,
+            out,
             stat_vals: vec![None; ir.stats.len()],
             zero,
             zero_mask,
@@ -128,11 +131,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         vec![AbiParam::new(ptr); 5]
     }
 
-    /// The signature of a shared pipeline function: the kernel's five pointers (`slots`,
-    /// `stats` and `out` at the pair's), then the stat's slot descriptors, stat descriptor
-    /// and output words, its base value, bounds and error code; it returns the value.
+    /// The signature of a shared pipeline function: the kernel's `values`, `caps` and `out`
+    /// (at the pair's), then the stat's slot descriptors, stat descriptor and output words,
+    /// its base value, bounds and error code; it returns the value.
     pub fn pipeline_signature(ptr: cranelift_codegen::ir::Type) -> (Vec<AbiParam>, Vec<AbiParam>) {
-        let mut params = vec![AbiParam::new(ptr); 8];
+        let mut params = vec![AbiParam::new(ptr); 6];
         params.extend([F64X2, F64X2, F64X2, I64X2].map(AbiParam::new));
         (params, vec![AbiParam::new(F64X2)])
     }
@@ -148,10 +151,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         mode: Mode,
         config: cranelift_codegen::isa::TargetFrontendConfig,
     ) {
-        let (mut t, p) = Self::start(b, ir, shape, libm, Vec::new());
+        // Only `values`, `caps` and `out` are read through the translator's own pointers.
+        let (mut t, p) = Self::start(b, ir, shape, libm, Vec::new(), |p| [p[3], p[4], p[0], p[1], p[2]]);
         let at = |base| At { base, offset: 0 };
-        let value =
-            t.pipeline(mode, StatAt { slots: at(p[5]), stat: at(p[6]), out: at(p[7]) }, p[8], p[9], p[10], p[11]);
+        let value = t.pipeline(mode, StatAt { slots: at(p[3]), stat: at(p[4]), out: at(p[5]) }, p[6], p[7], p[8], p[9]);
         t.b.ins().return_(&[value]);
         t.b.seal_all_blocks();
         t.b.finalize(config);
@@ -595,7 +598,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             Some(&(_, f)) => {
                 let addr = |t: &mut Self, a: At| t.b.ins().iadd_imm_s(a.base, a.offset as i64);
                 let (sl, st, o) = (addr(self, slots), addr(self, sd), addr(self, out));
-                let args = [self.slots, self.stats, self.values, self.caps, self.out, sl, st, o, base, lo, hi, code];
+                let args = [self.values, self.caps, self.out, sl, st, o, base, lo, hi, code];
                 let call = self.b.ins().call(f, &args);
                 self.b.inst_results(call)[0]
             }

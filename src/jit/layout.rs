@@ -211,8 +211,10 @@ impl Layout {
         l.slots.reserve(pairs * shape.slots as usize);
         l.stats.reserve(pairs * shape.stats as usize);
         let values: usize = actors.iter().map(|p| p.values.len()).sum();
+        // The slack (see below) is at most the largest actor's contribution count.
+        let slack = actors.iter().map(|p| p.values.len()).max().unwrap_or(0).max(UNROLLED);
         let layers: usize = actors.iter().map(|p| p.layers.len()).sum();
-        l.values.reserve(values + 2 * UNROLLED);
+        l.values.reserve(values + slack);
         l.caps.reserve(layers * record_words(ir.policy()));
         let empty = Prepared::default();
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
