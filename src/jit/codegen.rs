@@ -533,7 +533,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         let neutral = self.splat(kind.neutral());
         let step = |t: &mut Self, a: Value, x: Value, k: Value| {
             let live = t.b.ins().icmp(IntCC::SignedLessThan, k, run.counts);
-            let x = t.select(live, x, neutral);
+            let x = match kind {
+                // +0 is as neutral as −0 here: a sum that starts at +0 is never −0, and
+                // `x & live` is one instruction where a select takes several.
+                Combine::Sum | Combine::Average | Combine::DeltaProduct => {
+                    let live = t.as_f(live);
+                    t.b.ins().band(x, live)
+                }
+                _ => t.select(live, x, neutral),
+            };
             match kind {
                 Combine::Sum | Combine::Average => t.b.ins().fadd(a, x),
                 Combine::Product => t.b.ins().fmul(a, x),
