@@ -575,16 +575,6 @@ pub fn eval_line(
     evaluated(engine, parse_line(limits, line_no, text))
 }
 
-/// [`eval_line`] for a line as read.
-fn eval_line_bytes(
-    engine: &Engine,
-    limits: &InputLimits,
-    line_no: usize,
-    line: &[u8],
-) -> (Option<String>, Result<Snapshot, ActorError>) {
-    evaluated(engine, parse_line_bytes(limits, line_no, line))
-}
-
 /// The id and result of a parsed actor (or the id salvaged from a bad one).
 fn evaluated(
     engine: &Engine,
@@ -599,6 +589,32 @@ fn evaluated(
     }
 }
 
+/// One chunk's lines parsed and ingested in parallel: each actor's id (or the id salvaged
+/// from a bad line) and the prepared batch.
+fn prepared_chunk(
+    engine: &Engine,
+    limits: &InputLimits,
+    chunk: &[(usize, Vec<u8>)],
+) -> (Vec<Option<String>>, PreparedBatch) {
+    let (ids, actors) = chunk
+        .par_iter()
+        .map(|(n, line)| match parse_line_bytes(limits, *n, line) {
+            Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+            Err(e) => (e.actor.clone(), Err(e)),
+        })
+        .unzip();
+    (ids, PreparedBatch { actors })
+}
+
+/// One chunk's snapshot records and whether each actor succeeded: parsed and ingested in
+/// parallel, then evaluated as one batch (the JIT lays it out two actors per vector).
+fn snapshot_records(engine: &Engine, limits: &InputLimits, chunk: &[(usize, Vec<u8>)]) -> Vec<(bool, String)> {
+    let (ids, batch) = prepared_chunk(engine, limits, chunk);
+    let results = engine.evaluate_prepared_batch(&batch);
+    drop(batch);
+    ids.par_iter().zip(&results).map(|(id, r)| (r.is_ok(), record(id.as_deref(), r))).collect()
+}
+
 /// One chunk's `--values` records and whether each actor succeeded: parsed and ingested in
 /// parallel, then evaluated as one batch into values only.
 fn values_records(
@@ -607,14 +623,8 @@ fn values_records(
     chunk: &[(usize, Vec<u8>)],
     selection: &[(StatId, String)],
 ) -> Vec<(bool, String)> {
-    let (ids, actors): (Vec<Option<String>>, Vec<_>) = chunk
-        .par_iter()
-        .map(|(n, line)| match parse_line_bytes(limits, *n, line) {
-            Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
-            Err(e) => (e.actor.clone(), Err(e)),
-        })
-        .unzip();
-    let table = engine.evaluate_values(&PreparedBatch { actors });
+    let (ids, batch) = prepared_chunk(engine, limits, chunk);
+    let table = engine.evaluate_values(&batch);
     ids.iter()
         .enumerate()
         .map(|(i, id)| match table.row(i) {
@@ -653,14 +663,19 @@ fn run_lines(
     let mut line_no = 0usize;
     let mut pending = Some(first);
     let mut done = false;
+    let mut chunk: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK);
+    // Line buffers are reused from chunk to chunk: allocating them afresh made the
+    // allocator hand back memory and fault it in again, chunk after chunk.
+    let mut spare: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
     while !done {
-        let mut chunk: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK);
+        spare.extend(chunk.drain(..).map(|(_, l)| l));
         let mut bytes = 0u64;
         while chunk.len() < CHUNK {
             let line = match pending.take() {
                 Some(l) => l,
                 None => {
-                    let mut l = Vec::new();
+                    let mut l = spare.pop().unwrap_or_default();
+                    l.clear();
                     match reader.read_until(b'\n', &mut l) {
                         Ok(0) => {
                             done = true;
@@ -681,18 +696,13 @@ fn run_lines(
                     done = true;
                     break;
                 }
+                spare.push(line);
                 continue;
             }
             chunk.push((line_no, line));
         }
         let records: Vec<(bool, String)> = match output {
-            Output::Snapshots => chunk
-                .par_iter()
-                .map(|(n, l)| {
-                    let (id, r) = eval_line_bytes(engine, limits, *n, l);
-                    (r.is_ok(), record(id.as_deref(), &r))
-                })
-                .collect(),
+            Output::Snapshots => snapshot_records(engine, limits, &chunk),
             Output::Values(selection) => values_records(engine, limits, &chunk, selection),
         };
         for (succeeded, line) in &records {

@@ -289,7 +289,7 @@ impl Layout {
                 }
             }
         }
-        for i in 0..ir.stats.len() {
+        for (i, _) in ir.stats.iter().enumerate() {
             let ls = [lane[0][i], lane[1][i]];
             // Caps: one record per layer that either lane caps, in layer order. A lane
             // without that layer gets an unbounded record, which `effective_range` treats

@@ -145,6 +145,19 @@ fn malformed_json() {
     insta::assert_snapshot!(e);
 }
 
+/// Line buffers are reused: a blank line's bytes must not stay in front of the next line
+/// (found by the `actor_input` fuzz corpus: the error then said "at line 2").
+#[test]
+fn blank_lines_leave_no_trace() {
+    let input = format!("{GOOD}\n   \n{{\"id\" 1}}\n\n{}\n", GOOD.replace("\"good\"", "\"good2\""));
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", "-", "--quiet"], &input);
+    assert_eq!(out.code, 1, "one actor failed: exit 1\n{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(lines[1].contains("line 3: malformed JSON at line 1, column 7"), "{}", lines[1]);
+    assert!(lines[2].contains(r#""id":"good2""#), "{}", lines[2]);
+}
+
 #[test]
 fn missing_field() {
     bad_batch(
