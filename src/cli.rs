@@ -636,6 +636,9 @@ fn values_records(
 
 const CHUNK: usize = 2048;
 
+/// Largest line buffer `run` keeps for reuse.
+const SPARE_LINE_BYTES: usize = 1 << 20;
+
 /// An NDJSON batch from `reader` to `out` as `run` does it: one record per non-blank line,
 /// without progress bar or summary. Returns the exit code. For the fuzz targets.
 #[doc(hidden)]
@@ -668,7 +671,8 @@ fn run_lines(
     // allocator hand back memory and fault it in again, chunk after chunk.
     let mut spare: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
     while !done {
-        spare.extend(chunk.drain(..).map(|(_, l)| l));
+        // A rare huge line's buffer is let go rather than kept for the rest of the run.
+        spare.extend(chunk.drain(..).map(|(_, l)| l).filter(|l| l.capacity() <= SPARE_LINE_BYTES));
         let mut bytes = 0u64;
         while chunk.len() < CHUNK {
             let line = match pending.take() {
