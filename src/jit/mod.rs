@@ -564,6 +564,7 @@ pub(crate) fn prefetch_actor(a: &Actor) {
     }
 }
 
+/// Items of each list [`prefetch_actor`] asks for.
 const PREFETCH_ITEMS: usize = 4;
 
 /// Prefetches every cache line of `xs`.
