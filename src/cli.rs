@@ -519,18 +519,17 @@ struct Record<'a> {
     error: Option<&'a ActorError>,
 }
 
-/// One output line for one input line: `{"id", "snapshot"}` or `{"id", "error"}`.
 /// The output line of an actor that failed: `{"id", "error"}`.
 fn error_record(id: Option<&str>, e: &ActorError) -> String {
     serde_json::to_string(&Record { id, snapshot: None, error: Some(e) }).unwrap_or_default()
 }
 
+/// One output line for one input line: `{"id", "snapshot"}` or `{"id", "error"}`.
 pub fn record(id: Option<&str>, result: &Result<Snapshot, ActorError>) -> String {
-    let r = match result {
-        Ok(s) => Record { id, snapshot: Some(s), error: None },
-        Err(e) => Record { id, snapshot: None, error: Some(e) },
-    };
-    serde_json::to_string(&r).unwrap_or_default()
+    match result {
+        Ok(s) => serde_json::to_string(&Record { id, snapshot: Some(s), error: None }).unwrap_or_default(),
+        Err(e) => error_record(id, e),
+    }
 }
 
 /// The input error for an actor document that is not UTF-8 text.
@@ -572,15 +571,7 @@ pub fn eval_line(
     line_no: usize,
     text: &str,
 ) -> (Option<String>, Result<Snapshot, ActorError>) {
-    evaluated(engine, parse_line(limits, line_no, text))
-}
-
-/// The id and result of a parsed actor (or the id salvaged from a bad one).
-fn evaluated(
-    engine: &Engine,
-    actor: Result<crate::input::Actor, InputError>,
-) -> (Option<String>, Result<Snapshot, ActorError>) {
-    match actor {
+    match parse_line(limits, line_no, text) {
         Ok(actor) => {
             let r = engine.evaluate(&actor);
             (actor.id, r)

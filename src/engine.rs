@@ -14,14 +14,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Starts loading the lists of the actor after `actors[i]` (see [`jit::prefetch_actor`]),
-/// so that ingest overlaps its cache misses with the work on `actors[i]`.
-pub(crate) fn prefetch_next(actors: &[Actor], i: usize) {
-    if let Some(next) = actors.get(i + 1) {
-        jit::prefetch_actor(next);
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// The reference interpreter.
@@ -208,7 +200,7 @@ impl Engine {
             .par_iter()
             .enumerate()
             .map_init(Scratch::default, |scratch, (i, a)| {
-                prefetch_next(actors, i);
+                jit::prefetch_next(actors, i);
                 let p = self.prepare(a)?;
                 self.evaluate_prepared(&p, scratch)
             })
@@ -217,7 +209,7 @@ impl Engine {
 
     pub fn prepare_batch(&self, actors: &[Actor]) -> PreparedBatch {
         let prepare = |(i, a)| {
-            prefetch_next(actors, i);
+            jit::prefetch_next(actors, i);
             self.prepare(a)
         };
         PreparedBatch { actors: actors.par_iter().enumerate().map(prepare).collect() }

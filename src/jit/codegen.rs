@@ -530,17 +530,15 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// slot costs no mispredicted loop exit.
     fn fold(&mut self, kind: Combine, init: Value, from: usize, run: Run) -> Value {
         let one = self.splat(1.0);
-        let neutral = self.splat(kind.neutral());
+        let neutral = kind.neutral().map(|c| self.splat(c));
         let step = |t: &mut Self, a: Value, x: Value, k: Value| {
             let live = t.b.ins().icmp(IntCC::SignedLessThan, k, run.counts);
-            let x = match kind {
-                // +0 is as neutral as −0 here: a sum that starts at +0 is never −0, and
-                // `x & live` is one instruction where a select takes several.
-                Combine::Sum | Combine::Average | Combine::DeltaProduct => {
+            let x = match neutral {
+                Some(n) => t.select(live, x, n),
+                None => {
                     let live = t.as_f(live);
                     t.b.ins().band(x, live)
                 }
-                _ => t.select(live, x, neutral),
             };
             match kind {
                 Combine::Sum | Combine::Average => t.b.ins().fadd(a, x),
@@ -748,15 +746,16 @@ enum Combine {
 }
 
 impl Combine {
-    /// The element that leaves any accumulator unchanged, bit for bit.
-    fn neutral(self) -> f64 {
+    /// The element that stands for an absent one and leaves the accumulator unchanged, bit
+    /// for bit; `None` when +0 does, which a mask makes with one AND where a select takes
+    /// several: a sum starts at +0 so is never −0, and a delta product adds 1 + 0.
+    fn neutral(self) -> Option<f64> {
         match self {
-            Combine::Sum | Combine::Average => -0.0,
-            Combine::Product => 1.0,
-            Combine::DeltaProduct => 0.0,
-            Combine::Min => f64::INFINITY,
-            Combine::Max => f64::NEG_INFINITY,
-            Combine::First => 0.0,
+            Combine::Sum | Combine::Average | Combine::DeltaProduct => None,
+            Combine::Product => Some(1.0),
+            Combine::Min => Some(f64::INFINITY),
+            Combine::Max => Some(f64::NEG_INFINITY),
+            Combine::First => unreachable!("First does not fold"),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! one piece, into the shared value pool (its prepared order is already the fold order); a
 //! slot descriptor says where each lane's run starts and how long it is, and the kernel
 //! gathers the two lanes' elements into one vector. The pool ends with slack as long as the
-//! longest run, so reading a few elements past a lane's count (masked off) stays in the pool.
+//! largest actor's contributions (at least `UNROLLED`), so reading a few elements past a
+//! lane's count (masked off) stays in the pool.
 //! Caps live in the cap pool, one record per layer (dense, in layer id order, with a per-lane
 //! `present` mask), only for pairs where a lane has caps.
 
@@ -125,8 +126,6 @@ pub(crate) struct Layout {
     /// pools' ends: `pairs + 1` entries each. The runner prefetches a pair ahead with them.
     pub pair_values: Vec<u32>,
     pub pair_caps: Vec<u32>,
-    /// The longest run of one lane's contributions in one slot.
-    pub longest: usize,
     pub actors: Vec<ActorMeta>,
     /// `(stat, snapshot flags)` per entry, actor after actor.
     pub entries: Vec<(u32, u8)>,
@@ -203,7 +202,6 @@ impl Layout {
         l.stats.clear();
         l.values.clear();
         l.caps.clear();
-        l.longest = 0;
         l.pair_values.clear();
         l.pair_caps.clear();
         l.actors.clear();
@@ -211,7 +209,8 @@ impl Layout {
         l.slots.reserve(pairs * shape.slots as usize);
         l.stats.reserve(pairs * shape.stats as usize);
         let values: usize = actors.iter().map(|p| p.values.len()).sum();
-        // The slack (see below) is at most the largest actor's contribution count.
+        // The kernel reads up to `max(UNROLLED, longest run)` elements from any start; no
+        // run is longer than its actor's contributions.
         let slack = actors.iter().map(|p| p.values.len()).max().unwrap_or(0).max(UNROLLED);
         let layers: usize = actors.iter().map(|p| p.layers.len()).sum();
         l.values.reserve(values + slack);
@@ -261,8 +260,7 @@ impl Layout {
         }
         l.pair_values.push(count(l.values.len()));
         l.pair_caps.push(count(l.caps.len()));
-        // Slack: the kernel reads up to `max(UNROLLED, longest run)` elements from any start.
-        l.values.resize(l.values.len() + l.longest.max(UNROLLED), 0.0);
+        l.values.resize(l.values.len() + slack, 0.0);
     }
 
     fn push_pair(&mut self, ir: &Ir, shape: &Shape, lane: [&[LaneStat]; 2], prep: [&Prepared; 2]) {
@@ -282,10 +280,8 @@ impl Layout {
                     assert!(g.start <= g.end && g.end as usize <= values.len(), "group outside its actor's values");
                     assert!(g.slot < end - first, "group slot outside its stat's pipeline");
                     let d = &mut slots[(first + g.slot) as usize];
-                    let n = g.end - g.start;
-                    d.counts[k] = n;
+                    d.counts[k] = g.end - g.start;
                     d.start[k] = byte_offset(base + g.start as usize);
-                    self.longest = self.longest.max(n as usize);
                 }
             }
         }

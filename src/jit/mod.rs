@@ -441,7 +441,7 @@ impl Compiled {
                 |(bufs, prepared), chunk| {
                     prepared.clear();
                     prepared.extend(chunk.iter().enumerate().map(|(i, a)| {
-                        crate::engine::prefetch_next(chunk, i);
+                        prefetch_next(chunk, i);
                         prepare(a)
                     }));
                     self.evaluate_chunk(prepared, bufs)
@@ -553,10 +553,18 @@ fn prefetch_pair(l: &Layout, pair: usize, slots: usize, stats: usize) {
     prefetch_slice(&l.caps[l.pair_caps[pair] as usize..l.pair_caps[pair + 1] as usize]);
 }
 
+/// Starts loading the lists of the actor after `actors[i]` (see [`prefetch_actor`]), so
+/// that ingest overlaps its cache misses with the work on `actors[i]`.
+pub(crate) fn prefetch_next(actors: &[Actor], i: usize) {
+    if let Some(next) = actors.get(i + 1) {
+        prefetch_actor(next);
+    }
+}
+
 /// Starts loading an actor's contribution and cap lists (their first lines; the hardware
 /// streams the rest), which live in separate heap blocks that ingest would otherwise
 /// meet cold, one cache miss after another.
-pub(crate) fn prefetch_actor(a: &Actor) {
+fn prefetch_actor(a: &Actor) {
     for s in &a.subsystems {
         prefetch_slice(&s.primary[..s.primary.len().min(PREFETCH_ITEMS)]);
         prefetch_slice(&s.derived[..s.derived.len().min(PREFETCH_ITEMS)]);
