@@ -125,6 +125,12 @@ impl ValueTable {
         }
     }
 
+    /// Makes room for `actors` more rows.
+    pub(crate) fn reserve(&mut self, actors: usize) {
+        self.values.reserve(actors * self.stats);
+        self.errors.reserve(actors);
+    }
+
     /// Appends `other`'s rows.
     pub(crate) fn append(&mut self, other: ValueTable) {
         self.values.extend(other.values);

@@ -36,6 +36,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
 use layout::{Layout, SlotDesc, StatDesc};
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 /// The kernel: `(slots, stats, values, caps, out)` for one lane pair.
@@ -303,12 +304,11 @@ impl Compiled {
     pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, ActorError>> {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
         let words = self.shape.out_words();
-        let outs: Vec<Vec<u64>> = batch.chunks.par_iter().map(|l| self.run(l, words)).collect();
-        let lanes: Vec<(usize, usize)> =
-            batch.chunks.iter().enumerate().flat_map(|(c, l)| (0..l.lanes).map(move |i| (c, i))).collect();
-        let snaps: Vec<Result<Snapshot, EvalError>> = lanes
+        let snaps: Vec<Result<Snapshot, EvalError>> = batch
+            .chunks
             .par_iter()
-            .map_init(Vec::new, |buf, &(c, i)| self.snapshot(&batch.chunks[c], &outs[c], words, i, buf))
+            .map_init(|| (Vec::new(), Vec::new()), |(out, entries), l| self.snapshots(l, words, out, entries))
+            .flatten_iter()
             .collect();
         let mut snaps = snaps.into_iter();
         let mut results = Vec::with_capacity(batch.inputs.len());
@@ -334,14 +334,13 @@ impl Compiled {
             .par_iter()
             .map_init(Vec::new, |out, l| {
                 let mut table = self.value_table();
-                if l.lanes > 0 {
-                    self.run_into(l, words, out);
-                    (0..l.lanes).for_each(|lane| self.push_values(&mut table, out, words, lane));
-                }
+                table.reserve(l.lanes);
+                self.run_pairs(l, words, out, |o, lanes| lanes.for_each(|lane| self.push_values(&mut table, o, lane)));
                 table
             })
             .collect();
         let mut table = self.value_table();
+        table.reserve(batch.len());
         if batch.inputs.iter().all(Option::is_none) {
             parts.into_iter().for_each(|part| table.append(part));
             return table;
@@ -365,25 +364,31 @@ impl Compiled {
             .par_chunks(PAIRS_PER_TASK * 2)
             .map_init(Buffers::default, |bufs, chunk| {
                 let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
+                let mut table = self.value_table();
+                table.reserve(chunk.len());
+                // Input errors keep their place between the evaluated lanes.
+                let mut inputs = chunk.iter().peekable();
+                let mut errors_before = |table: &mut ValueTable| {
+                    while let Some(Err(e)) = inputs.next_if(|a| a.is_err()) {
+                        table.push(Err(ActorError::from(e.clone())));
+                    }
+                    inputs.next();
+                };
                 if !ok.is_empty() {
                     bufs.layout.fill(&self.ir, &self.shape, &ok);
-                    self.run_into(&bufs.layout, words, &mut bufs.out);
-                }
-                let mut table = self.value_table();
-                let mut lane = 0;
-                for a in chunk {
-                    match a {
-                        Err(e) => table.push(Err(ActorError::from(e.clone()))),
-                        Ok(_) => {
-                            self.push_values(&mut table, &bufs.out, words, lane);
-                            lane += 1;
+                    self.run_pairs(&bufs.layout, words, &mut bufs.out, |o, lanes| {
+                        for k in lanes {
+                            errors_before(&mut table);
+                            self.push_values(&mut table, o, k);
                         }
-                    }
+                    });
                 }
+                errors_before(&mut table);
                 table
             })
             .collect();
         let mut table = self.value_table();
+        table.reserve(actors.len());
         parts.into_iter().for_each(|part| table.append(part));
         table
     }
@@ -392,10 +397,9 @@ impl Compiled {
         ValueTable { stats: self.ir.stats.len(), ..ValueTable::default() }
     }
 
-    /// Appends lane `lane`'s values (or its error) from the kernel output `out`.
-    fn push_values(&self, table: &mut ValueTable, out: &[u64], words: usize, lane: usize) {
-        let (pair, k) = (lane / 2, lane % 2);
-        let o = &out[pair * words..(pair + 1) * words];
+    /// Appends lane `lane`'s values (or its error) from its pair's kernel output `o`.
+    fn push_values(&self, table: &mut ValueTable, o: &[u64], lane: usize) {
+        let k = lane % 2;
         match self.error(o, k) {
             Some(e) => table.push(Err(e.into())),
             None => {
@@ -459,71 +463,84 @@ impl Compiled {
     ) -> Vec<Result<Snapshot, ActorError>> {
         let words = self.shape.out_words();
         let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
+        let mut snaps = Vec::new();
         if !ok.is_empty() {
             bufs.layout.fill(&self.ir, &self.shape, &ok);
-            self.run_into(&bufs.layout, words, &mut bufs.out);
+            snaps = self.snapshots(&bufs.layout, words, &mut bufs.out, &mut bufs.entries);
         }
-        let mut lane = 0;
+        let mut snaps = snaps.into_iter();
         chunk
             .iter()
             .map(|a| match a {
                 Err(e) => Err(ActorError::from(e.clone())),
-                Ok(_) => {
-                    lane += 1;
-                    let r = self.snapshot(&bufs.layout, &bufs.out, words, lane - 1, &mut bufs.entries);
-                    r.map_err(Into::into)
-                }
+                Ok(_) => snaps.next().expect("one result per prepared actor").map_err(Into::into),
             })
             .collect()
     }
 
-    fn run(&self, l: &Layout, words: usize) -> Vec<u64> {
-        let mut out = Vec::new();
-        self.run_into(l, words, &mut out);
-        out
+    /// Every lane's result of `l`, in order.
+    fn snapshots(
+        &self,
+        l: &Layout,
+        words: usize,
+        out: &mut Vec<u64>,
+        entries: &mut Vec<Entry>,
+    ) -> Vec<Result<Snapshot, EvalError>> {
+        let mut snaps = Vec::with_capacity(l.lanes);
+        self.run_pairs(l, words, out, |o, lanes| {
+            snaps.extend(lanes.map(|lane| self.snapshot(l, o, lane, entries)));
+        });
+        snaps
     }
 
-    fn run_into(&self, l: &Layout, words: usize, out: &mut Vec<u64>) {
+    /// Runs the kernel pair by pair into one pair's output words `out` (which stay in the
+    /// core's L1 cache), handing each pair's output and its lanes (indices into `l`'s lanes)
+    /// to `visit` at once.
+    fn run_pairs(&self, l: &Layout, words: usize, out: &mut Vec<u64>, mut visit: impl FnMut(&[u64], Range<usize>)) {
         out.clear();
-        out.resize(l.pairs * words, 0);
-        let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
-        assert!(l.slots.len() == l.pairs * slots && l.stats.len() == l.pairs * stats);
+        out.resize(words, 0);
         for pair in 0..l.pairs {
-            if pair + 1 < l.pairs {
-                prefetch_pair(l, pair + 1, slots, stats);
-            }
-            // The functions run in stat order; each reads the values and error words the
-            // previous ones wrote to the same output words.
-            for kernel in &self.kernels {
-                // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
-                // descriptors are in bounds, every offset they hold points into `l.values` /
-                // `l.caps` with all the elements the kernel reads, and `out` has `words` words
-                // per pair. The family rows the code reads by address live in `self._rows`.
-                // The kernel only reads those and writes the pair's output words.
-                unsafe {
-                    kernel(
-                        l.slots.as_ptr().add(pair * slots),
-                        l.stats.as_ptr().add(pair * stats),
-                        l.values.as_ptr(),
-                        l.caps.as_ptr(),
-                        out.as_mut_ptr().add(pair * words),
-                    )
-                }
+            out.fill(0);
+            self.run_pair(l, pair, out);
+            visit(out, 2 * pair..(2 * pair + 2).min(l.lanes));
+        }
+    }
+
+    /// Runs every kernel function on lane pair `pair` of `l`, writing its output words `out`
+    /// (zeroed).
+    fn run_pair(&self, l: &Layout, pair: usize, out: &mut [u64]) {
+        let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
+        assert!(
+            (pair + 1) * slots <= l.slots.len()
+                && (pair + 1) * stats <= l.stats.len()
+                && out.len() == self.shape.out_words()
+        );
+        if pair + 1 < l.pairs {
+            prefetch_pair(l, pair + 1, slots, stats);
+        }
+        // The functions run in stat order; each reads the values and error words the
+        // previous ones wrote to the same output words.
+        for kernel in &self.kernels {
+            // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
+            // descriptors are in bounds (asserted above), every offset they hold points into
+            // `l.values` / `l.caps` with all the elements the kernel reads, and `out` has the
+            // pair's output words. The family rows the code reads by address live in
+            // `self._rows`. The kernel only reads those and writes `out`.
+            unsafe {
+                kernel(
+                    l.slots.as_ptr().add(pair * slots),
+                    l.stats.as_ptr().add(pair * stats),
+                    l.values.as_ptr(),
+                    l.caps.as_ptr(),
+                    out.as_mut_ptr(),
+                )
             }
         }
     }
 
-    /// Lane `lane`'s result; `buf` is scratch space.
-    fn snapshot(
-        &self,
-        l: &Layout,
-        out: &[u64],
-        words: usize,
-        lane: usize,
-        buf: &mut Vec<Entry>,
-    ) -> Result<Snapshot, EvalError> {
-        let (pair, k) = (lane / 2, lane % 2);
-        let o = &out[pair * words..(pair + 1) * words];
+    /// Lane `lane`'s result from its pair's output words `o`; `buf` is scratch space.
+    fn snapshot(&self, l: &Layout, o: &[u64], lane: usize, buf: &mut Vec<Entry>) -> Result<Snapshot, EvalError> {
+        let k = lane % 2;
         if let Some(e) = self.error(o, k) {
             return Err(e);
         }
