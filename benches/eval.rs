@@ -8,9 +8,9 @@
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
 //! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads),
 //!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`);
-//! - `values`: the evaluation part alone: `evaluate_values` (every stat's value, no
-//!   snapshot) on the prepared batch, and for the JIT `evaluate_layout_values` on a kept
-//!   layout (1 thread); `values_in_cache`: the same on the first 256 actors, whose layout
+//! - `values`: the evaluation part alone: `evaluate_values_into` (every stat's value, no
+//!   snapshot, into a table reused from iteration to iteration) on the prepared batch, and
+//!   for the JIT `evaluate_layout_values_into` on a kept layout (1 thread); `values_in_cache`: the same on the first 256 actors, whose layout
 //!   fits in the core's L2 cache;
 //! - `ingest`: `prepare_batch` only (1 thread, all threads);
 //! - `json`: the NDJSON side of `actorc run`: parsing lines, writing the records;
@@ -21,7 +21,7 @@
 
 mod common;
 
-use actorc::{Backend, Engine, Rules};
+use actorc::{Backend, Engine, Rules, ValueTable};
 use common::{ACTORS, ProcessCpu, SEED, Workload};
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
@@ -154,12 +154,16 @@ where
         for (_, _, actors, engines) in cases {
             for case in engines {
                 let batch = case.engine.prepare_batch(&actors[..n]);
+                // One table, reused from iteration to iteration, as a game would each frame.
+                let mut table = ValueTable::default();
                 g.bench_function(format!("{}/1thread", case.label), |b| {
-                    pool.install(|| b.iter(|| case.engine.evaluate_values(black_box(&batch))))
+                    pool.install(|| b.iter(|| case.engine.evaluate_values_into(black_box(&batch), &mut table)))
                 });
                 if let Some(layout) = case.engine.layout(&batch) {
                     g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
-                        pool.install(|| b.iter(|| case.engine.evaluate_layout_values(black_box(&layout))))
+                        pool.install(|| {
+                            b.iter(|| case.engine.evaluate_layout_values_into(black_box(&layout), &mut table))
+                        })
                     });
                 }
             }

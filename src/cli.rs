@@ -3,7 +3,7 @@
 //! Exit codes: 0 success; 1 rule errors or a failed actor; 2 usage or I/O errors.
 
 use crate::diag::{self, Diagnostic};
-use crate::engine::{ActorError, Backend, Engine, PreparedBatch};
+use crate::engine::{ActorError, Backend, Engine, PreparedBatch, ValueTable};
 use crate::ingest::InputError;
 use crate::input::{InputLimits, parse_actor, parse_actor_limited};
 use crate::ir::StatId;
@@ -613,9 +613,10 @@ fn values_records(
     limits: &InputLimits,
     chunk: &[(usize, Vec<u8>)],
     selection: &[(StatId, String)],
+    table: &mut ValueTable,
 ) -> Vec<(bool, String)> {
     let (ids, batch) = prepared_chunk(engine, limits, chunk);
-    let table = engine.evaluate_values(&batch);
+    engine.evaluate_values_into(&batch, table);
     ids.iter()
         .enumerate()
         .map(|(i, id)| match table.row(i) {
@@ -661,6 +662,8 @@ fn run_lines(
     // Line buffers are reused from chunk to chunk: allocating them afresh made the
     // allocator hand back memory and fault it in again, chunk after chunk.
     let mut spare: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+    // So is the value table of `--values`.
+    let mut table = ValueTable::default();
     while !done {
         // A rare huge line's buffer is let go rather than kept for the rest of the run.
         spare.extend(chunk.drain(..).map(|(_, l)| l).filter(|l| l.capacity() <= SPARE_LINE_BYTES));
@@ -698,7 +701,7 @@ fn run_lines(
         }
         let records: Vec<(bool, String)> = match output {
             Output::Snapshots => snapshot_records(engine, limits, &chunk),
-            Output::Values(selection) => values_records(engine, limits, &chunk, selection),
+            Output::Values(selection) => values_records(engine, limits, &chunk, selection, &mut table),
         };
         for (succeeded, line) in &records {
             if *succeeded {

@@ -111,30 +111,55 @@ impl ValueTable {
         }
     }
 
-    /// Appends one actor's row: its values, or zeros and its error.
-    pub(crate) fn push(&mut self, row: Result<&[f64], ActorError>) {
-        match row {
-            Ok(values) => {
-                self.values.extend_from_slice(values);
-                self.errors.push(None);
-            }
-            Err(e) => {
-                self.values.resize(self.values.len() + self.stats, 0.0);
-                self.errors.push(Some(e));
-            }
-        }
+    /// Makes `rows` rows of `stats` values (zeros, no error), reusing the table's memory.
+    pub(crate) fn reset(&mut self, stats: usize, rows: usize) {
+        self.stats = stats;
+        self.values.clear();
+        self.values.resize(rows * stats, 0.0);
+        self.errors.clear();
+        self.errors.resize(rows, None);
     }
 
-    /// Makes room for `actors` more rows.
-    pub(crate) fn reserve(&mut self, actors: usize) {
-        self.values.reserve(actors * self.stats);
-        self.errors.reserve(actors);
+    /// The first `rows` rows in runs of `per_run` (the last may be shorter), to fill in
+    /// parallel.
+    pub(crate) fn par_rows(&mut self, rows: usize, per_run: usize) -> impl IndexedParallelIterator<Item = RowsMut<'_>> {
+        let stats = self.stats;
+        let mut values = &mut self.values[..rows * stats];
+        let runs: Vec<RowsMut> = self.errors[..rows]
+            .chunks_mut(per_run)
+            .map(|errors| {
+                let (run, rest) = std::mem::take(&mut values).split_at_mut(errors.len() * stats);
+                values = rest;
+                RowsMut { stats, values: run, errors }
+            })
+            .collect();
+        runs.into_par_iter()
+    }
+}
+
+/// Actors per parallel task of the interpreter's value tables.
+const VALUE_ROWS_PER_TASK: usize = 64;
+
+/// A run of consecutive rows of a [`ValueTable`], filled by one parallel task.
+pub(crate) struct RowsMut<'a> {
+    stats: usize,
+    values: &'a mut [f64],
+    errors: &'a mut [Option<ActorError>],
+}
+
+impl RowsMut<'_> {
+    pub fn len(&self) -> usize {
+        self.errors.len()
     }
 
-    /// Appends `other`'s rows.
-    pub(crate) fn append(&mut self, other: ValueTable) {
-        self.values.extend(other.values);
-        self.errors.extend(other.errors);
+    /// Row `i`'s values, to write.
+    pub fn values(&mut self, i: usize) -> &mut [f64] {
+        &mut self.values[i * self.stats..(i + 1) * self.stats]
+    }
+
+    /// Marks row `i` failed (its values stay zero).
+    pub fn fail(&mut self, i: usize, e: ActorError) {
+        self.errors[i] = Some(e);
     }
 }
 
@@ -240,27 +265,31 @@ impl Engine {
     /// Evaluates a prepared batch into values only (see [`ValueTable`]): the same numbers
     /// and errors as [`Engine::evaluate_prepared_batch`], no snapshot built.
     pub fn evaluate_values(&self, batch: &PreparedBatch) -> ValueTable {
+        let mut table = ValueTable::default();
+        self.evaluate_values_into(batch, &mut table);
+        table
+    }
+
+    /// [`Engine::evaluate_values`] into `table`, replacing its rows and reusing its memory:
+    /// a caller that evaluates every frame allocates nothing after the first.
+    pub fn evaluate_values_into(&self, batch: &PreparedBatch, table: &mut ValueTable) {
         if let Some(jit) = &self.jit {
-            return jit.evaluate_prepared_values(&batch.actors);
+            return jit.evaluate_prepared_values(&batch.actors, table);
         }
-        let stats = self.ir.stats.len();
-        let parts: Vec<ValueTable> = batch
-            .actors
-            .par_chunks(64)
-            .map_init(Scratch::default, |scratch, chunk| {
-                let mut table = ValueTable { stats, ..ValueTable::default() };
-                for p in chunk {
-                    match p {
-                        Ok(p) => table.push(eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from)),
-                        Err(e) => table.push(Err(ActorError::from(e.clone()))),
+        table.reset(self.ir.stats.len(), batch.actors.len());
+        table.par_rows(batch.actors.len(), VALUE_ROWS_PER_TASK).zip(batch.actors.par_chunks(VALUE_ROWS_PER_TASK)).for_each_init(
+            Scratch::default,
+            |scratch, (mut rows, chunk)| {
+                for (i, p) in chunk.iter().enumerate() {
+                    match p.as_ref().map_err(|e| ActorError::from(e.clone())).and_then(|p| {
+                        eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from)
+                    }) {
+                        Ok(values) => rows.values(i).copy_from_slice(values),
+                        Err(e) => rows.fail(i, e),
                     }
                 }
-                table
-            })
-            .collect();
-        let mut table = ValueTable { stats, ..ValueTable::default() };
-        parts.into_iter().for_each(|part| table.append(part));
-        table
+            },
+        );
     }
 
     /// Lays out a prepared batch for the JIT (structure of arrays, two actors per vector):
@@ -285,6 +314,17 @@ impl Engine {
     /// # Panics
     /// As [`Engine::evaluate_layout`].
     pub fn evaluate_layout_values(&self, batch: &jit::Batch) -> ValueTable {
-        self.jit.as_ref().expect("evaluate_layout_values needs Backend::Jit").evaluate_values(batch)
+        let mut table = ValueTable::default();
+        self.evaluate_layout_values_into(batch, &mut table);
+        table
+    }
+
+    /// [`Engine::evaluate_layout_values`] into `table`, replacing its rows and reusing its
+    /// memory.
+    ///
+    /// # Panics
+    /// As [`Engine::evaluate_layout`].
+    pub fn evaluate_layout_values_into(&self, batch: &jit::Batch, table: &mut ValueTable) {
+        self.jit.as_ref().expect("evaluate_layout_values needs Backend::Jit").evaluate_values(batch, table)
     }
 }

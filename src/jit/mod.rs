@@ -23,7 +23,7 @@ mod codegen;
 mod family;
 mod layout;
 
-use crate::engine::{ActorError, ValueTable};
+use crate::engine::{ActorError, RowsMut, ValueTable};
 use crate::eval::EvalError;
 use crate::ingest::{InputError, Prepared};
 use crate::input::Actor;
@@ -322,90 +322,80 @@ impl Compiled {
     }
 
     /// Every stat's value per actor of a laid-out batch, without snapshots (see
-    /// [`ValueTable`]); same numbers and errors as [`Compiled::evaluate`].
+    /// [`ValueTable`]), into `table` (its rows replaced, its memory reused); same numbers and
+    /// errors as [`Compiled::evaluate`].
     ///
     /// # Panics
     /// If `batch` was laid out for another rule set.
-    pub fn evaluate_values(&self, batch: &Batch) -> ValueTable {
+    pub fn evaluate_values(&self, batch: &Batch, table: &mut ValueTable) {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
         let words = self.shape.out_words();
-        let parts: Vec<ValueTable> = batch
-            .chunks
-            .par_iter()
-            .map_init(Vec::new, |out, l| {
-                let mut table = self.value_table();
-                table.reserve(l.lanes);
-                self.run_pairs(l, words, out, |o, lanes| lanes.for_each(|lane| self.push_values(&mut table, o, lane)));
-                table
-            })
-            .collect();
-        let mut table = self.value_table();
-        table.reserve(batch.len());
-        if batch.inputs.iter().all(Option::is_none) {
-            parts.into_iter().for_each(|part| table.append(part));
-            return table;
+        let stats = self.ir.stats.len();
+        table.reset(stats, batch.len());
+        // The evaluated actors' rows first, one run per layout...
+        let evaluated: usize = batch.chunks.iter().map(|l| l.lanes).sum();
+        table.par_rows(evaluated, 2 * PAIRS_PER_TASK).zip(&batch.chunks).for_each_init(Vec::new, |out, (mut rows, l)| {
+            assert_eq!(rows.len(), l.lanes, "every layout but the last holds 2 × PAIRS_PER_TASK lanes");
+            self.run_pairs(l, words, out, |o, lanes| lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane)));
+        });
+        // ...then moved to their actors' places, from the back, around the input errors.
+        let mut from = evaluated;
+        for (i, input) in batch.inputs.iter().enumerate().rev() {
+            match input {
+                Some(e) => {
+                    table.values[i * stats..(i + 1) * stats].fill(0.0);
+                    table.errors[i] = Some(ActorError::from(e.clone()));
+                }
+                None => {
+                    from -= 1;
+                    if from != i {
+                        table.values.copy_within(from * stats..(from + 1) * stats, i * stats);
+                        table.errors[i] = table.errors[from].take();
+                    }
+                }
+            }
         }
-        let mut rows = parts.iter().flat_map(|t| (0..t.len()).map(move |i| t.row(i)));
-        for input in &batch.inputs {
-            let row = match input {
-                Some(e) => Err(ActorError::from(e.clone())),
-                None => rows.next().expect("one row per prepared actor").map_err(Clone::clone),
-            };
-            table.push(row);
-        }
-        table
     }
 
     /// [`Compiled::evaluate_values`] of prepared actors, laid out chunk by chunk on the way
     /// (as [`Compiled::evaluate_prepared`] does).
-    pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>]) -> ValueTable {
+    pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>], table: &mut ValueTable) {
         let words = self.shape.out_words();
-        let parts: Vec<ValueTable> = actors
-            .par_chunks(PAIRS_PER_TASK * 2)
-            .map_init(Buffers::default, |bufs, chunk| {
-                let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
-                let mut table = self.value_table();
-                table.reserve(chunk.len());
-                // Input errors keep their place between the evaluated lanes.
-                let mut inputs = chunk.iter().peekable();
-                let mut errors_before = |table: &mut ValueTable| {
-                    while let Some(Err(e)) = inputs.next_if(|a| a.is_err()) {
-                        table.push(Err(ActorError::from(e.clone())));
+        table.reset(self.ir.stats.len(), actors.len());
+        let tasks = table.par_rows(actors.len(), 2 * PAIRS_PER_TASK).zip(actors.par_chunks(2 * PAIRS_PER_TASK));
+        tasks.for_each_init(Buffers::default, |bufs, (mut rows, chunk)| {
+            // Row of each evaluated lane; input errors fill the rows between.
+            let mut lane_rows = Vec::with_capacity(chunk.len());
+            let mut ok = Vec::with_capacity(chunk.len());
+            for (i, a) in chunk.iter().enumerate() {
+                match a {
+                    Ok(p) => {
+                        lane_rows.push(i);
+                        ok.push(p);
                     }
-                    inputs.next();
-                };
-                if !ok.is_empty() {
-                    bufs.layout.fill(&self.ir, &self.shape, &ok);
-                    self.run_pairs(&bufs.layout, words, &mut bufs.out, |o, lanes| {
-                        for k in lanes {
-                            errors_before(&mut table);
-                            self.push_values(&mut table, o, k);
-                        }
-                    });
+                    Err(e) => rows.fail(i, ActorError::from(e.clone())),
                 }
-                errors_before(&mut table);
-                table
-            })
-            .collect();
-        let mut table = self.value_table();
-        table.reserve(actors.len());
-        parts.into_iter().for_each(|part| table.append(part));
-        table
+            }
+            if !ok.is_empty() {
+                bufs.layout.fill(&self.ir, &self.shape, &ok);
+                self.run_pairs(&bufs.layout, words, &mut bufs.out, |o, lanes| {
+                    lanes.for_each(|lane| self.write_row(&mut rows, lane_rows[lane], o, lane));
+                });
+            }
+        });
     }
 
-    fn value_table(&self) -> ValueTable {
-        ValueTable { stats: self.ir.stats.len(), ..ValueTable::default() }
-    }
-
-    /// Appends lane `lane`'s values (or its error) from its pair's kernel output `o`.
-    fn push_values(&self, table: &mut ValueTable, o: &[u64], lane: usize) {
+    /// Writes lane `lane`'s values (or its error) from its pair's kernel output `o` into
+    /// row `i` of `rows`.
+    fn write_row(&self, rows: &mut RowsMut, i: usize, o: &[u64], lane: usize) {
         let k = lane % 2;
         match self.error(o, k) {
-            Some(e) => table.push(Err(e.into())),
+            Some(e) => rows.fail(i, e.into()),
             None => {
-                let values = o.chunks_exact(layout::STAT_OUT_WORDS).take(self.ir.stats.len());
-                table.values.extend(values.map(|w| f64::from_bits(w[k])));
-                table.errors.push(None);
+                let words = o.chunks_exact(layout::STAT_OUT_WORDS);
+                for (v, w) in rows.values(i).iter_mut().zip(words) {
+                    *v = f64::from_bits(w[k]);
+                }
             }
         }
     }

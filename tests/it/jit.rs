@@ -84,6 +84,22 @@ fn table_matches(results: &Results, table: &ValueTable) -> Result<(), String> {
     Ok(())
 }
 
+/// `a` with one more contribution, to a stat no rule set has: an input error.
+fn unknown_stat(a: &Actor) -> Actor {
+    let mut a = a.clone();
+    let mut sub = SubsystemOutput::default();
+    sub.meta.system = "typo".into();
+    sub.primary.push(Contribution {
+        dimension: "no_such_stat".into(),
+        bucket: "FLAT".into(),
+        value: 1.0,
+        system: "typo".into(),
+        priority: None,
+    });
+    a.subsystems.push(sub);
+    a
+}
+
 #[test]
 fn value_tables_match_snapshots() {
     let mut sets = rule_sets_for_batches();
@@ -93,17 +109,36 @@ fn value_tables_match_snapshots() {
         let actors = text.lines().filter_map(|l| actorc::input::parse_actor(l).ok()).collect();
         sets.push((case.display().to_string(), rules, actors));
     }
+    // Tables reused from rule set to rule set (other stat counts, other batch sizes, other
+    // errors) must end up exactly like fresh ones.
+    let mut reused = [ValueTable::default(), ValueTable::default(), ValueTable::default()];
     for (name, rules, actors) in sets {
+        // Over several parallel tasks, with input errors in between (one in the middle of a
+        // pair, runs of two, first and last actor).
+        let actors: Vec<Actor> = actors
+            .iter()
+            .cycle()
+            .take(150)
+            .enumerate()
+            .map(|(i, a)| if [0, 3, 70, 71, 100, 149].contains(&i) { unknown_stat(a) } else { a.clone() })
+            .collect();
         let (interp, jit) = engines(&rules);
         let want = interp.evaluate_batch(&actors);
         let prepared = jit.prepare_batch(&actors);
         let layout = jit.layout(&prepared).unwrap();
+        interp.evaluate_values_into(&prepared, &mut reused[0]);
+        jit.evaluate_values_into(&prepared, &mut reused[1]);
+        jit.evaluate_layout_values_into(&layout, &mut reused[2]);
+        let [r0, r1, r2] = &reused;
         for (what, table) in [
-            ("interpreter", interp.evaluate_values(&prepared)),
-            ("jit", jit.evaluate_values(&prepared)),
-            ("jit, layout kept", jit.evaluate_layout_values(&layout)),
+            ("interpreter", &interp.evaluate_values(&prepared)),
+            ("jit", &jit.evaluate_values(&prepared)),
+            ("jit, layout kept", &jit.evaluate_layout_values(&layout)),
+            ("interpreter, table reused", r0),
+            ("jit, table reused", r1),
+            ("jit, layout kept, table reused", r2),
         ] {
-            table_matches(&want, &table).unwrap_or_else(|e| panic!("{name}, {what}: {e}"));
+            table_matches(&want, table).unwrap_or_else(|e| panic!("{name}, {what}: {e}"));
         }
     }
 }
