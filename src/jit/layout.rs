@@ -122,10 +122,6 @@ pub(crate) struct Layout {
     pub stats: Vec<StatDesc>,
     pub values: Vec<f64>,
     pub caps: Vec<u64>,
-    /// Where each pair's contributions and caps begin in the pools (word offsets), plus the
-    /// pools' ends: `pairs + 1` entries each. The runner prefetches a pair ahead with them.
-    pub pair_values: Vec<u32>,
-    pub pair_caps: Vec<u32>,
     pub actors: Vec<ActorMeta>,
     /// `(stat, snapshot flags)` per entry, actor after actor.
     pub entries: Vec<(u32, u8)>,
@@ -179,11 +175,6 @@ fn mask32(b: bool) -> i32 {
     if b { -1 } else { 0 }
 }
 
-/// A slot's contribution count for one lane.
-fn count(n: usize) -> u32 {
-    u32::try_from(n).expect("batch too large for the JIT layout")
-}
-
 impl Layout {
     /// Lays out `actors` (at least one) for the rule set `ir` with shape `shape`.
     pub fn new(ir: &Ir, shape: &Shape, actors: &[&Prepared]) -> Layout {
@@ -202,8 +193,6 @@ impl Layout {
         l.stats.clear();
         l.values.clear();
         l.caps.clear();
-        l.pair_values.clear();
-        l.pair_caps.clear();
         l.actors.clear();
         l.entries.clear();
         l.slots.reserve(pairs * shape.slots as usize);
@@ -254,12 +243,8 @@ impl Layout {
                     }
                 }
             }
-            l.pair_values.push(count(l.values.len()));
-            l.pair_caps.push(count(l.caps.len()));
             l.push_pair(ir, shape, [&sa, &sb], [a, b.unwrap_or(&empty)]);
         }
-        l.pair_values.push(count(l.values.len()));
-        l.pair_caps.push(count(l.caps.len()));
         l.values.resize(l.values.len() + slack, 0.0);
     }
 

@@ -505,9 +505,6 @@ impl Compiled {
                 && (pair + 1) * stats <= l.stats.len()
                 && out.len() == self.shape.out_words()
         );
-        if pair + 1 < l.pairs {
-            prefetch_pair(l, pair + 1, slots, stats);
-        }
         // The functions run in stat order; each reads the values and error words the
         // previous ones wrote to the same output words.
         for kernel in &self.kernels {
@@ -548,16 +545,6 @@ impl Compiled {
         }));
         Ok(Snapshot::new(meta.version, buf, meta.context.clone(), self.ir.shape.clone()))
     }
-}
-
-/// Asks the CPU to start loading lane pair `pair`'s descriptors, contributions and caps into
-/// cache, so that they arrive while the previous pair is evaluated: a batch larger than the
-/// core's cache is read at the speed of a stream, not of one cache miss after another.
-fn prefetch_pair(l: &Layout, pair: usize, slots: usize, stats: usize) {
-    prefetch_slice(&l.slots[pair * slots..(pair + 1) * slots]);
-    prefetch_slice(&l.stats[pair * stats..(pair + 1) * stats]);
-    prefetch_slice(&l.values[l.pair_values[pair] as usize..l.pair_values[pair + 1] as usize]);
-    prefetch_slice(&l.caps[l.pair_caps[pair] as usize..l.pair_caps[pair + 1] as usize]);
 }
 
 /// Starts loading the lists of the actor after `actors[i]` (see [`prefetch_actor`]), so
