@@ -268,7 +268,17 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// recorded error, if any, has a larger code. Codes grow with the stat id and then the
     /// phase, so each lane ends with its first failing check in evaluation order, whatever
     /// order the checks ran in (families run before the other stats).
+    ///
+    /// Failures are rare: the common path only tests `bad`, so that no chain of loads and
+    /// stores of the error words runs through every check of a function.
     fn check(&mut self, bad: Value, code_v: Value, got: Value) {
+        let any = self.b.ins().vany_true(bad);
+        let record = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(record);
+        self.b.ins().brif(any, record, &[], next, &[]);
+        self.b.switch_to_block(record);
+        self.b.seal_block(record);
         let o = self.error_offset();
         let old_code = self.b.ins().load(I64X2, mem(), self.out, o);
         let clean = self.b.ins().icmp(IntCC::Equal, old_code, self.zero_mask);
@@ -280,6 +290,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         let old_got = self.b.ins().load(F64X2, mem(), self.out, o + 16);
         let g = self.select(new, got, old_got);
         self.b.ins().store(mem(), g, self.out, o + 16);
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
     }
 
     /// Byte offset of the error words (code, then the value that failed) in `out`.
