@@ -277,19 +277,21 @@ impl Engine {
             return jit.evaluate_prepared_values(&batch.actors, table);
         }
         table.reset(self.ir.stats.len(), batch.actors.len());
-        table.par_rows(batch.actors.len(), VALUE_ROWS_PER_TASK).zip(batch.actors.par_chunks(VALUE_ROWS_PER_TASK)).for_each_init(
-            Scratch::default,
-            |scratch, (mut rows, chunk)| {
+        table
+            .par_rows(batch.actors.len(), VALUE_ROWS_PER_TASK)
+            .zip(batch.actors.par_chunks(VALUE_ROWS_PER_TASK))
+            .for_each_init(Scratch::default, |scratch, (mut rows, chunk)| {
                 for (i, p) in chunk.iter().enumerate() {
-                    match p.as_ref().map_err(|e| ActorError::from(e.clone())).and_then(|p| {
-                        eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from)
-                    }) {
+                    match p
+                        .as_ref()
+                        .map_err(|e| ActorError::from(e.clone()))
+                        .and_then(|p| eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from))
+                    {
                         Ok(values) => rows.values(i).copy_from_slice(values),
                         Err(e) => rows.fail(i, e),
                     }
                 }
-            },
-        );
+            });
     }
 
     /// Lays out a prepared batch for the JIT (structure of arrays, two actors per vector):

@@ -334,10 +334,15 @@ impl Compiled {
         table.reset(stats, batch.len());
         // The evaluated actors' rows first, one run per layout...
         let evaluated: usize = batch.chunks.iter().map(|l| l.lanes).sum();
-        table.par_rows(evaluated, 2 * PAIRS_PER_TASK).zip(&batch.chunks).for_each_init(Vec::new, |out, (mut rows, l)| {
-            assert_eq!(rows.len(), l.lanes, "every layout but the last holds 2 × PAIRS_PER_TASK lanes");
-            self.run_pairs(l, words, out, |o, lanes| lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane)));
-        });
+        table.par_rows(evaluated, 2 * PAIRS_PER_TASK).zip(&batch.chunks).for_each_init(
+            Vec::new,
+            |out, (mut rows, l)| {
+                assert_eq!(rows.len(), l.lanes, "every layout but the last holds 2 × PAIRS_PER_TASK lanes");
+                self.run_pairs(l, words, out, |o, lanes| {
+                    lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane))
+                });
+            },
+        );
         // ...then moved to their actors' places, from the back, around the input errors.
         let mut from = evaluated;
         for (i, input) in batch.inputs.iter().enumerate().rev() {
