@@ -326,9 +326,13 @@ fn input_limits_cost_only_the_actor() {
 fn values_are_the_snapshot_values() {
     let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
     let errors = std::fs::read_to_string("tests/data/eval/errors/actors.ndjson").unwrap();
+    // Over two chunks of `run` (2,048 lines each), the second shorter: one value table
+    // serves the whole run.
+    let many_errors = errors.repeat(2_600usize.div_ceil(errors.lines().count()));
     let cases = [
         ("rules/rpg", party.as_str(), "hp_max,max_health,crit_chance,lifesteal,level"),
         ("tests/data/eval/errors", errors.as_str(), "inverse,a,bounded"),
+        ("tests/data/eval/errors", many_errors.as_str(), "inverse,a,bounded"),
     ];
     for (rules, input, stats) in cases {
         let snapshots = actorc(&["run", rules, "--input", "-", "-q", "--engine", "interp"], input);
