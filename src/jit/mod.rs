@@ -48,7 +48,7 @@ const STATS_PER_FUNCTION: usize = 4;
 /// Lane pairs per parallel task.
 const PAIRS_PER_TASK: usize = 32;
 
-/// A parallel task's reused buffers: layout, kernel output, a lane's entries.
+/// A parallel task's reused buffers: layout, one pair's kernel output, a lane's entries.
 #[derive(Default)]
 struct Buffers {
     layout: Layout,
@@ -303,11 +303,10 @@ impl Compiled {
     /// If `batch` was laid out for another rule set.
     pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, ActorError>> {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        let words = self.shape.out_words();
         let snaps: Vec<Result<Snapshot, EvalError>> = batch
             .chunks
             .par_iter()
-            .map_init(|| (Vec::new(), Vec::new()), |(out, entries), l| self.snapshots(l, words, out, entries))
+            .map_init(|| (Vec::new(), Vec::new()), |(out, entries), l| self.snapshots(l, out, entries))
             .flatten_iter()
             .collect();
         let mut snaps = snaps.into_iter();
@@ -329,7 +328,6 @@ impl Compiled {
     /// If `batch` was laid out for another rule set.
     pub fn evaluate_values(&self, batch: &Batch, table: &mut ValueTable) {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        let words = self.shape.out_words();
         let stats = self.ir.stats.len();
         table.reset(stats, batch.len());
         // The evaluated actors' rows first, one run per layout...
@@ -338,9 +336,7 @@ impl Compiled {
             Vec::new,
             |out, (mut rows, l)| {
                 assert_eq!(rows.len(), l.lanes, "every layout but the last holds 2 × PAIRS_PER_TASK lanes");
-                self.run_pairs(l, words, out, |o, lanes| {
-                    lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane))
-                });
+                self.run_pairs(l, out, |o, lanes| lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane)));
             },
         );
         // ...then moved to their actors' places, from the back, around the input errors.
@@ -365,7 +361,6 @@ impl Compiled {
     /// [`Compiled::evaluate_values`] of prepared actors, laid out chunk by chunk on the way
     /// (as [`Compiled::evaluate_prepared`] does).
     pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>], table: &mut ValueTable) {
-        let words = self.shape.out_words();
         table.reset(self.ir.stats.len(), actors.len());
         let tasks = table.par_rows(actors.len(), 2 * PAIRS_PER_TASK).zip(actors.par_chunks(2 * PAIRS_PER_TASK));
         tasks.for_each_init(Buffers::default, |bufs, (mut rows, chunk)| {
@@ -383,7 +378,7 @@ impl Compiled {
             }
             if !ok.is_empty() {
                 bufs.layout.fill(&self.ir, &self.shape, &ok);
-                self.run_pairs(&bufs.layout, words, &mut bufs.out, |o, lanes| {
+                self.run_pairs(&bufs.layout, &mut bufs.out, |o, lanes| {
                     lanes.for_each(|lane| self.write_row(&mut rows, lane_rows[lane], o, lane));
                 });
             }
@@ -456,12 +451,11 @@ impl Compiled {
         chunk: &[Result<Prepared, InputError>],
         bufs: &mut Buffers,
     ) -> Vec<Result<Snapshot, ActorError>> {
-        let words = self.shape.out_words();
         let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
         let mut snaps = Vec::new();
         if !ok.is_empty() {
             bufs.layout.fill(&self.ir, &self.shape, &ok);
-            snaps = self.snapshots(&bufs.layout, words, &mut bufs.out, &mut bufs.entries);
+            snaps = self.snapshots(&bufs.layout, &mut bufs.out, &mut bufs.entries);
         }
         let mut snaps = snaps.into_iter();
         chunk
@@ -474,15 +468,9 @@ impl Compiled {
     }
 
     /// Every lane's result of `l`, in order.
-    fn snapshots(
-        &self,
-        l: &Layout,
-        words: usize,
-        out: &mut Vec<u64>,
-        entries: &mut Vec<Entry>,
-    ) -> Vec<Result<Snapshot, EvalError>> {
+    fn snapshots(&self, l: &Layout, out: &mut Vec<u64>, entries: &mut Vec<Entry>) -> Vec<Result<Snapshot, EvalError>> {
         let mut snaps = Vec::with_capacity(l.lanes);
-        self.run_pairs(l, words, out, |o, lanes| {
+        self.run_pairs(l, out, |o, lanes| {
             snaps.extend(lanes.map(|lane| self.snapshot(l, o, lane, entries)));
         });
         snaps
@@ -491,9 +479,9 @@ impl Compiled {
     /// Runs the kernel pair by pair into one pair's output words `out` (which stay in the
     /// core's L1 cache), handing each pair's output and its lanes (indices into `l`'s lanes)
     /// to `visit` at once.
-    fn run_pairs(&self, l: &Layout, words: usize, out: &mut Vec<u64>, mut visit: impl FnMut(&[u64], Range<usize>)) {
+    fn run_pairs(&self, l: &Layout, out: &mut Vec<u64>, mut visit: impl FnMut(&[u64], Range<usize>)) {
         out.clear();
-        out.resize(words, 0);
+        out.resize(self.shape.out_words(), 0);
         for pair in 0..l.pairs {
             out.fill(0);
             self.run_pair(l, pair, out);
@@ -508,7 +496,8 @@ impl Compiled {
         assert!(
             (pair + 1) * slots <= l.slots.len()
                 && (pair + 1) * stats <= l.stats.len()
-                && out.len() == self.shape.out_words()
+                && out.len() == self.shape.out_words(),
+            "a layout or output of another shape"
         );
         // The functions run in stat order; each reads the values and error words the
         // previous ones wrote to the same output words.
