@@ -133,14 +133,13 @@ fn sort_canonical<'a>(items: &mut Vec<Item<'a>>, groups: usize) {
     for g in 0..groups {
         start[g + 1] += start[g];
     }
-    let mut order = vec![0u32; items.len()];
     let mut next = start.clone();
-    for (k, i) in items.iter().enumerate() {
+    let mut sorted = items.clone();
+    for i in items.iter() {
         let at = &mut next[i.group as usize];
-        order[*at as usize] = k as u32;
+        sorted[*at as usize] = *i;
         *at += 1;
     }
-    let mut sorted: Vec<Item> = order.iter().map(|&k| items[k as usize]).collect();
     for g in 0..groups {
         let run = &mut sorted[start[g] as usize..start[g + 1] as usize];
         if run.len() > 16 {
@@ -387,11 +386,12 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
     }
     // Exact sizes, so a prepared actor (kept by the cache) carries no spare capacity.
     let runs = |n: usize, same: &dyn Fn(usize) -> bool| (1..n).filter(|&j| !same(j)).count() + usize::from(n > 0);
-    out.groups.reserve_exact(runs(items.len(), &|j| {
-        (items[j - 1].stat, items[j - 1].slot) == (items[j].stat, items[j].slot)
-    }));
-    out.layers
-        .reserve_exact(runs(caps.len(), &|j| (caps[j - 1].stat, caps[j - 1].layer) == (caps[j].stat, caps[j].layer)));
+    let groups = runs(items.len(), &|j| (items[j - 1].stat, items[j - 1].slot) == (items[j].stat, items[j].slot));
+    let layers = runs(caps.len(), &|j| (caps[j - 1].stat, caps[j - 1].layer) == (caps[j].stat, caps[j].layer));
+    out.groups.reserve_exact(groups);
+    out.layers.reserve_exact(layers);
+    // At most one stat per group or layer; trimmed below.
+    out.stats.reserve_exact(ir.stats.len().min(groups + layers));
     // Walk contributions and caps together, stat by stat.
     let (mut i, mut k) = (0, 0);
     while i < items.len() || k < caps.len() {
@@ -442,6 +442,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             layers: (l0, out.layers.len() as u32),
         });
     }
+    out.stats.shrink_to_fit();
     for (name, mut parts) in context {
         parts.sort_by(|a, b| {
             a.0.cmp(b.0)
