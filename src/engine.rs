@@ -148,10 +148,6 @@ pub(crate) struct RowsMut<'a> {
 }
 
 impl RowsMut<'_> {
-    pub fn len(&self) -> usize {
-        self.errors.len()
-    }
-
     /// Row `i`'s values, to write.
     pub fn values(&mut self, i: usize) -> &mut [f64] {
         &mut self.values[i * self.stats..(i + 1) * self.stats]

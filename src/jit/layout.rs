@@ -8,8 +8,8 @@
 //! gathers the two lanes' elements into one vector. The pool ends with slack as long as the
 //! largest actor's contributions (at least `UNROLLED`), so reading a few elements past a
 //! lane's count (masked off) stays in the pool.
-//! Caps live in the cap pool, one record per layer (dense, in layer id order, with a per-lane
-//! `present` mask), only for pairs where a lane has caps.
+//! Caps live in the cap pool, one record per layer that either lane caps (in layer id order;
+//! a lane without that layer gets an unbounded record), only for pairs where a lane has caps.
 
 use super::codegen::UNROLLED;
 use crate::ingest::{LayerCaps, Prepared, Side};
@@ -176,7 +176,7 @@ fn mask32(b: bool) -> i32 {
 }
 
 impl Layout {
-    /// Lays out `actors` (at least one) for the rule set `ir` with shape `shape`.
+    /// Lays out `actors` (possibly none) for the rule set `ir` with shape `shape`.
     pub fn new(ir: &Ir, shape: &Shape, actors: &[&Prepared]) -> Layout {
         let mut l = Layout::default();
         l.fill(ir, shape, actors);

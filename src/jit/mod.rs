@@ -45,8 +45,8 @@ type Kernel = unsafe extern "C" fn(*const SlotDesc, *const StatDesc, *const f64,
 /// Stats compiled into one native function.
 const STATS_PER_FUNCTION: usize = 4;
 
-/// Lane pairs per parallel task.
-const PAIRS_PER_TASK: usize = 32;
+/// Actors per parallel task (32 lane pairs), and per layout of a [`Batch`].
+const ACTORS_PER_TASK: usize = 64;
 
 /// A parallel task's reused buffers: layout, one pair's kernel output, a lane's entries.
 #[derive(Default)]
@@ -279,22 +279,20 @@ impl Compiled {
 
     /// Lays out `actors` (prepared with this rule set) for evaluation.
     pub fn batch(&self, actors: &[Result<Prepared, InputError>]) -> Batch {
-        let ok: Vec<&Prepared> = actors.iter().filter_map(|a| a.as_ref().ok()).collect();
-        self.batch_of(&ok, actors.iter().map(|a| a.as_ref().err().cloned()).collect())
+        let chunks = actors
+            .par_chunks(ACTORS_PER_TASK)
+            .map(|c| {
+                let ok: Vec<&Prepared> = c.iter().filter_map(|a| a.as_ref().ok()).collect();
+                Layout::new(&self.ir, &self.shape, &ok)
+            })
+            .collect();
+        Batch { ir: self.ir.clone(), chunks, inputs: actors.iter().map(|a| a.as_ref().err().cloned()).collect() }
     }
 
     /// Lays out prepared actors (all without input errors).
     pub fn batch_prepared(&self, actors: &[&Prepared]) -> Batch {
-        self.batch_of(actors, vec![None; actors.len()])
-    }
-
-    fn batch_of(&self, ok: &[&Prepared], inputs: Vec<Option<InputError>>) -> Batch {
-        let mut chunks: Vec<Layout> =
-            ok.par_chunks(PAIRS_PER_TASK * 2).map(|c| Layout::new(&self.ir, &self.shape, c)).collect();
-        if chunks.is_empty() {
-            chunks.push(Layout::default());
-        }
-        Batch { ir: self.ir.clone(), chunks, inputs }
+        let chunks = actors.par_chunks(ACTORS_PER_TASK).map(|c| Layout::new(&self.ir, &self.shape, c)).collect();
+        Batch { ir: self.ir.clone(), chunks, inputs: vec![None; actors.len()] }
     }
 
     /// Evaluates a laid-out batch: one result per actor, in order.
@@ -303,21 +301,19 @@ impl Compiled {
     /// If `batch` was laid out for another rule set.
     pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, ActorError>> {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        let snaps: Vec<Result<Snapshot, EvalError>> = batch
+        let results: Vec<Vec<_>> = batch
             .chunks
             .par_iter()
-            .map_init(|| (Vec::new(), Vec::new()), |(out, entries), l| self.snapshots(l, out, entries))
-            .flatten_iter()
+            .zip(batch.inputs.par_chunks(ACTORS_PER_TASK))
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(out, entries), (l, inputs)| {
+                    let snaps = self.snapshots(l, out, entries);
+                    in_place(inputs.iter().map(Option::as_ref), snaps)
+                },
+            )
             .collect();
-        let mut snaps = snaps.into_iter();
-        let mut results = Vec::with_capacity(batch.inputs.len());
-        for input in &batch.inputs {
-            results.push(match input {
-                Some(e) => Err(ActorError::from(e.clone())),
-                None => snaps.next().expect("one result per prepared actor").map_err(Into::into),
-            });
-        }
-        results
+        results.into_iter().flatten().collect()
     }
 
     /// Every stat's value per actor of a laid-out batch, without snapshots (see
@@ -328,61 +324,42 @@ impl Compiled {
     /// If `batch` was laid out for another rule set.
     pub fn evaluate_values(&self, batch: &Batch, table: &mut ValueTable) {
         assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        let stats = self.ir.stats.len();
-        table.reset(stats, batch.len());
-        // The evaluated actors' rows first, one run per layout...
-        let evaluated: usize = batch.chunks.iter().map(|l| l.lanes).sum();
-        table.par_rows(evaluated, 2 * PAIRS_PER_TASK).zip(&batch.chunks).for_each_init(
-            Vec::new,
-            |out, (mut rows, l)| {
-                assert_eq!(rows.len(), l.lanes, "every layout but the last holds 2 × PAIRS_PER_TASK lanes");
-                self.run_pairs(l, out, |o, lanes| lanes.for_each(|lane| self.write_row(&mut rows, lane, o, lane)));
-            },
-        );
-        // ...then moved to their actors' places, from the back, around the input errors.
-        let mut from = evaluated;
-        for (i, input) in batch.inputs.iter().enumerate().rev() {
-            match input {
-                Some(e) => {
-                    table.values[i * stats..(i + 1) * stats].fill(0.0);
-                    table.errors[i] = Some(ActorError::from(e.clone()));
-                }
-                None => {
-                    from -= 1;
-                    if from != i {
-                        table.values.copy_within(from * stats..(from + 1) * stats, i * stats);
-                        table.errors[i] = table.errors[from].take();
-                    }
-                }
-            }
-        }
+        table.reset(self.ir.stats.len(), batch.len());
+        let tasks = table.par_rows(batch.len(), ACTORS_PER_TASK).zip(&batch.chunks);
+        tasks.zip(batch.inputs.par_chunks(ACTORS_PER_TASK)).for_each_init(Vec::new, |out, ((mut rows, l), inputs)| {
+            self.fill_rows(l, inputs.iter().map(Option::as_ref), &mut rows, out)
+        });
     }
 
     /// [`Compiled::evaluate_values`] of prepared actors, laid out chunk by chunk on the way
     /// (as [`Compiled::evaluate_prepared`] does).
     pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>], table: &mut ValueTable) {
         table.reset(self.ir.stats.len(), actors.len());
-        let tasks = table.par_rows(actors.len(), 2 * PAIRS_PER_TASK).zip(actors.par_chunks(2 * PAIRS_PER_TASK));
+        let tasks = table.par_rows(actors.len(), ACTORS_PER_TASK).zip(actors.par_chunks(ACTORS_PER_TASK));
         tasks.for_each_init(Buffers::default, |bufs, (mut rows, chunk)| {
-            // Row of each evaluated lane; input errors fill the rows between.
-            let mut lane_rows = Vec::with_capacity(chunk.len());
-            let mut ok = Vec::with_capacity(chunk.len());
-            for (i, a) in chunk.iter().enumerate() {
-                match a {
-                    Ok(p) => {
-                        lane_rows.push(i);
-                        ok.push(p);
-                    }
-                    Err(e) => rows.fail(i, ActorError::from(e.clone())),
-                }
-            }
-            if !ok.is_empty() {
-                bufs.layout.fill(&self.ir, &self.shape, &ok);
-                self.run_pairs(&bufs.layout, &mut bufs.out, |o, lanes| {
-                    lanes.for_each(|lane| self.write_row(&mut rows, lane_rows[lane], o, lane));
-                });
-            }
+            let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
+            bufs.layout.fill(&self.ir, &self.shape, &ok);
+            self.fill_rows(&bufs.layout, chunk.iter().map(|a| a.as_ref().err()), &mut rows, &mut bufs.out);
         });
+    }
+
+    /// Fills `rows`, one per actor of a chunk: `errors` gives each actor's input error, and
+    /// the others are `l`'s lanes, in order.
+    fn fill_rows<'e>(
+        &self,
+        l: &Layout,
+        errors: impl Iterator<Item = Option<&'e InputError>>,
+        rows: &mut RowsMut,
+        out: &mut Vec<u64>,
+    ) {
+        let mut lane_rows = Vec::with_capacity(l.lanes);
+        for (i, e) in errors.enumerate() {
+            match e {
+                Some(e) => rows.fail(i, ActorError::from(e.clone())),
+                None => lane_rows.push(i),
+            }
+        }
+        self.run_pairs(l, out, |o, lanes| lanes.for_each(|lane| self.write_row(rows, lane_rows[lane], o, lane)));
     }
 
     /// Writes lane `lane`'s values (or its error) from its pair's kernel output `o` into
@@ -415,7 +392,7 @@ impl Compiled {
     /// snapshots. Same results as [`Compiled::batch`] then [`Compiled::evaluate`].
     pub fn evaluate_prepared(&self, actors: &[Result<Prepared, InputError>]) -> Vec<Result<Snapshot, ActorError>> {
         let chunks: Vec<Vec<_>> = actors
-            .par_chunks(PAIRS_PER_TASK * 2)
+            .par_chunks(ACTORS_PER_TASK)
             .map_init(Buffers::default, |bufs, chunk| self.evaluate_chunk(chunk, bufs))
             .collect();
         chunks.into_iter().flatten().collect()
@@ -429,7 +406,7 @@ impl Compiled {
         prepare: impl Fn(&Actor) -> Result<Prepared, InputError> + Sync,
     ) -> Vec<Result<Snapshot, ActorError>> {
         let chunks: Vec<Vec<_>> = actors
-            .par_chunks(PAIRS_PER_TASK * 2)
+            .par_chunks(ACTORS_PER_TASK)
             .map_init(
                 || (Buffers::default(), Vec::new()),
                 |(bufs, prepared), chunk| {
@@ -452,19 +429,9 @@ impl Compiled {
         bufs: &mut Buffers,
     ) -> Vec<Result<Snapshot, ActorError>> {
         let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
-        let mut snaps = Vec::new();
-        if !ok.is_empty() {
-            bufs.layout.fill(&self.ir, &self.shape, &ok);
-            snaps = self.snapshots(&bufs.layout, &mut bufs.out, &mut bufs.entries);
-        }
-        let mut snaps = snaps.into_iter();
-        chunk
-            .iter()
-            .map(|a| match a {
-                Err(e) => Err(ActorError::from(e.clone())),
-                Ok(_) => snaps.next().expect("one result per prepared actor").map_err(Into::into),
-            })
-            .collect()
+        bufs.layout.fill(&self.ir, &self.shape, &ok);
+        let snaps = self.snapshots(&bufs.layout, &mut bufs.out, &mut bufs.entries);
+        in_place(chunk.iter().map(|a| a.as_ref().err()), snaps)
     }
 
     /// Every lane's result of `l`, in order.
@@ -541,6 +508,21 @@ impl Compiled {
     }
 }
 
+/// One result per actor of a chunk: its input error (from `errors`), or the next of the
+/// evaluated lanes' results `evaluated`, in order.
+fn in_place<'e, T>(
+    errors: impl Iterator<Item = Option<&'e InputError>>,
+    evaluated: Vec<Result<T, EvalError>>,
+) -> Vec<Result<T, ActorError>> {
+    let mut evaluated = evaluated.into_iter();
+    errors
+        .map(|e| match e {
+            Some(e) => Err(ActorError::from(e.clone())),
+            None => evaluated.next().expect("one result per evaluated actor").map_err(Into::into),
+        })
+        .collect()
+}
+
 /// Starts loading the lists of the actor after `actors[i]` (see [`prefetch_actor`]), so
 /// that ingest overlaps its cache misses with the work on `actors[i]`.
 pub(crate) fn prefetch_next(actors: &[Actor], i: usize) {
@@ -588,7 +570,8 @@ fn prefetch(_: *const u8) {}
 #[derive(Debug, Clone)]
 pub struct Batch {
     ir: Arc<Ir>,
-    /// Independent layouts of up to `2 × PAIRS_PER_TASK` actors each (one parallel task).
+    /// One layout per `ACTORS_PER_TASK` consecutive actors (one parallel task), of the
+    /// prepared ones among them.
     chunks: Vec<Layout>,
     /// Per actor: its input error, or `None` when it was prepared.
     inputs: Vec<Option<InputError>>,
