@@ -128,3 +128,45 @@ proptest! {
         prop_assert_eq!(snap.get(stat).unwrap().to_bits(), want.to_bits());
     }
 }
+
+/// An actor with one contribution of `value` to `strength`.
+fn one_value(value: f64) -> Actor {
+    let c = Contribution {
+        dimension: "strength".into(),
+        bucket: "FLAT".into(),
+        value,
+        system: "race".into(),
+        priority: None,
+    };
+    let sub = SubsystemOutput { primary: vec![c], ..SubsystemOutput::default() };
+    Actor { id: None, version: 1, subsystems: vec![sub] }
+}
+
+fn read_value(json: &str) -> f64 {
+    actorc::input::parse_actor(json).unwrap().subsystems[0].primary[0].value
+}
+
+/// Numbers that serde_json's default, best-effort float parser reads one ulp off.
+#[test]
+fn numbers_read_as_the_nearest_double() {
+    let texts = ["958.7872702291189", "105.00455722256841", "53.28001223227318661", "311.0073935256364927893"];
+    for text in texts {
+        let json = serde_json::to_string(&one_value(1.0)).unwrap().replace("1.0", text);
+        let nearest: f64 = text.parse().unwrap();
+        assert_eq!(read_value(&json).to_bits(), nearest.to_bits(), "{text}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Every finite double written as actor JSON reads back with the same bits.
+    #[test]
+    fn written_numbers_read_back_exactly(bits in any::<u64>(), scale in -1.0e3..1.0e3f64) {
+        for value in [f64::from_bits(bits), scale] {
+            prop_assume!(value.is_finite());
+            let json = serde_json::to_string(&one_value(value)).unwrap();
+            prop_assert_eq!(read_value(&json).to_bits(), value.to_bits(), "{}", json);
+        }
+    }
+}
