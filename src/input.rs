@@ -138,27 +138,34 @@ impl<'de> Deserialize<'de> for Actor {
 /// Parses one actor document with precise errors: JSON syntax errors carry line and column,
 /// shape errors the path of the field; the actor's id is kept whenever it can be read.
 pub fn parse_actor(text: &str) -> Result<Actor, InputError> {
-    // Fast path: straight into typed structs. Only when that fails is the document read
-    // again, more slowly, to say precisely where and what is wrong.
-    let fast = match text.trim_start().as_bytes().first() {
-        Some(b'[') => serde_json::from_str::<Vec<SubsystemOutput>>(text).ok().map(|subsystems| Actor {
-            id: None,
-            version: 1,
-            subsystems,
-        }),
-        Some(b'{') => serde_json::from_str::<ActorObject>(text).ok().map(|o| Actor {
-            id: o.id.map(|id| match id {
+    match parse_typed(text) {
+        Some((actor, _)) => Ok(actor),
+        None => parse_precisely(text),
+    }
+}
+
+/// The fast path: straight into typed structs, `None` on any problem. Also whether the
+/// document was an object (or a bare array).
+fn parse_typed(text: &str) -> Option<(Actor, bool)> {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let subsystems = serde_json::from_str::<Vec<SubsystemOutput>>(text).ok()?;
+            Some((Actor { id: None, version: 1, subsystems }, false))
+        }
+        Some(b'{') => {
+            let o = serde_json::from_str::<ActorObject>(text).ok()?;
+            let id = o.id.map(|id| match id {
                 Id::Text(s) => s,
                 Id::Number(n) => n.to_string(),
-            }),
-            version: o.version.unwrap_or(1),
-            subsystems: o.subsystems,
-        }),
+            });
+            Some((Actor { id, version: o.version.unwrap_or(1), subsystems: o.subsystems }, true))
+        }
         _ => None,
-    };
-    if let Some(actor) = fast {
-        return Ok(actor);
     }
+}
+
+/// The slow path, which says precisely where and what is wrong.
+fn parse_precisely(text: &str) -> Result<Actor, InputError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError {
         actor: salvage_id(text),
         subsystem: None,
@@ -372,6 +379,56 @@ impl DepthScan {
     }
 }
 
+/// The deepest a typed actor nests: actor, subsystems, subsystem, caps, cap, tags (or
+/// subsystem, context, pack, multipliers); an empty `[]` in an ignored field of a cap is
+/// as deep.
+const TYPED_DEPTH: usize = 6;
+
+/// `{` and `[` bytes in `text`, strings included, less those closed at once (`[]`, `{}`):
+/// at least the number of non-empty arrays and objects.
+fn open_brackets(text: &str) -> usize {
+    // `[` is `{` with bit 5 clear, and each is 2 below its closing bracket.
+    let bytes = text.as_bytes();
+    let last = bytes.last().is_some_and(|&b| b | 0x20 == b'{');
+    // Branch-free and counted in bytes, 255 at a time, so that it compiles to vector code.
+    let open = |(&b, &next): (&u8, &u8)| u8::from((b | 0x20 == b'{') & (next != b.wrapping_add(2)));
+    let pairs = bytes.len().saturating_sub(1);
+    let counted: usize = (0..pairs)
+        .step_by(255)
+        .map(|at| {
+            let end = (at + 255).min(pairs);
+            let run = bytes[at..end].iter().zip(&bytes[at + 1..end + 1]);
+            usize::from(run.map(open).fold(0u8, u8::wrapping_add))
+        })
+        .sum();
+    counted + usize::from(last)
+}
+
+/// Arrays and objects that `actor`'s text certainly held, none of them empty. When the
+/// text opens no more ([`open_brackets`]), every non-empty array and object in it is part
+/// of the typed actor, so nothing nests deeper than [`TYPED_DEPTH`].
+fn typed_brackets(actor: &Actor, object: bool) -> usize {
+    let some = |n: usize| usize::from(n > 0);
+    let subsystems: usize = actor
+        .subsystems
+        .iter()
+        .map(|s| {
+            let lists = [s.primary.len(), s.derived.len(), s.caps.len()];
+            let lists: usize = lists.iter().map(|&n| n + some(n)).sum();
+            let tags = s.caps.iter().filter(|c| c.tags.as_ref().is_some_and(|t| !t.is_empty())).count();
+            let context = s.context.as_ref().map_or(0, |packs| {
+                let set = packs.values().filter(|p| **p != ModifierPack::default());
+                some(packs.len()) + set.map(|p| 1 + some(p.multipliers.len())).sum::<usize>()
+            });
+            let meta = usize::from(s.meta != Meta::default());
+            let inner = lists + tags + context + meta;
+            some(inner) + inner
+        })
+        .sum();
+    // The actor object always has `subsystems`.
+    subsystems + some(actor.subsystems.len()) + usize::from(object)
+}
+
 /// Parses one actor document within `limits`.
 pub fn parse_actor_limited(text: &str, limits: &InputLimits) -> Result<Actor, InputError> {
     let fail = |field: &str, message: String| InputError {
@@ -383,10 +440,19 @@ pub fn parse_actor_limited(text: &str, limits: &InputLimits) -> Result<Actor, In
     if text.len() > limits.max_line_bytes {
         return Err(fail("", format!("actor is {} bytes, over the limit of {}", text.len(), limits.max_line_bytes)));
     }
-    if let Some(at) = json_too_deep(text, limits.max_depth) {
+    let typed = parse_typed(text);
+    // A typed actor nests at most `TYPED_DEPTH` deep, unless some of its brackets went
+    // unaccounted for (into ignored fields, say); then the text is scanned.
+    let shallow = typed.as_ref().is_some_and(|(actor, object)| {
+        limits.max_depth >= TYPED_DEPTH && open_brackets(text) == typed_brackets(actor, *object)
+    });
+    if !shallow && let Some(at) = json_too_deep(text, limits.max_depth) {
         return Err(fail("", format!("JSON nested deeper than {} levels at byte {at}", limits.max_depth)));
     }
-    let actor = parse_actor(text)?;
+    let actor = match typed {
+        Some((actor, _)) => actor,
+        None => parse_precisely(text)?,
+    };
     if actor.subsystems.len() > limits.max_subsystems {
         return Err(fail(
             "subsystems",
@@ -405,8 +471,80 @@ pub fn parse_actor_limited(text: &str, limits: &InputLimits) -> Result<Actor, In
 
 #[cfg(test)]
 mod tests {
-    use super::{DepthScan, json_too_deep};
+    use super::{
+        DepthScan, InputLimits, json_too_deep, open_brackets, parse_actor, parse_actor_limited, parse_typed,
+        typed_brackets,
+    };
     use proptest::prelude::*;
+
+    /// `[[…]]` nested `depth` deep (nothing when 0), as an extra value.
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    /// An actor document in which each part that may be empty, absent, carry an ignored
+    /// field or hold brackets in a string does so when its bit of `choices` is set; `deep`
+    /// nests the ignored fields' values.
+    fn document(choices: u32, deep: usize, object: bool) -> String {
+        let pick = |k: u32, yes: &str, no: &str| if choices >> k & 1 == 1 { yes.to_string() } else { no.to_string() };
+        let extra = |k: u32| pick(k, &format!(r#""x": {},"#, nested(deep)), "");
+        let contribution = format!(
+            r#"{{{}"dimension": "strength", "bucket": "FLAT", "value": 1.5, "system": "{}"}}"#,
+            extra(0),
+            pick(1, "a[{b", "race")
+        );
+        let cap = format!(
+            r#"{{{}"system": "gear", "dimension": "hp_max", "mode": "BASELINE", "kind": "max", "value": 9{}}}"#,
+            extra(2),
+            pick(3, r#", "tags": ["t"]"#, &pick(13, r#", "tags": []"#, ""))
+        );
+        let pack = format!(r#"{{"post_add": {}, "multipliers": {}}}"#, pick(12, "1", "0"), pick(10, "[]", "[1.5]"));
+        let context = pick(4, &format!(r#""context": {{"combat": {pack}}},"#), &pick(11, r#""context": {},"#, ""));
+        let meta = pick(7, r#", "meta": {}"#, &pick(9, "", r#", "meta": {"system": "gear"}"#));
+        let subsystem = format!(
+            r#"{{{}{}"primary": [{contribution}], "derived": {}, "caps": [{cap}]{meta}}}"#,
+            extra(5),
+            context,
+            pick(6, "[]", &format!("[{contribution}]")),
+        );
+        let subsystems = pick(14, "", &format!("{subsystem}, {}", pick(15, "{}", &subsystem)));
+        if object {
+            format!(r#"{{{}"id": "a", "subsystems": [{subsystems}]}}"#, extra(8))
+        } else {
+            format!("[{subsystems}]")
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// Skipping the depth scan for typed actors whose brackets are all accounted for
+        /// changes no result: every document gets what a scan before parsing would give.
+        #[test]
+        fn depth_limit_as_if_scanned(
+            choices: u32,
+            deep in prop::sample::select(vec![1usize, 2, 4, 9]),
+            object: bool,
+            max_depth in prop::sample::select(vec![0usize, 4, 5, 6, 7, 9, 32]),
+        ) {
+            let bit = |k: u32| choices >> k & 1 == 1;
+            let text = document(choices, deep, object);
+            let (actor, _) = parse_typed(&text).expect("a well-formed actor");
+            let (seen, all) = (typed_brackets(&actor, object), open_brackets(&text));
+            // The parts that open non-empty brackets the typed actor does not show (with no
+            // subsystems, only the actor's own).
+            let extras = !bit(14) && (bit(0) || bit(2) || bit(5));
+            let default_pack = !bit(14) && bit(4) && bit(10) && !bit(12);
+            let unseen = (!bit(14) && bit(1)) || (deep > 1 && (extras || (object && bit(8)))) || default_pack;
+            prop_assert!(if unseen { seen < all } else { seen == all }, "{} {} {}", seen, all, text);
+            let limits = InputLimits { max_depth, ..InputLimits::default() };
+            let got = parse_actor_limited(&text, &limits);
+            match json_too_deep(&text, max_depth) {
+                Some(_) => prop_assert!(got.is_err_and(|e| e.message.contains("nested deeper")), "{}", text),
+                None => prop_assert_eq!(got, parse_actor(&text), "{}", text),
+            }
+        }
+    }
 
     /// Quotes and brackets often, backslashes rarely (a block with one is scanned byte by byte).
     const ALPHABET: &[u8] = b"\"\"\"[]{}[]{}aaaaaaaa        \"\"[{]}aaaaaaaaaaaaaaaaaaaaaaaaaaaa\\";
