@@ -602,6 +602,24 @@ pub fn actor_input(data: &[u8]) {
 
     if let Ok(text) = std::str::from_utf8(data) {
         let parsed = actorc::input::parse_actor_limited(text, &limits);
+        // The depth limit holds as if every document were scanned before it is parsed
+        // (typed actors that account for all their brackets are not scanned), also at the
+        // deepest a typed actor nests.
+        for max_depth in [limits.max_depth, 5, 6] {
+            let limited = InputLimits { max_depth, ..limits };
+            let got = actorc::input::parse_actor_limited(text, &limited);
+            match actorc::input::json_too_deep(text, max_depth) {
+                Some(_) => assert!(
+                    got.as_ref().is_err_and(|e| e.message.contains("nested deeper")),
+                    "deeper than {max_depth}, yet: {got:?}"
+                ),
+                None => {
+                    let unlimited = InputLimits { max_depth: usize::MAX, ..limits };
+                    let want = actorc::input::parse_actor_limited(text, &unlimited);
+                    assert!(got == want, "depth {max_depth}: {got:?} vs {want:?}");
+                }
+            }
+        }
         if let Ok(actor) = &parsed {
             let want = interp.evaluate(actor);
             let got = jit.evaluate(actor);
