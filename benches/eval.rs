@@ -201,6 +201,20 @@ where
                 lines[..PARSED].iter().map(|l| actorc::input::parse_actor(black_box(l)).unwrap()).collect::<Vec<_>>()
             })
         });
+        // From the text to a prepared actor: parse then prepare, or straight from JSON.
+        let limits = actorc::input::InputLimits::default();
+        g.bench_function(format!("{name}/parse_and_prepare_1thread"), |b| {
+            b.iter(|| {
+                let parse = |l: &String| actorc::input::parse_actor_limited(black_box(l), &limits).unwrap();
+                lines[..PARSED].iter().map(|l| case.engine.prepare(&parse(l)).unwrap()).collect::<Vec<_>>()
+            })
+        });
+        g.bench_function(format!("{name}/prepare_json_1thread"), |b| {
+            b.iter(|| {
+                let direct = |l: &String| case.engine.prepare_json(black_box(l), &limits).unwrap();
+                lines[..PARSED].iter().map(direct).collect::<Vec<_>>()
+            })
+        });
         g.throughput(Throughput::Elements(ACTORS as u64));
         let results = case.engine.evaluate_batch(actors);
         g.bench_function(format!("{name}/write_1thread"), |b| {

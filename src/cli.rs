@@ -589,9 +589,15 @@ fn prepared_chunk(
 ) -> (Vec<Option<String>>, PreparedBatch) {
     let (ids, actors) = chunk
         .par_iter()
-        .map(|(n, line)| match parse_line_bytes(limits, *n, line) {
-            Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
-            Err(e) => (e.actor.clone(), Err(e)),
+        .map(|(n, line)| {
+            let direct = std::str::from_utf8(line).ok().and_then(|text| engine.prepare_json(text, limits));
+            if let Some((id, prepared)) = direct {
+                return (id, Ok(prepared));
+            }
+            match parse_line_bytes(limits, *n, line) {
+                Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+                Err(e) => (e.actor.clone(), Err(e)),
+            }
         })
         .unzip();
     (ids, PreparedBatch { actors })

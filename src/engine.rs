@@ -5,7 +5,7 @@
 
 use crate::eval::{self, EvalError, Scratch};
 use crate::ingest::{InputError, Prepared, prepare};
-use crate::input::Actor;
+use crate::input::{Actor, InputLimits};
 use crate::ir::Ir;
 use crate::jit;
 use crate::rules::Rules;
@@ -200,6 +200,14 @@ impl Engine {
     /// Checks and ingests one actor.
     pub fn prepare(&self, actor: &Actor) -> Result<Prepared, InputError> {
         prepare(&self.ir, actor)
+    }
+
+    /// Ingests an actor straight from its JSON text, without building an [`Actor`]: its id
+    /// and the prepared actor. `None` unless the text is an actor object in the plain form
+    /// (see [`crate::ingest::prepare_json`]) that parses and ingests without error within
+    /// `limits`; then parse and [`Engine::prepare`] it, which say what is wrong.
+    pub fn prepare_json(&self, text: &str, limits: &InputLimits) -> Option<(Option<String>, Prepared)> {
+        crate::ingest::prepare_json(&self.ir, text, limits)
     }
 
     pub fn evaluate(&self, actor: &Actor) -> Result<Snapshot, ActorError> {

@@ -112,25 +112,30 @@ struct ActorObject {
     subsystems: Vec<SubsystemOutput>,
 }
 
+/// An actor's id: a string, or a number kept as written.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Id {
+pub(crate) enum Id {
     Text(String),
     Number(serde_json::Number),
+}
+
+impl Id {
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            Id::Text(s) => s,
+            Id::Number(n) => n.to_string(),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Actor, D::Error> {
         Ok(match ActorForm::deserialize(d)? {
             ActorForm::Bare(subsystems) => Actor { id: None, version: 1, subsystems },
-            ActorForm::Object(o) => Actor {
-                id: o.id.map(|id| match id {
-                    Id::Text(s) => s,
-                    Id::Number(n) => n.to_string(),
-                }),
-                version: o.version.unwrap_or(1),
-                subsystems: o.subsystems,
-            },
+            ActorForm::Object(o) => {
+                Actor { id: o.id.map(Id::into_string), version: o.version.unwrap_or(1), subsystems: o.subsystems }
+            }
         })
     }
 }
@@ -154,10 +159,7 @@ fn parse_typed(text: &str) -> Option<(Actor, bool)> {
         }
         Some(b'{') => {
             let o = serde_json::from_str::<ActorObject>(text).ok()?;
-            let id = o.id.map(|id| match id {
-                Id::Text(s) => s,
-                Id::Number(n) => n.to_string(),
-            });
+            let id = o.id.map(Id::into_string);
             Some((Actor { id, version: o.version.unwrap_or(1), subsystems: o.subsystems }, true))
         }
         _ => None,
@@ -208,14 +210,7 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
                 let path = e.path().to_string();
                 fail(if path == "." { String::new() } else { path }, e.inner().to_string())
             })?;
-            Ok(Actor {
-                id: o.id.map(|id| match id {
-                    Id::Text(s) => s,
-                    Id::Number(n) => n.to_string(),
-                }),
-                version: o.version.unwrap_or(1),
-                subsystems: o.subsystems,
-            })
+            Ok(Actor { id: o.id.map(Id::into_string), version: o.version.unwrap_or(1), subsystems: o.subsystems })
         }
         _ => Err(fail(String::new(), "an actor is a JSON array of subsystems or an object with `subsystems`".into())),
     }

@@ -602,6 +602,13 @@ pub fn actor_input(data: &[u8]) {
 
     if let Ok(text) = std::str::from_utf8(data) {
         let parsed = actorc::input::parse_actor_limited(text, &limits);
+        // Ingest straight from the text, when it takes the document, agrees with parsing
+        // and preparing it.
+        if let Some((id, prepared)) = interp.prepare_json(text, &limits) {
+            let actor = parsed.as_ref().expect("taken straight from JSON, yet it does not parse");
+            assert!(id == actor.id, "ids differ: {id:?} vs {:?}", actor.id);
+            assert!(Ok(prepared) == interp.prepare(actor), "prepared straight from JSON differs");
+        }
         // The depth limit holds as if every document were scanned before it is parsed
         // (typed actors that account for all their brackets are not scanned), also at the
         // deepest a typed actor nests.

@@ -8,6 +8,7 @@ mod explain;
 mod fuzz_replay;
 mod golden;
 mod jit;
+mod json_ingest;
 mod props;
 mod reload;
 mod run;

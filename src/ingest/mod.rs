@@ -2,11 +2,16 @@
 //! names resolved to ids, contributions grouped per stat and bucket in canonical order, caps
 //! reduced per stat and layer. Shared by every engine.
 //!
+//! [`json`] ingests an actor straight from its JSON text when it can.
+//!
 //! Invariant: the output depends only on the multiset of contributions and caps, never on
 //! their order of arrival (every tie is broken down to the value's bits).
 
+mod json;
+
 use crate::input::{Actor, ModifierPack};
 use crate::ir::{Ir, LayerId, Mode, StatId};
+pub use json::prepare_json;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -109,6 +114,21 @@ struct Item<'a> {
     priority: i64,
     system: &'a str,
     value: f64,
+}
+
+impl<'a> Item<'a> {
+    fn new(
+        ir: &Ir,
+        origin: Origin,
+        stat: StatId,
+        slot: u32,
+        priority: Option<i64>,
+        system: &'a str,
+        value: f64,
+    ) -> Self {
+        let group = ir.slot_base[stat.index()] + slot;
+        Item { origin, stat, slot, group, priority: priority.unwrap_or(0), system, value }
+    }
 }
 
 /// Sorts contributions canonically: (stat, bucket slot, priority descending, system
@@ -237,43 +257,20 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                 if !c.value.is_finite() {
                     return Err(err(Some(si), at("value"), format!("value {} is not a finite number", c.value)));
                 }
-                let slot = match ir.stat(stat).mode {
-                    Mode::Operator(_) => {
-                        if !ir.bucket_ids.contains_key(&c.bucket) {
-                            return Err(err(Some(si), at("bucket"), unknown_bucket(ir, &c.bucket)));
-                        }
-                        0
-                    }
-                    Mode::Pipeline(p) => {
-                        let pipeline = ir.pipeline(p);
-                        let pos =
-                            ir.bucket_ids.get(&c.bucket).and_then(|b| pipeline.buckets.iter().position(|x| x == b));
-                        match pos {
-                            Some(pos) => pos as u32,
-                            None if ir.bucket_ids.contains_key(&c.bucket) => {
-                                return Err(err(
-                                    Some(si),
-                                    at("bucket"),
-                                    format!(
-                                        "bucket `{}` is not in pipeline `{}` of stat `{}`",
-                                        c.bucket, pipeline.name, c.dimension
-                                    ),
-                                ));
-                            }
-                            None => return Err(err(Some(si), at("bucket"), unknown_bucket(ir, &c.bucket))),
-                        }
-                    }
+                let Some(slot) = slot_of(ir, stat, &c.bucket) else {
+                    let message = match (ir.bucket_ids.contains_key(&c.bucket), ir.stat(stat).mode) {
+                        (true, Mode::Pipeline(p)) => format!(
+                            "bucket `{}` is not in pipeline `{}` of stat `{}`",
+                            c.bucket,
+                            ir.pipeline(p).name,
+                            c.dimension
+                        ),
+                        _ => unknown_bucket(ir, &c.bucket),
+                    };
+                    return Err(err(Some(si), at("bucket"), message));
                 };
                 let origin = Origin { subsystem: si as u32, list: bit, index: ci as u32 };
-                items.push(Item {
-                    origin,
-                    stat,
-                    slot,
-                    group: ir.slot_base[stat.index()] + slot,
-                    priority: c.priority.unwrap_or(0),
-                    system: &c.system,
-                    value: c.value,
-                });
+                items.push(Item::new(ir, origin, stat, slot, c.priority, &c.system, c.value));
             }
         }
         for (ci, c) in sub.caps.iter().enumerate() {
@@ -282,28 +279,18 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             if !c.value.is_finite() {
                 return Err(err(Some(si), at("value"), format!("value {} is not a finite number", c.value)));
             }
-            let is_max = match c.kind.as_str() {
-                "max" => true,
-                "min" => false,
-                k => {
-                    return Err(err(Some(si), at("kind"), format!("unknown cap kind `{k}` (expected `max` or `min`)")));
-                }
+            let Some(is_max) = cap_kind(&c.kind) else {
+                let message = format!("unknown cap kind `{}` (expected `max` or `min`)", c.kind);
+                return Err(err(Some(si), at("kind"), message));
             };
-            let mode = match c.mode.as_str() {
-                "BASELINE" => CapMode::Baseline,
-                "ADDITIVE" => CapMode::Additive,
-                "OVERRIDE" => CapMode::Override,
-                "HARD_MAX" => CapMode::HardMax,
-                "HARD_MIN" => CapMode::HardMin,
-                m => {
-                    return Err(err(
-                        Some(si),
-                        at("mode"),
-                        format!("unknown cap mode `{m}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)"),
-                    ));
-                }
+            let Some(mode) = cap_mode(&c.mode) else {
+                let message = format!(
+                    "unknown cap mode `{}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)",
+                    c.mode
+                );
+                return Err(err(Some(si), at("mode"), message));
             };
-            if (mode == CapMode::HardMax && !is_max) || (mode == CapMode::HardMin && is_max) {
+            if !mode.fits(is_max) {
                 return Err(err(
                     Some(si),
                     at("kind"),
@@ -315,10 +302,10 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                     ),
                 ));
             }
-            let layer = match &c.scope {
-                Some(s) => match ir.layer_ids.get(s) {
-                    Some(&l) => l,
-                    None => {
+            let layer = match cap_layer(ir, c.scope.as_deref()) {
+                Some(l) => l,
+                None => match &c.scope {
+                    Some(s) => {
                         let names: Vec<&str> = ir.layers.iter().map(|l| l.name.as_str()).collect();
                         return Err(err(
                             Some(si),
@@ -326,9 +313,6 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                             format!("unknown cap layer `{s}` (layers: {})", names.join(", ")),
                         ));
                     }
-                },
-                None => match ir.unscoped {
-                    Some(l) => l,
                     None => {
                         return Err(err(
                             Some(si),
@@ -338,15 +322,16 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                     }
                 },
             };
-            if ir.layers[layer.index()].requires_realm && c.realm.as_deref().is_none_or(str::is_empty) {
+            if !realm_given(ir, layer, c.realm.as_deref()) {
                 return Err(err(
                     Some(si),
                     at("realm"),
                     format!("caps in layer {} must name their `realm`", ir.layers[layer.index()].name),
                 ));
             }
+            let origin = Origin { subsystem: si as u32, list: 0, index: ci as u32 };
             caps.push(CapItem {
-                origin: Origin { subsystem: si as u32, list: 0, index: ci as u32 },
+                origin,
                 stat,
                 layer,
                 is_max,
@@ -371,8 +356,21 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             }
         }
     }
+    Ok(finish(ir, actor.version, items, caps, context, provenance))
+}
+
+/// The second half of ingest, shared with [`json`]: contributions and caps resolved to ids,
+/// in order of arrival, put in canonical order, grouped and reduced.
+fn finish<'a>(
+    ir: &Ir,
+    version: i64,
+    mut items: Vec<Item<'a>>,
+    mut caps: Vec<CapItem<'a>>,
+    context: BTreeMap<&str, Vec<(&str, &ModifierPack)>>,
+    provenance: Option<&mut Provenance>,
+) -> Prepared {
     sort_canonical(&mut items, *ir.slot_base.last().unwrap_or(&0) as usize);
-    let mut out = Prepared { version: actor.version, ..Prepared::default() };
+    let mut out = Prepared { version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
     let mut provenance = provenance;
     if let Some(prov) = provenance.as_deref_mut() {
@@ -461,7 +459,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
         }
         out.context.insert(name.to_string(), pack);
     }
-    Ok(out)
+    out
 }
 
 fn unbounded(is_max: bool) -> Side {
@@ -504,6 +502,57 @@ fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
         }
         m
     })
+}
+
+/// The position of `bucket` in `stat`'s pipeline (0 for an operator stat, which takes any
+/// declared bucket); `None` when the bucket is unknown or not in the pipeline.
+fn slot_of(ir: &Ir, stat: StatId, bucket: &str) -> Option<u32> {
+    let bucket = ir.bucket_ids.get(bucket)?;
+    match ir.stat(stat).mode {
+        Mode::Operator(_) => Some(0),
+        Mode::Pipeline(p) => ir.pipeline(p).buckets.iter().position(|b| b == bucket).map(|pos| pos as u32),
+    }
+}
+
+/// Whether a cap of `kind` bounds from above.
+fn cap_kind(kind: &str) -> Option<bool> {
+    match kind {
+        "max" => Some(true),
+        "min" => Some(false),
+        _ => None,
+    }
+}
+
+fn cap_mode(mode: &str) -> Option<CapMode> {
+    Some(match mode {
+        "BASELINE" => CapMode::Baseline,
+        "ADDITIVE" => CapMode::Additive,
+        "OVERRIDE" => CapMode::Override,
+        "HARD_MAX" => CapMode::HardMax,
+        "HARD_MIN" => CapMode::HardMin,
+        _ => return None,
+    })
+}
+
+impl CapMode {
+    /// Whether the mode goes with that kind: HARD_MAX only bounds from above, HARD_MIN
+    /// only from below.
+    fn fits(self, is_max: bool) -> bool {
+        !(self == CapMode::HardMax && !is_max || self == CapMode::HardMin && is_max)
+    }
+}
+
+/// The layer a cap's scope names, or the unscoped layer for no scope.
+fn cap_layer(ir: &Ir, scope: Option<&str>) -> Option<LayerId> {
+    match scope {
+        Some(s) => ir.layer_ids.get(s).copied(),
+        None => ir.unscoped,
+    }
+}
+
+/// Whether a cap in `layer` names a realm if the layer needs one.
+fn realm_given(ir: &Ir, layer: LayerId, realm: Option<&str>) -> bool {
+    !ir.layers[layer.index()].requires_realm || realm.is_some_and(|r| !r.is_empty())
 }
 
 fn unknown_bucket(ir: &Ir, name: &str) -> String {

@@ -1,0 +1,277 @@
+//! Ingest straight from an actor's JSON text: names are resolved to ids as they are read,
+//! with no [`Actor`](crate::input::Actor) built in between.
+//!
+//! Invariant: this is only a shortcut. It accepts the plain form of an actor object (known
+//! fields, names without escapes, no context packs), and for any other text, or any input
+//! [`prepare`](super::prepare) would reject, it gives `None`; the caller then takes the
+//! ordinary path, which says precisely what is wrong. What it does give equals
+//! parsing the text and preparing the actor.
+
+use super::{
+    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, cap_kind, cap_layer, cap_mode, finish, realm_given,
+    slot_of,
+};
+use crate::input::{Id, InputLimits, ModifierPack, Name};
+use crate::ir::Ir;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::BTreeMap;
+
+/// The deepest the accepted form nests: actor, subsystems, subsystem, caps, cap, tags.
+const ACCEPTED_DEPTH: usize = 6;
+
+/// The actor's id and the prepared actor, when `text` is an actor object in the plain form
+/// that `ir` accepts within `limits`.
+pub fn prepare_json(ir: &Ir, text: &str, limits: &InputLimits) -> Option<(Option<String>, Prepared)> {
+    if text.len() > limits.max_line_bytes || limits.max_depth < ACCEPTED_DEPTH {
+        return None;
+    }
+    let mut reader = Reader { ir, limits, items: Vec::new(), caps: Vec::new(), subsystems: 0, entries: 0 };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let (id, version) = (&mut reader).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    let prepared = finish(ir, version, reader.items, reader.caps, BTreeMap::new(), None);
+    Some((id, prepared))
+}
+
+/// Why the text is not taken: nothing to report, the ordinary path will say what is wrong.
+fn decline<E: serde::de::Error>() -> E {
+    E::custom("not the plain form")
+}
+
+/// Stores the value of a field seen for the first time (serde rejects duplicate fields).
+fn once<T, E: serde::de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
+    match slot.replace(value) {
+        None => Ok(()),
+        Some(_) => Err(decline()),
+    }
+}
+
+struct Reader<'a, 'de> {
+    ir: &'a Ir,
+    limits: &'a InputLimits,
+    items: Vec<Item<'de>>,
+    caps: Vec<CapItem<'de>>,
+    subsystems: u32,
+    /// Contributions and caps so far.
+    entries: usize,
+}
+
+impl Reader<'_, '_> {
+    fn count<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        self.entries += 1;
+        if self.entries > self.limits.max_contributions { Err(decline()) } else { Ok(()) }
+    }
+}
+
+/// The actor object: its id and version.
+impl<'de> DeserializeSeed<'de> for &mut Reader<'_, 'de> {
+    type Value = (Option<String>, i64);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut Reader<'_, 'de> {
+    type Value = (Option<String>, i64);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an actor object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut id, mut version, mut subsystems) = (None, None, None);
+        while let Some(key) = map.next_key::<&str>()? {
+            match key {
+                "id" => once(&mut id, map.next_value::<Option<Id>>()?)?,
+                "version" => once(&mut version, map.next_value::<Option<i64>>()?)?,
+                "subsystems" => once(&mut subsystems, map.next_value_seed(Subsystems(&mut *self))?)?,
+                _ => return Err(decline()),
+            }
+        }
+        subsystems.ok_or_else(decline)?;
+        Ok((id.flatten().map(Id::into_string), version.flatten().unwrap_or(1)))
+    }
+}
+
+struct Subsystems<'r, 'a, 'de>(&'r mut Reader<'a, 'de>);
+
+impl<'de> DeserializeSeed<'de> for Subsystems<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Subsystems<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of subsystems")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Subsystem(&mut *self.0))?.is_some() {
+            self.0.subsystems += 1;
+            if self.0.subsystems as usize > self.0.limits.max_subsystems {
+                return Err(decline());
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Subsystem<'r, 'a, 'de>(&'r mut Reader<'a, 'de>);
+
+impl<'de> DeserializeSeed<'de> for Subsystem<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Subsystem<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a subsystem object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<&str>()? {
+            let field = ["primary", "derived", "caps", "context", "meta"].iter().position(|k| *k == key);
+            let Some(field) = field.filter(|&f| !std::mem::replace(&mut seen[f], true)) else {
+                return Err(decline());
+            };
+            match field {
+                0 => map.next_value_seed(Contributions(&mut *self.0, FROM_PRIMARY))?,
+                1 => map.next_value_seed(Contributions(&mut *self.0, FROM_DERIVED))?,
+                2 => map.next_value_seed(Caps(&mut *self.0))?,
+                // Context packs are combined across subsystems by `meta.system`: left to the
+                // ordinary path.
+                3 => {
+                    if map.next_value::<Option<BTreeMap<String, ModifierPack>>>()?.is_some() {
+                        return Err(decline());
+                    }
+                }
+                _ => drop(map.next_value::<MetaRead>()?),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `meta` as [`Meta`] reads it, but with no other fields (which could nest deeper).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetaRead {
+    #[serde(default, rename = "system")]
+    _system: Name,
+    #[serde(default, rename = "stage")]
+    _stage: Option<String>,
+    #[serde(default, rename = "version")]
+    _version: Option<i64>,
+}
+
+struct Contributions<'r, 'a, 'de>(&'r mut Reader<'a, 'de>, u8);
+
+impl<'de> DeserializeSeed<'de> for Contributions<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Contributions<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of contributions")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Contributions(reader, list) = self;
+        let mut index = 0;
+        while let Some(c) = seq.next_element::<Contribution<'de>>()? {
+            reader.count()?;
+            let ir = reader.ir;
+            let stat = *ir.stat_ids.get(c.dimension).ok_or_else(decline)?;
+            let slot = slot_of(ir, stat, c.bucket).ok_or_else(decline)?;
+            let origin = Origin { subsystem: reader.subsystems, list, index };
+            reader.items.push(Item::new(ir, origin, stat, slot, c.priority, c.system, c.value));
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A contribution as read, its names borrowed from the text.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Contribution<'a> {
+    dimension: &'a str,
+    bucket: &'a str,
+    value: f64,
+    system: &'a str,
+    #[serde(default)]
+    priority: Option<i64>,
+}
+
+/// A cap as read, its names borrowed from the text.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cap<'a> {
+    system: &'a str,
+    dimension: &'a str,
+    mode: &'a str,
+    kind: &'a str,
+    value: f64,
+    #[serde(default)]
+    priority: Option<i64>,
+    #[serde(default, borrow)]
+    scope: Option<&'a str>,
+    #[serde(default, borrow)]
+    realm: Option<&'a str>,
+    #[serde(default, rename = "tags")]
+    _tags: Option<Vec<String>>,
+}
+
+struct Caps<'r, 'a, 'de>(&'r mut Reader<'a, 'de>);
+
+impl<'de> DeserializeSeed<'de> for Caps<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Caps<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of caps")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let reader = self.0;
+        let mut index = 0;
+        while let Some(c) = seq.next_element::<Cap<'de>>()? {
+            reader.count()?;
+            let ir = reader.ir;
+            let stat = *ir.stat_ids.get(c.dimension).ok_or_else(decline)?;
+            let is_max = cap_kind(c.kind).ok_or_else(decline)?;
+            let mode = cap_mode(c.mode).filter(|m| m.fits(is_max)).ok_or_else(decline)?;
+            let layer = cap_layer(ir, c.scope).filter(|&l| realm_given(ir, l, c.realm)).ok_or_else(decline)?;
+            let origin = Origin { subsystem: reader.subsystems, list: 0, index };
+            let priority = c.priority.unwrap_or(0);
+            reader.caps.push(CapItem { origin, stat, layer, is_max, mode, priority, system: c.system, value: c.value });
+            index += 1;
+        }
+        Ok(())
+    }
+}
