@@ -377,7 +377,7 @@ impl DepthScan {
 /// The deepest a typed actor nests: actor, subsystems, subsystem, caps, cap, tags (or
 /// subsystem, context, pack, multipliers); an empty `[]` in an ignored field of a cap is
 /// as deep.
-const TYPED_DEPTH: usize = 6;
+pub(crate) const TYPED_DEPTH: usize = 6;
 
 /// `{` and `[` bytes in `text`, strings included, less those closed at once (`[]`, `{}`):
 /// at least the number of non-empty arrays and objects.

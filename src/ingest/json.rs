@@ -11,18 +11,16 @@ use super::{
     CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, cap_kind, cap_layer, cap_mode, finish, realm_given,
     slot_of,
 };
-use crate::input::{Id, InputLimits, ModifierPack, Name};
+// The accepted form is typed, so it nests no deeper than a typed actor.
+use crate::input::{Id, InputLimits, ModifierPack, Name, TYPED_DEPTH};
 use crate::ir::Ir;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 
-/// The deepest the accepted form nests: actor, subsystems, subsystem, caps, cap, tags.
-const ACCEPTED_DEPTH: usize = 6;
-
 /// The actor's id and the prepared actor, when `text` is an actor object in the plain form
 /// that `ir` accepts within `limits`.
 pub fn prepare_json(ir: &Ir, text: &str, limits: &InputLimits) -> Option<(Option<String>, Prepared)> {
-    if text.len() > limits.max_line_bytes || limits.max_depth < ACCEPTED_DEPTH {
+    if text.len() > limits.max_line_bytes || limits.max_depth < TYPED_DEPTH {
         return None;
     }
     let mut reader = Reader { ir, limits, items: Vec::new(), caps: Vec::new(), subsystems: 0, entries: 0 };
@@ -140,25 +138,21 @@ impl<'de> Visitor<'de> for Subsystem<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = [false; 5];
+        let (mut primary, mut derived, mut caps, mut context, mut meta) = (None, None, None, None, None);
         while let Some(key) = map.next_key::<&str>()? {
-            let field = ["primary", "derived", "caps", "context", "meta"].iter().position(|k| *k == key);
-            let Some(field) = field.filter(|&f| !std::mem::replace(&mut seen[f], true)) else {
-                return Err(decline());
-            };
-            match field {
-                0 => map.next_value_seed(Contributions(&mut *self.0, FROM_PRIMARY))?,
-                1 => map.next_value_seed(Contributions(&mut *self.0, FROM_DERIVED))?,
-                2 => map.next_value_seed(Caps(&mut *self.0))?,
-                // Context packs are combined across subsystems by `meta.system`: left to the
-                // ordinary path.
-                3 => {
-                    if map.next_value::<Option<BTreeMap<String, ModifierPack>>>()?.is_some() {
-                        return Err(decline());
-                    }
-                }
-                _ => drop(map.next_value::<MetaRead>()?),
+            match key {
+                "primary" => once(&mut primary, map.next_value_seed(Contributions(&mut *self.0, FROM_PRIMARY))?)?,
+                "derived" => once(&mut derived, map.next_value_seed(Contributions(&mut *self.0, FROM_DERIVED))?)?,
+                "caps" => once(&mut caps, map.next_value_seed(Caps(&mut *self.0))?)?,
+                "context" => once(&mut context, map.next_value::<Option<BTreeMap<String, ModifierPack>>>()?)?,
+                "meta" => once(&mut meta, map.next_value::<MetaRead>()?)?,
+                _ => return Err(decline()),
             }
+        }
+        // Context packs are combined across subsystems by `meta.system`: left to the
+        // ordinary path.
+        if context.flatten().is_some() {
+            return Err(decline());
         }
         Ok(())
     }
