@@ -127,19 +127,20 @@ where
     let mut g = group(c, &format!("{p}prepared"));
     for (_, _, actors, engines) in cases {
         for case in engines {
-            let batch = case.engine.prepare_batch(actors);
+            let batch = case.engine.prepare(actors);
             g.bench_function(format!("{}/1thread", case.label), |b| {
-                pool.install(|| b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch))))
+                pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(&batch))))
             });
             // The JIT's own prepared form: the batch laid out once, evaluated again and again.
-            if let Some(layout) = case.engine.layout(&batch) {
+            if case.engine.backend() == Backend::Jit {
+                let layout = case.engine.layout(&batch);
                 g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
-                    pool.install(|| b.iter(|| case.engine.evaluate_layout(black_box(&layout))))
+                    pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(&layout))))
                 });
             }
             if !cpu {
                 g.bench_function(format!("{}/all_threads", case.label), |b| {
-                    b.iter(|| case.engine.evaluate_prepared_batch(black_box(&batch)))
+                    b.iter(|| case.engine.evaluate_batch(black_box(&batch)))
                 });
             }
         }
@@ -153,17 +154,16 @@ where
         g.throughput(Throughput::Elements(n as u64));
         for (_, _, actors, engines) in cases {
             for case in engines {
-                let batch = case.engine.prepare_batch(&actors[..n]);
+                let batch = case.engine.prepare(&actors[..n]);
                 // One table, reused from iteration to iteration, as a game would each frame.
                 let mut table = ValueTable::default();
                 g.bench_function(format!("{}/1thread", case.label), |b| {
-                    pool.install(|| b.iter(|| case.engine.evaluate_values_into(black_box(&batch), &mut table)))
+                    pool.install(|| b.iter(|| case.engine.evaluate_values(black_box(&batch), &mut table)))
                 });
-                if let Some(layout) = case.engine.layout(&batch) {
+                if case.engine.backend() == Backend::Jit {
+                    let layout = case.engine.layout(&batch);
                     g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
-                        pool.install(|| {
-                            b.iter(|| case.engine.evaluate_layout_values_into(black_box(&layout), &mut table))
-                        })
+                        pool.install(|| b.iter(|| case.engine.evaluate_values(black_box(&layout), &mut table)))
                     });
                 }
             }
@@ -176,12 +176,10 @@ where
     for (name, _, actors, engines) in cases {
         let Some(case) = engines.first() else { continue };
         g.bench_function(format!("{name}/1thread"), |b| {
-            pool.install(|| b.iter(|| case.engine.prepare_batch(black_box(actors))))
+            pool.install(|| b.iter(|| case.engine.prepare(black_box(actors))))
         });
         if !cpu {
-            g.bench_function(format!("{name}/all_threads"), |b| {
-                b.iter(|| case.engine.prepare_batch(black_box(actors)))
-            });
+            g.bench_function(format!("{name}/all_threads"), |b| b.iter(|| case.engine.prepare(black_box(actors))));
         }
     }
     g.finish();
@@ -206,7 +204,7 @@ where
         g.bench_function(format!("{name}/parse_and_prepare_1thread"), |b| {
             b.iter(|| {
                 let parse = |l: &String| actorc::input::parse_actor_limited(black_box(l), &limits).unwrap();
-                lines[..PARSED].iter().map(|l| case.engine.prepare(&parse(l)).unwrap()).collect::<Vec<_>>()
+                lines[..PARSED].iter().map(|l| case.engine.prepare_actor(&parse(l)).unwrap()).collect::<Vec<_>>()
             })
         });
         g.bench_function(format!("{name}/prepare_json_1thread"), |b| {

@@ -68,14 +68,13 @@ fn main() {
 
     let interp = Engine::new(&rules, Backend::Interpreter).unwrap();
     let before = live();
-    let batch = interp.prepare_batch(&actors);
+    let batch = interp.prepare(&actors);
     per_actor("prepared actor (PreparedBatch)", live() - before);
     let jit = Engine::new(&rules, Backend::Jit).unwrap();
     let before = live();
     let layout = jit.layout(&batch);
     per_actor("JIT layout of a prepared batch", live() - before);
-    if let Some(l) = &layout {
-        let (slots, stats, values, caps) = l.kernel_bytes();
+    if let Some([slots, stats, values, caps]) = layout.kernel_bytes() {
         let n = actors.len();
         println!(
             "  of which the kernels read per actor: slot descriptors {}, stat descriptors {}, contributions {}, caps {} bytes",
@@ -88,7 +87,7 @@ fn main() {
     drop(layout);
 
     let before = live();
-    let snaps: Vec<_> = interp.evaluate_prepared_batch(&batch).into_iter().map(|r| r.unwrap()).collect();
+    let snaps: Vec<_> = interp.evaluate_batch(&batch).into_iter().map(|r| r.unwrap()).collect();
     per_actor("snapshot (Snapshot values)", live() - before);
     drop(snaps);
     drop(batch);

@@ -4,7 +4,7 @@
 //! every name resolves, every stat has a merge mode, and formulas and bounds are acyclic, so
 //! lowering cannot fail.
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, did_you_mean};
 use crate::source::{FileId, Span};
 use crate::syntax::*;
 use rustc_hash::FxHashMap;
@@ -66,26 +66,6 @@ fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
         .primary(name.span, "declared again here")
         .secondary(first, "first declared here")
         .help(format!("remove one declaration or rename it; {kind} names are shared by every file of the rule set"))
-}
-
-/// The closest candidate within a small edit distance.
-pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates.into_iter().map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 fn unknown<'c>(

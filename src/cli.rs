@@ -4,7 +4,7 @@
 
 use crate::diag::{self, Diagnostic};
 use crate::engine::{ActorError, Backend, Engine, PreparedBatch, ValueTable};
-use crate::ingest::InputError;
+use crate::input::InputError;
 use crate::input::{InputLimits, parse_actor, parse_actor_limited};
 use crate::ir::StatId;
 use crate::load::{LoadOptions, stat_files_in};
@@ -235,7 +235,7 @@ fn rule_sets(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 fn check(a: CheckArgs) -> i32 {
     let sets = match rule_sets(&a.paths) {
         Ok(s) => s,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e.to_string()),
     };
     let color = use_color(a.color);
     let mut any_error = false;
@@ -243,7 +243,7 @@ fn check(a: CheckArgs) -> i32 {
     for set in &sets {
         let mut compiled = match compile(std::slice::from_ref(set), &a.limits.options()) {
             Ok(c) => c,
-            Err(e) => return usage_error(&e),
+            Err(e) => return usage_error(&e.to_string()),
         };
         let cost = compiled.ir.as_ref().map(crate::cost::cost);
         if let (Some(ir), Some(c), Some(budget)) = (&compiled.ir, &cost, a.max_cost)
@@ -298,7 +298,7 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rules, i32> {
-    let compiled = compile(paths, &limits.options()).map_err(|e| usage_error(&e))?;
+    let compiled = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
     let warnings: Vec<&Diagnostic> = compiled.diagnostics.iter().filter(|d| !d.is_error()).collect();
     if compiled.has_errors() || !warnings.is_empty() {
         eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
@@ -441,13 +441,9 @@ fn select(ir: &crate::ir::Ir, names: &[String]) -> Result<Vec<(StatId, String)>,
         if name.is_empty() {
             return Err("--values: a stat name is empty (expected names separated by commas)".into());
         }
-        let Some(&id) = ir.stat_ids.get(name) else {
-            let mut m = format!("--values: unknown stat `{name}`");
-            if let Some(s) = crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())) {
-                m.push_str(&format!(" (did you mean `{s}`?)"));
-            }
-            return Err(m);
-        };
+        let id = ir
+            .find_stat(name)
+            .map_err(|s| format!("--values: unknown stat `{name}`{}", diag::did_you_mean_suffix(s)))?;
         if !selection.iter().any(|(s, _)| *s == id) {
             selection.push((id, name.to_string()));
         }
@@ -483,8 +479,9 @@ fn run_one(
     let actor = parse_actor_limited(text, limits);
     if let Output::Values(selection) = output {
         let id = actor.as_ref().ok().and_then(|a| a.id.clone());
-        let batch = PreparedBatch { actors: vec![actor.and_then(|a| engine.prepare(&a))] };
-        let table = engine.evaluate_values(&batch);
+        let batch: PreparedBatch = [actor.and_then(|a| engine.prepare_actor(&a))].into_iter().collect();
+        let mut table = ValueTable::default();
+        engine.evaluate_values(&batch, &mut table);
         return match table.row(0) {
             Ok(row) => {
                 let _ = writeln!(out, "{}", values_record(id.as_deref(), row, selection));
@@ -595,19 +592,19 @@ fn prepared_chunk(
                 return (id, Ok(prepared));
             }
             match parse_line_bytes(limits, *n, line) {
-                Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+                Ok(actor) => (actor.id.clone(), engine.prepare_actor(&actor)),
                 Err(e) => (e.actor.clone(), Err(e)),
             }
         })
-        .unzip();
-    (ids, PreparedBatch { actors })
+        .unzip::<_, _, _, Vec<_>>();
+    (ids, actors.into_iter().collect())
 }
 
 /// One chunk's snapshot records and whether each actor succeeded: parsed and ingested in
 /// parallel, then evaluated as one batch (the JIT lays it out two actors per vector).
 fn snapshot_records(engine: &Engine, limits: &InputLimits, chunk: &[(usize, Vec<u8>)]) -> Vec<(bool, String)> {
     let (ids, batch) = prepared_chunk(engine, limits, chunk);
-    let results = engine.evaluate_prepared_batch(&batch);
+    let results = engine.evaluate_batch(&batch);
     drop(batch);
     ids.par_iter().zip(&results).map(|(id, r)| (r.is_ok(), record(id.as_deref(), r))).collect()
 }
@@ -622,7 +619,7 @@ fn values_records(
     table: &mut ValueTable,
 ) -> Vec<(bool, String)> {
     let (ids, batch) = prepared_chunk(engine, limits, chunk);
-    engine.evaluate_values_into(&batch, table);
+    engine.evaluate_values(&batch, table);
     ids.iter()
         .enumerate()
         .map(|(i, id)| match table.row(i) {
@@ -782,7 +779,7 @@ struct GraphArgs {
 /// The actor to explain from a JSON or NDJSON text: `Err(code)` after printing why.
 fn pick_actor(path: &Path, text: &str, id: Option<&str>) -> Result<crate::input::Actor, i32> {
     let first = text.lines().next().unwrap_or("");
-    let bad = |e: crate::ingest::InputError| {
+    let bad = |e: crate::input::InputError| {
         eprintln!("error: {e}");
         1
     };
@@ -1044,7 +1041,7 @@ fn run_watch(a: &RunArgs, color: bool) -> i32 {
         let _ = tx.send((std::time::Instant::now(), o));
     }) {
         Ok(w) => w,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e.to_string()),
     };
     eprintln!("watching for rule changes (Ctrl-C to stop)");
     let mut printed_all = reloader.current().is_some();

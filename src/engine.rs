@@ -1,10 +1,12 @@
 //! [`Engine`]: evaluates actors against [`Rules`] with a chosen [`Backend`].
 //!
-//! Invariant: ingest ([`prepare`]) is shared by every backend, so backends differ only in
-//! how a [`Prepared`] actor becomes a [`Snapshot`].
+//! Invariant: ingest ([`prepare`]) and the placement of input errors are shared by every
+//! backend, so backends differ only in how a chunk of [`Prepared`] actors becomes snapshots
+//! or values.
 
 use crate::eval::{self, EvalError, Scratch};
-use crate::ingest::{InputError, Prepared, prepare};
+use crate::ingest::{Prepared, prepare};
+use crate::input::InputError;
 use crate::input::{Actor, InputLimits};
 use crate::ir::Ir;
 use crate::jit;
@@ -57,10 +59,11 @@ impl From<EvalError> for ActorError {
 }
 
 /// Why an engine could not be built.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum EngineError {
-    /// The JIT could not compile the rules (the interpreter still can run them).
-    Jit(String),
+    /// The JIT could not compile the rules (the interpreter still can run them); the source
+    /// is Cranelift's error.
+    Jit(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl std::fmt::Display for EngineError {
@@ -71,13 +74,127 @@ impl std::fmt::Display for EngineError {
     }
 }
 
-impl std::error::Error for EngineError {}
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Jit(e) => Some(e.as_ref()),
+        }
+    }
+}
 
 /// Actors already ingested: evaluating them again (after a reload, say) skips ingest.
 /// A prepared batch belongs to the rule set it was prepared with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PreparedBatch {
-    pub actors: Vec<Result<Prepared, InputError>>,
+    pub(crate) actors: Vec<Result<Prepared, InputError>>,
+}
+
+impl PreparedBatch {
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+
+    /// Each actor's input error, or `None` when it was prepared.
+    pub fn errors(&self) -> impl Iterator<Item = Option<&InputError>> {
+        self.actors.iter().map(|a| a.as_ref().err())
+    }
+}
+
+impl FromIterator<Result<Prepared, InputError>> for PreparedBatch {
+    fn from_iter<I: IntoIterator<Item = Result<Prepared, InputError>>>(iter: I) -> Self {
+        PreparedBatch { actors: iter.into_iter().collect() }
+    }
+}
+
+/// A prepared batch laid out for its engine's back end ([`Engine::layout`]): evaluating it
+/// again skips ingest and layout. It belongs to the engine that made it (and its clones).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    ir: Arc<Ir>,
+    kind: LayoutKind,
+}
+
+#[derive(Debug, Clone)]
+enum LayoutKind {
+    /// The interpreter reads prepared actors as they are.
+    Prepared(PreparedBatch),
+    /// The JIT's layout per chunk of actors (of the prepared ones among them), and each
+    /// actor's input error.
+    Jit { chunks: Vec<jit::ChunkLayout>, errors: Vec<Option<InputError>> },
+}
+
+impl Layout {
+    /// Number of actors (prepared or not).
+    pub fn len(&self) -> usize {
+        match &self.kind {
+            LayoutKind::Prepared(b) => b.len(),
+            LayoutKind::Jit { errors, .. } => errors.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// For a JIT layout, the bytes its kernels read: slot descriptors, stat descriptors,
+    /// contributions and caps.
+    pub fn kernel_bytes(&self) -> Option<[usize; 4]> {
+        let LayoutKind::Jit { chunks, .. } = &self.kind else { return None };
+        let sum = |a: [usize; 4], b: [usize; 4]| std::array::from_fn(|i| a[i] + b[i]);
+        Some(chunks.iter().map(jit::ChunkLayout::kernel_bytes).fold([0; 4], sum))
+    }
+}
+
+/// What a batch evaluation reads: actors, prepared actors, or a kept layout.
+#[derive(Debug, Clone, Copy)]
+pub enum Batch<'a> {
+    Actors(&'a [Actor]),
+    Prepared(&'a PreparedBatch),
+    Layout(&'a Layout),
+}
+
+impl<'a> From<&'a [Actor]> for Batch<'a> {
+    fn from(actors: &'a [Actor]) -> Self {
+        Batch::Actors(actors)
+    }
+}
+
+impl<'a> From<&'a Vec<Actor>> for Batch<'a> {
+    fn from(actors: &'a Vec<Actor>) -> Self {
+        Batch::Actors(actors)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [Actor; N]> for Batch<'a> {
+    fn from(actors: &'a [Actor; N]) -> Self {
+        Batch::Actors(actors)
+    }
+}
+
+impl<'a> From<&'a PreparedBatch> for Batch<'a> {
+    fn from(batch: &'a PreparedBatch) -> Self {
+        Batch::Prepared(batch)
+    }
+}
+
+impl<'a> From<&'a Layout> for Batch<'a> {
+    fn from(layout: &'a Layout) -> Self {
+        Batch::Layout(layout)
+    }
+}
+
+impl Batch<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Actors(a) => a.len(),
+            Batch::Prepared(b) => b.len(),
+            Batch::Layout(l) => l.len(),
+        }
+    }
 }
 
 /// The values of a batch, without snapshots: for each actor, every stat's value in id order
@@ -112,7 +229,7 @@ impl ValueTable {
     }
 
     /// Makes `rows` rows of `stats` values (zeros, no error), reusing the table's memory.
-    pub(crate) fn reset(&mut self, stats: usize, rows: usize) {
+    fn reset(&mut self, stats: usize, rows: usize) {
         self.stats = stats;
         self.values.clear();
         self.values.resize(rows * stats, 0.0);
@@ -122,7 +239,7 @@ impl ValueTable {
 
     /// The first `rows` rows in runs of `per_run` (the last may be shorter), to fill in
     /// parallel.
-    pub(crate) fn par_rows(&mut self, rows: usize, per_run: usize) -> impl IndexedParallelIterator<Item = RowsMut<'_>> {
+    fn par_rows(&mut self, rows: usize, per_run: usize) -> impl IndexedParallelIterator<Item = RowsMut<'_>> {
         let stats = self.stats;
         let mut values = &mut self.values[..rows * stats];
         let runs: Vec<RowsMut> = self.errors[..rows]
@@ -137,11 +254,11 @@ impl ValueTable {
     }
 }
 
-/// Actors per parallel task of the interpreter's value tables.
-const VALUE_ROWS_PER_TASK: usize = 64;
+/// Actors per parallel task (32 lane pairs for the JIT), and per JIT layout.
+const ACTORS_PER_TASK: usize = 64;
 
 /// A run of consecutive rows of a [`ValueTable`], filled by one parallel task.
-pub(crate) struct RowsMut<'a> {
+struct RowsMut<'a> {
     stats: usize,
     values: &'a mut [f64],
     errors: &'a mut [Option<ActorError>],
@@ -149,188 +266,303 @@ pub(crate) struct RowsMut<'a> {
 
 impl RowsMut<'_> {
     /// Row `i`'s values, to write.
-    pub fn values(&mut self, i: usize) -> &mut [f64] {
+    fn values(&mut self, i: usize) -> &mut [f64] {
         &mut self.values[i * self.stats..(i + 1) * self.stats]
     }
 
     /// Marks row `i` failed (its values stay zero).
-    pub fn fail(&mut self, i: usize, e: ActorError) {
+    fn fail(&mut self, i: usize, e: ActorError) {
         self.errors[i] = Some(e);
     }
 }
 
 /// Evaluates actors with one rule set and one backend.
 ///
+/// The engine drives every evaluation: it splits a batch into chunks of `ACTORS_PER_TASK`
+/// actors, runs the chunks in parallel (rayon), ingests them, and places each actor's input
+/// error among the results; a back end only evaluates one chunk's prepared actors.
+///
 /// With [`Backend::Jit`] the rules are compiled once in [`Engine::new`]; clones share the
 /// native code, which is freed when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Engine {
     ir: Arc<Ir>,
-    backend: Backend,
     jit: Option<Arc<jit::Compiled>>,
+}
+
+/// One parallel task's reused buffers.
+#[derive(Default)]
+struct Task {
+    prepared: Vec<Result<Prepared, InputError>>,
+    scratch: Scratch,
+    jit: jit::Buffers,
 }
 
 impl Engine {
     pub fn new(rules: &Rules, backend: Backend) -> Result<Engine, EngineError> {
         match backend {
-            Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), backend, jit: None }),
-            Backend::Jit => {
-                let compiled = jit::Compiled::new(rules.ir.clone()).map_err(EngineError::Jit)?;
-                Ok(Engine { ir: rules.ir.clone(), backend, jit: Some(Arc::new(compiled)) })
-            }
+            Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), jit: None }),
+            Backend::Jit => Engine::jit_with_function_size(rules, jit::STATS_PER_FUNCTION),
         }
     }
 
-    /// A JIT engine whose native functions hold at most `stats_per_function` stats each
-    /// (the default is 4). For tests of the boundaries between functions.
-    #[doc(hidden)]
-    pub fn jit_chunked(rules: &Rules, stats_per_function: usize) -> Result<Engine, EngineError> {
-        let compiled = jit::Compiled::with_chunks(rules.ir.clone(), stats_per_function).map_err(EngineError::Jit)?;
-        Ok(Engine { ir: rules.ir.clone(), backend: Backend::Jit, jit: Some(Arc::new(compiled)) })
+    /// A JIT engine whose native functions each evaluate at most `units` stats or families
+    /// of stats (the default is 4): smaller functions compile faster, and every size gives
+    /// the same results.
+    pub fn jit_with_function_size(rules: &Rules, units: usize) -> Result<Engine, EngineError> {
+        let compiled = jit::Compiled::with_chunks(rules.ir.clone(), units.max(1)).map_err(EngineError::Jit)?;
+        Ok(Engine { ir: rules.ir.clone(), jit: Some(Arc::new(compiled)) })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        if self.jit.is_some() { Backend::Jit } else { Backend::Interpreter }
     }
 
-    pub fn ir(&self) -> &Arc<Ir> {
+    pub(crate) fn ir(&self) -> &Arc<Ir> {
         &self.ir
     }
 
     /// Checks and ingests one actor.
-    pub fn prepare(&self, actor: &Actor) -> Result<Prepared, InputError> {
+    pub fn prepare_actor(&self, actor: &Actor) -> Result<Prepared, InputError> {
         prepare(&self.ir, actor)
     }
 
-    /// Ingests an actor straight from its JSON text, without building an [`Actor`]: its id
-    /// and the prepared actor. `None` unless the text is an actor object in the plain form
-    /// (see [`crate::ingest::prepare_json`]) that parses and ingests without error within
-    /// `limits`; then parse and [`Engine::prepare`] it, which say what is wrong.
-    pub fn prepare_json(&self, text: &str, limits: &InputLimits) -> Option<(Option<String>, Prepared)> {
-        crate::ingest::prepare_json(&self.ir, text, limits)
-    }
-
-    pub fn evaluate(&self, actor: &Actor) -> Result<Snapshot, ActorError> {
-        let p = self.prepare(actor)?;
-        self.evaluate_prepared(&p, &mut Scratch::default())
-    }
-
-    /// Evaluates one prepared actor (`scratch` is only used by the interpreter).
-    pub fn evaluate_prepared(&self, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, ActorError> {
-        match &self.jit {
-            None => Ok(eval::eval(&self.ir, p, scratch)?),
-            Some(jit) => {
-                let batch = jit.batch_prepared(&[p]);
-                jit.evaluate(&batch).pop().expect("one result per actor")
-            }
-        }
-    }
-
-    /// Evaluates every actor (in parallel); one result per actor, in order.
-    pub fn evaluate_batch(&self, actors: &[Actor]) -> Vec<Result<Snapshot, ActorError>> {
-        if let Some(jit) = &self.jit {
-            return jit.evaluate_actors(actors, |a| self.prepare(a));
-        }
-        actors
-            .par_iter()
-            .enumerate()
-            .map_init(Scratch::default, |scratch, (i, a)| {
-                jit::prefetch_next(actors, i);
-                let p = self.prepare(a)?;
-                self.evaluate_prepared(&p, scratch)
-            })
-            .collect()
-    }
-
-    pub fn prepare_batch(&self, actors: &[Actor]) -> PreparedBatch {
+    /// Checks and ingests every actor (in parallel), for evaluation later, or again.
+    pub fn prepare(&self, actors: &[Actor]) -> PreparedBatch {
         let prepare = |(i, a)| {
             jit::prefetch_next(actors, i);
-            self.prepare(a)
+            self.prepare_actor(a)
         };
         PreparedBatch { actors: actors.par_iter().enumerate().map(prepare).collect() }
     }
 
-    /// Evaluates a prepared batch; the JIT lays it out chunk by chunk on the way (see
-    /// [`Engine::layout`] to keep a layout for repeated evaluation).
-    pub fn evaluate_prepared_batch(&self, batch: &PreparedBatch) -> Vec<Result<Snapshot, ActorError>> {
-        if let Some(jit) = &self.jit {
-            return jit.evaluate_prepared(&batch.actors);
+    /// Ingests an actor straight from its JSON text, without building an [`Actor`]: its id
+    /// and the prepared actor. `None` unless the text is an actor object in the plain form
+    /// that parses and ingests without error within `limits`; then parse and prepare it,
+    /// which say what is wrong.
+    pub fn prepare_json(&self, text: &str, limits: &InputLimits) -> Option<(Option<String>, Prepared)> {
+        crate::ingest::prepare_json(&self.ir, text, limits)
+    }
+
+    /// Lays out a prepared batch for this engine's back end, so that evaluating it again
+    /// skips ingest and layout (the JIT's structure-of-arrays form; the interpreter keeps the
+    /// prepared actors).
+    pub fn layout(&self, batch: &PreparedBatch) -> Layout {
+        let kind = match &self.jit {
+            None => LayoutKind::Prepared(batch.clone()),
+            Some(jit) => LayoutKind::Jit {
+                chunks: batch.actors.par_chunks(ACTORS_PER_TASK).map(|c| jit.layout(&prepared(c))).collect(),
+                errors: batch.errors().map(Option::<&InputError>::cloned).collect(),
+            },
+        };
+        Layout { ir: self.ir.clone(), kind }
+    }
+
+    /// Evaluates one actor.
+    pub fn evaluate(&self, actor: &Actor) -> Result<Snapshot, ActorError> {
+        let p = self.prepare_actor(actor)?;
+        self.evaluate_prepared(&p, &mut Scratch::default())
+    }
+
+    /// Evaluates one prepared actor (`scratch` is only used by the interpreter).
+    pub(crate) fn evaluate_prepared(&self, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, ActorError> {
+        match &self.jit {
+            None => Ok(eval::eval(&self.ir, p, scratch)?),
+            Some(jit) => {
+                let mut bufs = jit::Buffers::default();
+                Ok(jit.evaluate(&[p], &mut bufs).pop().expect("one result per actor")?)
+            }
         }
-        batch
-            .actors
-            .par_iter()
-            .map_init(Scratch::default, |scratch, p| match p {
-                Ok(p) => self.evaluate_prepared(p, scratch),
-                Err(e) => Err(ActorError::from(e.clone())),
-            })
+    }
+
+    /// Evaluates a batch (actors, a [`PreparedBatch`] or a [`Layout`]) in parallel: one
+    /// result per actor, in order.
+    ///
+    /// # Panics
+    /// If a layout was made by an engine that does not share this one's rules and back end.
+    pub fn evaluate_batch<'a>(&self, batch: impl Into<Batch<'a>>) -> Vec<Result<Snapshot, ActorError>> {
+        let chunks: Vec<Vec<_>> = match batch.into() {
+            Batch::Actors(actors) => actors
+                .par_chunks(ACTORS_PER_TASK)
+                .map_init(Task::default, |task, chunk| {
+                    self.prepare_into(chunk, &mut task.prepared);
+                    let evaluated = self.evaluate_chunk(&prepared(&task.prepared), &mut task.scratch, &mut task.jit);
+                    in_place(task.prepared.iter().map(|a| a.as_ref().err()), evaluated)
+                })
+                .collect(),
+            Batch::Prepared(batch) => self.evaluate_prepared_chunks(&batch.actors),
+            Batch::Layout(layout) => match self.laid_out(layout) {
+                Laid::Prepared(actors) => self.evaluate_prepared_chunks(actors),
+                Laid::Jit(jit, chunks, errors) => chunks
+                    .par_iter()
+                    .zip(errors.par_chunks(ACTORS_PER_TASK))
+                    .map_init(jit::Buffers::default, |bufs, (l, errors)| {
+                        let evaluated = jit.snapshots(l, bufs);
+                        in_place(errors.iter().map(Option::as_ref), evaluated)
+                    })
+                    .collect(),
+            },
+        };
+        chunks.into_iter().flatten().collect()
+    }
+
+    /// Evaluates a batch into values only (see [`ValueTable`]): the same numbers and errors
+    /// as [`Engine::evaluate_batch`], no snapshot built. `table`'s rows are replaced and its
+    /// memory reused, so a caller that evaluates every frame allocates nothing after the first.
+    ///
+    /// # Panics
+    /// As [`Engine::evaluate_batch`].
+    pub fn evaluate_values<'a>(&self, batch: impl Into<Batch<'a>>, table: &mut ValueTable) {
+        let batch = batch.into();
+        let n = batch.len();
+        table.reset(self.ir.stats.len(), n);
+        let rows = table.par_rows(n, ACTORS_PER_TASK);
+        match batch {
+            Batch::Actors(actors) => {
+                rows.zip(actors.par_chunks(ACTORS_PER_TASK)).for_each_init(Task::default, |task, (mut rows, chunk)| {
+                    self.prepare_into(chunk, &mut task.prepared);
+                    self.values_chunk(&task.prepared, &mut rows, &mut task.scratch, &mut task.jit);
+                })
+            }
+            Batch::Prepared(batch) => self.values_prepared_chunks(rows, &batch.actors),
+            Batch::Layout(layout) => match self.laid_out(layout) {
+                Laid::Prepared(actors) => self.values_prepared_chunks(rows, actors),
+                Laid::Jit(jit, chunks, errors) => rows
+                    .zip(chunks)
+                    .zip(errors.par_chunks(ACTORS_PER_TASK))
+                    .for_each_init(Vec::new, |out, ((mut rows, l), errors)| {
+                        let lane_rows = fail_input_errors(errors.iter().map(Option::as_ref), &mut rows);
+                        jit.values(l, out, |lane, v| write_row(&mut rows, lane_rows[lane], v));
+                    }),
+            },
+        }
+    }
+
+    /// Ingests `chunk` into `into` (cleared first), starting to load each next actor early.
+    fn prepare_into(&self, chunk: &[Actor], into: &mut Vec<Result<Prepared, InputError>>) {
+        into.clear();
+        into.extend(chunk.iter().enumerate().map(|(i, a)| {
+            jit::prefetch_next(chunk, i);
+            self.prepare_actor(a)
+        }));
+    }
+
+    fn evaluate_prepared_chunks(
+        &self,
+        actors: &[Result<Prepared, InputError>],
+    ) -> Vec<Vec<Result<Snapshot, ActorError>>> {
+        actors
+            .par_chunks(ACTORS_PER_TASK)
+            .map_init(
+                || (Scratch::default(), jit::Buffers::default()),
+                |(scratch, bufs), chunk| {
+                    let evaluated = self.evaluate_chunk(&prepared(chunk), scratch, bufs);
+                    in_place(chunk.iter().map(|a| a.as_ref().err()), evaluated)
+                },
+            )
             .collect()
     }
 
-    /// Evaluates a prepared batch into values only (see [`ValueTable`]): the same numbers
-    /// and errors as [`Engine::evaluate_prepared_batch`], no snapshot built.
-    pub fn evaluate_values(&self, batch: &PreparedBatch) -> ValueTable {
-        let mut table = ValueTable::default();
-        self.evaluate_values_into(batch, &mut table);
-        table
+    fn values_prepared_chunks<'r>(
+        &self,
+        rows: impl IndexedParallelIterator<Item = RowsMut<'r>>,
+        actors: &[Result<Prepared, InputError>],
+    ) {
+        rows.zip(actors.par_chunks(ACTORS_PER_TASK)).for_each_init(
+            || (Scratch::default(), jit::Buffers::default()),
+            |(scratch, bufs), (mut rows, chunk)| self.values_chunk(chunk, &mut rows, scratch, bufs),
+        );
     }
 
-    /// [`Engine::evaluate_values`] into `table`, replacing its rows and reusing its memory:
-    /// a caller that evaluates every frame allocates nothing after the first.
-    pub fn evaluate_values_into(&self, batch: &PreparedBatch, table: &mut ValueTable) {
-        if let Some(jit) = &self.jit {
-            return jit.evaluate_prepared_values(&batch.actors, table);
+    /// The back end's results for one chunk's prepared actors, in order.
+    fn evaluate_chunk(
+        &self,
+        actors: &[&Prepared],
+        scratch: &mut Scratch,
+        bufs: &mut jit::Buffers,
+    ) -> Vec<Result<Snapshot, EvalError>> {
+        match &self.jit {
+            None => actors.iter().map(|p| eval::eval(&self.ir, p, scratch)).collect(),
+            Some(jit) => jit.evaluate(actors, bufs),
         }
-        table.reset(self.ir.stats.len(), batch.actors.len());
-        table
-            .par_rows(batch.actors.len(), VALUE_ROWS_PER_TASK)
-            .zip(batch.actors.par_chunks(VALUE_ROWS_PER_TASK))
-            .for_each_init(Scratch::default, |scratch, (mut rows, chunk)| {
-                for (i, p) in chunk.iter().enumerate() {
-                    match p
-                        .as_ref()
-                        .map_err(|e| ActorError::from(e.clone()))
-                        .and_then(|p| eval::eval_values(&self.ir, p, scratch).map_err(ActorError::from))
-                    {
-                        Ok(values) => rows.values(i).copy_from_slice(values),
-                        Err(e) => rows.fail(i, e),
+    }
+
+    /// Fills `rows`, one per actor of `chunk`: its input error, or the back end's values.
+    fn values_chunk(
+        &self,
+        chunk: &[Result<Prepared, InputError>],
+        rows: &mut RowsMut,
+        scratch: &mut Scratch,
+        bufs: &mut jit::Buffers,
+    ) {
+        let lane_rows = fail_input_errors(chunk.iter().map(|a| a.as_ref().err()), rows);
+        let actors = prepared(chunk);
+        match &self.jit {
+            None => {
+                for (p, &row) in actors.iter().zip(&lane_rows) {
+                    match eval::eval_values(&self.ir, p, scratch) {
+                        Ok(values) => rows.values(row).copy_from_slice(values),
+                        Err(e) => rows.fail(row, e.into()),
                     }
                 }
-            });
+            }
+            Some(jit) => jit.evaluate_values(&actors, bufs, |lane, v| write_row(rows, lane_rows[lane], v)),
+        }
     }
 
-    /// Lays out a prepared batch for the JIT (structure of arrays, two actors per vector):
-    /// ingest and layout done once, [`Engine::evaluate_layout`] can then run it repeatedly.
-    /// `None` for the interpreter, which needs no layout.
-    pub fn layout(&self, batch: &PreparedBatch) -> Option<jit::Batch> {
-        self.jit.as_ref().map(|jit| jit.batch(&batch.actors))
+    /// What a kept layout holds, checked to be this engine's.
+    fn laid_out<'l>(&'l self, layout: &'l Layout) -> Laid<'l> {
+        assert!(Arc::ptr_eq(&self.ir, &layout.ir), "a layout must be evaluated with the rules it was laid out for");
+        match (&layout.kind, &self.jit) {
+            (LayoutKind::Prepared(batch), _) => Laid::Prepared(&batch.actors),
+            (LayoutKind::Jit { chunks, errors }, Some(jit)) => Laid::Jit(jit, chunks, errors),
+            (LayoutKind::Jit { .. }, None) => panic!("a JIT layout must be evaluated with a JIT engine"),
+        }
     }
+}
 
-    /// Evaluates a batch laid out by [`Engine::layout`] of an engine sharing this one's
-    /// compiled code (a clone): one result per actor, in order.
-    ///
-    /// # Panics
-    /// If this engine is not a JIT engine, or the batch was laid out for other rules.
-    pub fn evaluate_layout(&self, batch: &jit::Batch) -> Vec<Result<Snapshot, ActorError>> {
-        self.jit.as_ref().expect("evaluate_layout needs Backend::Jit").evaluate(batch)
+/// A kept layout's contents, for the engine evaluating it.
+enum Laid<'l> {
+    Prepared(&'l [Result<Prepared, InputError>]),
+    Jit(&'l jit::Compiled, &'l [jit::ChunkLayout], &'l [Option<InputError>]),
+}
+
+/// The prepared actors of a chunk, without its input errors.
+fn prepared(chunk: &[Result<Prepared, InputError>]) -> Vec<&Prepared> {
+    chunk.iter().filter_map(|a| a.as_ref().ok()).collect()
+}
+
+/// One result per actor of a chunk: its input error (from `errors`), or the next of the
+/// evaluated actors' results `evaluated`, in order.
+fn in_place<'e, T>(
+    errors: impl Iterator<Item = Option<&'e InputError>>,
+    evaluated: Vec<Result<T, EvalError>>,
+) -> Vec<Result<T, ActorError>> {
+    let mut evaluated = evaluated.into_iter();
+    errors
+        .map(|e| match e {
+            Some(e) => Err(ActorError::from(e.clone())),
+            None => evaluated.next().expect("one result per evaluated actor").map_err(Into::into),
+        })
+        .collect()
+}
+
+/// Marks the rows of actors with input errors failed; the rows of the others, in order.
+fn fail_input_errors<'e>(errors: impl Iterator<Item = Option<&'e InputError>>, rows: &mut RowsMut) -> Vec<usize> {
+    let mut lane_rows = Vec::with_capacity(ACTORS_PER_TASK);
+    for (i, e) in errors.enumerate() {
+        match e {
+            Some(e) => rows.fail(i, ActorError::from(e.clone())),
+            None => lane_rows.push(i),
+        }
     }
+    lane_rows
+}
 
-    /// [`Engine::evaluate_values`] of a batch laid out by [`Engine::layout`]: evaluation
-    /// only, with neither ingest, layout nor snapshots.
-    ///
-    /// # Panics
-    /// As [`Engine::evaluate_layout`].
-    pub fn evaluate_layout_values(&self, batch: &jit::Batch) -> ValueTable {
-        let mut table = ValueTable::default();
-        self.evaluate_layout_values_into(batch, &mut table);
-        table
-    }
-
-    /// [`Engine::evaluate_layout_values`] into `table`, replacing its rows and reusing its
-    /// memory.
-    ///
-    /// # Panics
-    /// As [`Engine::evaluate_layout`].
-    pub fn evaluate_layout_values_into(&self, batch: &jit::Batch, table: &mut ValueTable) {
-        self.jit.as_ref().expect("evaluate_layout_values needs Backend::Jit").evaluate_values(batch, table)
+/// Writes one evaluated actor's values, or its error, into row `i`.
+fn write_row(rows: &mut RowsMut, i: usize, values: Result<jit::LaneValues, EvalError>) {
+    match values {
+        Ok(v) => v.write(rows.values(i)),
+        Err(e) => rows.fail(i, e.into()),
     }
 }

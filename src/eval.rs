@@ -237,7 +237,7 @@ pub fn eval_traced(
         entries.extend(eval_stat(ir, p, id, input, scratch, trace)?);
         Ok(())
     });
-    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone()));
+    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.schema.clone()));
     scratch.entries = entries;
     snapshot
 }
@@ -272,7 +272,7 @@ pub fn eval_incremental(
     let mut entries = std::mem::take(&mut scratch.entries);
     entries.clear();
     let result = recompute(ir, p, prev.entries(), dirty, scratch, &mut entries);
-    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.shape.clone()));
+    let snapshot = result.map(|()| Snapshot::new(p.version, &entries, p.context.clone(), ir.schema.clone()));
     scratch.entries = entries;
     snapshot
 }
@@ -346,7 +346,7 @@ pub fn eval_affected_in_place(
     }
     // Usually the numbers are overwritten where they are; otherwise the entries are
     // unpacked, merged with the updates and packed again.
-    if result.is_ok() && (presence_changed || !snapshot.patch(&updates, &ir.shape)) {
+    if result.is_ok() && (presence_changed || !snapshot.patch(&updates, &ir.schema)) {
         let mut merged = std::mem::take(&mut scratch.merged);
         merged.clear();
         let mut next = updates.iter().peekable();
@@ -360,7 +360,7 @@ pub fn eval_affected_in_place(
             }
         }
         merged.extend(next.filter(|u| u.flags != REMOVED).copied());
-        snapshot.set_entries(&merged, ir.shape.clone(), &mut scratch.packed);
+        snapshot.set_entries(&merged, ir.schema.clone(), &mut scratch.packed);
         scratch.merged = merged;
     }
     scratch.updates = updates;

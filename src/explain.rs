@@ -7,9 +7,10 @@
 //! [`eval::layer_range`], the same function the interpreter uses.
 
 use crate::eval::{self, EvalError, Scratch, Trace};
-use crate::ingest::{self, FROM_PRIMARY, InputError, Prepared, Provenance};
+use crate::ingest::{self, FROM_PRIMARY, Prepared, Provenance};
 use crate::input::Actor;
-use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp};
+use crate::input::InputError;
+use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp, UnknownStat};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
 use crate::syntax::Category;
@@ -29,11 +30,7 @@ impl std::fmt::Display for ExplainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExplainError::UnknownStat { name, suggestion } => {
-                write!(f, "unknown stat `{name}`")?;
-                if let Some(s) = suggestion {
-                    write!(f, " (did you mean `{s}`?)")?;
-                }
-                Ok(())
+                UnknownStat { name: name.clone(), suggestion: suggestion.clone() }.fmt(f)
             }
             ExplainError::Input(e) => write!(f, "{e}"),
             ExplainError::Eval(e) => write!(f, "{e}"),
@@ -43,12 +40,15 @@ impl std::fmt::Display for ExplainError {
 
 impl std::error::Error for ExplainError {}
 
+impl From<UnknownStat> for ExplainError {
+    fn from(UnknownStat { name, suggestion }: UnknownStat) -> Self {
+        ExplainError::UnknownStat { name, suggestion }
+    }
+}
+
 /// The stat's id, or an error with a did-you-mean suggestion.
 pub fn resolve(ir: &Ir, name: &str) -> Result<StatId, ExplainError> {
-    ir.stat_ids.get(name).copied().ok_or_else(|| ExplainError::UnknownStat {
-        name: name.to_string(),
-        suggestion: crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())).map(str::to_string),
-    })
+    ir.resolve_stat(name).map_err(ExplainError::from)
 }
 
 /// A stat's rule as declared, with where each part is written.

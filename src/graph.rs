@@ -4,7 +4,7 @@
 //! reads), each labelled by where it is read — found by walking the formula's and the
 //! bounds' `Node::Stat` nodes; nodes are grouped by the source file that declares them.
 
-use crate::ir::{Expr, Ir, Mode, Node, StatId};
+use crate::ir::{Expr, Ir, Mode, Node, StatId, UnknownStat};
 use crate::rules::Rules;
 use crate::syntax::Category;
 use serde::Serialize;
@@ -45,13 +45,13 @@ fn reads(ir: &Ir, e: Option<Expr>, s: StatId) -> bool {
 }
 
 /// The graph of `rules`; with `focus`, only that stat, its ancestors and its dependents.
-pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, crate::explain::ExplainError> {
+pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
     let ir = &rules.ir;
     let n = ir.stats.len();
     let keep: Vec<bool> = match focus {
         None => vec![true; n],
         Some(name) => {
-            let id = crate::explain::resolve(ir, name)?;
+            let id = ir.resolve_stat(name)?;
             let mut keep = vec![false; n];
             keep[id.index()] = true;
             // Ancestors: ids only decrease along deps, so one backward pass suffices.
@@ -85,7 +85,7 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, crate::explain
             continue;
         }
         let (kind, mode) = match s.mode {
-            Mode::Operator(op) => ("operator", format!("merge {}", crate::explain::operator_name(op))),
+            Mode::Operator(op) => ("operator", format!("merge {}", crate::ir::operator_name(op))),
             Mode::Pipeline(p) => (
                 match s.category {
                     Category::Primary => "primary",

@@ -3,9 +3,36 @@
 //! Invariant: parsing keeps names as strings; validation against a rule set happens in
 //! [`ingest`](crate::ingest), so every error can name the actor, subsystem and field.
 
-use crate::ingest::InputError;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+
+/// A bad actor: which one, where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Index of the subsystem and its `meta.system`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsystem: Option<String>,
+    /// JSON path of the field, e.g. `subsystems[1].caps[0].mode`.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(a) = &self.actor {
+            write!(f, "actor `{a}`: ")?;
+        }
+        if let Some(s) = &self.subsystem {
+            write!(f, "subsystem {s}: ")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
 
 /// A name in actor input (dimension, bucket, system, cap mode …): up to 24 bytes are stored
 /// inline, so parsing allocates nothing for them and ingest reads them without a pointer chase.

@@ -49,7 +49,7 @@ pub mod snapshot;
 pub mod source;
 pub mod syntax;
 
-pub use engine::{ActorError, Backend, Engine, EngineError, PreparedBatch, ValueTable};
+pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, PreparedBatch, ValueTable};
 pub use input::{Actor, ModifierPack, SubsystemOutput};
 pub use rules::{LoadError, Rules};
 pub use snapshot::Snapshot;

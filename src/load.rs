@@ -154,23 +154,54 @@ pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Why a root path of a rule set could not be read (a usage or I/O problem, not a diagnostic).
+#[derive(Debug)]
+pub enum RootError {
+    /// Neither a file nor a folder.
+    Missing(PathBuf),
+    /// A folder that could not be listed.
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// A folder without `.stat` files.
+    Empty(PathBuf),
+}
+
+impl std::fmt::Display for RootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RootError::Missing(p) => write!(f, "cannot read {}: no such file or folder", p.display()),
+            RootError::Unreadable { path, source } => write!(f, "cannot read folder {}: {source}", path.display()),
+            RootError::Empty(p) => write!(f, "{} holds no .stat files", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for RootError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RootError::Unreadable { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Reads the rule set made of the files and folders `roots`. An unreadable root is an `Err`
 /// (a usage or I/O problem); everything wrong inside the files is a diagnostic.
-pub fn load(roots: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, String> {
+pub fn load(roots: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, RootError> {
     load_with(roots, opts, &Fs)
 }
 
 /// [`load`], reading files through `src`.
-pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider) -> Result<Loaded, String> {
+pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider) -> Result<Loaded, RootError> {
     let mut files = Vec::new();
     for root in roots {
         if !src.is_dir(root) && !src.is_file(root) {
-            return Err(format!("cannot read {}: no such file or folder", root.display()));
+            return Err(RootError::Missing(root.clone()));
         }
         if src.is_dir(root) {
-            let found = src.stat_files_in(root).map_err(|e| format!("cannot read folder {}: {e}", root.display()))?;
+            let found =
+                src.stat_files_in(root).map_err(|source| RootError::Unreadable { path: root.clone(), source })?;
             if found.is_empty() {
-                return Err(format!("{} holds no .stat files", root.display()));
+                return Err(RootError::Empty(root.clone()));
             }
             files.extend(found);
         } else {

@@ -52,7 +52,7 @@ pub enum Outcome {
     /// The rules have errors (or the JIT failed); the previous generation (if any) keeps serving.
     Rejected { sources: SourceMap, diagnostics: Vec<Diagnostic> },
     /// A root could not be read at all; the previous generation keeps serving.
-    Io(String),
+    Io(crate::load::RootError),
 }
 
 /// Builds and publishes rule-set generations.

@@ -3,7 +3,7 @@
 use crate::check::check;
 use crate::diag::{self, Diagnostic};
 use crate::ir::{Ir, lower};
-use crate::load::{LoadOptions, load};
+use crate::load::{LoadOptions, RootError, load};
 use crate::source::SourceMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,8 +34,8 @@ impl Compiled {
 /// Why a rule set could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
-    /// The path itself could not be read.
-    Io(String),
+    /// A path of the rule set could not be read.
+    Io(RootError),
     /// The rules have errors; render them with [`diag::render`].
     Invalid { sources: SourceMap, diagnostics: Vec<Diagnostic> },
 }
@@ -43,16 +43,23 @@ pub enum LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Io(e) => f.write_str(e),
+            LoadError::Io(e) => e.fmt(f),
             LoadError::Invalid { sources, diagnostics } => f.write_str(&diag::render(sources, diagnostics, false)),
         }
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Io(e) => Some(e),
+            LoadError::Invalid { .. } => None,
+        }
+    }
+}
 
 /// Load, check and (when clean) lower the rule set at `path`.
-pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Compiled, String> {
+pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Compiled, RootError> {
     let loaded = load(paths, opts)?;
     Ok(compile_loaded(loaded))
 }
@@ -62,7 +69,7 @@ pub fn compile_with(
     paths: &[PathBuf],
     opts: &LoadOptions,
     src: &dyn crate::load::SourceProvider,
-) -> Result<Compiled, String> {
+) -> Result<Compiled, RootError> {
     Ok(compile_loaded(crate::load::load_with(paths, opts, src)?))
 }
 

@@ -2,7 +2,7 @@
 //! when serialized to the v3 JSON form.
 
 use crate::input::ModifierPack;
-use crate::ir::StatId;
+use crate::ir::{Schema, StatId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,21 +39,6 @@ impl Entry {
     }
 }
 
-/// What every snapshot of one rule set shares: stat names, and each stat's range when no
-/// cap narrows it (when the rules give it as constants), which snapshots do not store.
-#[derive(Debug, Default)]
-pub struct Shape {
-    pub names: Box<[String]>,
-    pub default_ranges: Box<[Option<(f64, f64)>]>,
-}
-
-impl Shape {
-    fn is_default(&self, e: &Entry) -> bool {
-        matches!(self.default_ranges.get(e.stat.index()), Some(Some((lo, hi)))
-            if lo.to_bits() == e.min.to_bits() && hi.to_bits() == e.max.to_bits())
-    }
-}
-
 /// One actor's evaluated stats. Entries are stored packed in one allocation, in stat
 /// order: a bitmap of the stats that have one, their flags (a byte each), then per entry
 /// its value if it has one and its range unless it is the stat's default (8 bytes a
@@ -65,7 +50,7 @@ pub struct Snapshot {
     packed: Box<[u8]>,
     /// Combined context packs (not part of the four v3 fields).
     pub context: BTreeMap<String, ModifierPack>,
-    shape: Arc<Shape>,
+    schema: Arc<Schema>,
 }
 
 impl PartialEq for Snapshot {
@@ -83,11 +68,11 @@ fn bitmap_len(stats: usize) -> usize {
     stats.div_ceil(8)
 }
 
-/// Appends the packed form of `entries` (sorted by stat id, each of a stat of `shape`) to `out`.
-fn encode(entries: &[Entry], shape: &Shape, out: &mut Vec<u8>) {
-    let explicit = |e: &Entry| !shape.is_default(e);
+/// Appends the packed form of `entries` (sorted by stat id, each of a stat of `schema`) to `out`.
+fn encode(entries: &[Entry], schema: &Schema, out: &mut Vec<u8>) {
+    let explicit = |e: &Entry| !schema.is_default(e.stat, e.min, e.max);
     let data: usize = entries.iter().map(|e| 8 * usize::from(e.has_value()) + 16 * usize::from(explicit(e))).sum();
-    let head = bitmap_len(shape.names.len()) + entries.len();
+    let head = bitmap_len(schema.names.len()) + entries.len();
     // One exact allocation (boxing the buffer then copies nothing), written through a slice.
     let start = out.len();
     out.reserve_exact(head + data);
@@ -134,8 +119,8 @@ struct Place {
 }
 
 impl Places {
-    fn new(shape: &Shape, len: usize) -> Places {
-        let bitmap = bitmap_len(shape.names.len());
+    fn new(schema: &Schema, len: usize) -> Places {
+        let bitmap = bitmap_len(schema.names.len());
         Places { bitmap, len, next: 0, stat: 0, data: bitmap + len }
     }
 
@@ -163,7 +148,7 @@ impl Places {
 /// Decodes packed entries in stat order.
 pub struct Entries<'a> {
     packed: &'a [u8],
-    shape: &'a Shape,
+    schema: &'a Schema,
     places: Places,
 }
 
@@ -181,7 +166,7 @@ impl Iterator for Entries<'_> {
         if stored & EXPLICIT_RANGE != 0 {
             (e.min, e.max) = (f64::from_bits(word(data)), f64::from_bits(word(data + 8)));
         } else {
-            (e.min, e.max) = self.shape.default_ranges[stat.index()].expect("encoded as default");
+            (e.min, e.max) = self.schema.default_ranges[stat.index()].expect("encoded as default");
         }
         Some(e)
     }
@@ -195,45 +180,45 @@ impl Iterator for Entries<'_> {
 impl ExactSizeIterator for Entries<'_> {}
 
 impl Snapshot {
-    /// `entries` are sorted by stat id, each of a stat of `shape`.
+    /// `entries` are sorted by stat id, each of a stat of `schema`.
     pub(crate) fn new(
         version: i64,
         entries: &[Entry],
         context: BTreeMap<String, ModifierPack>,
-        shape: Arc<Shape>,
+        schema: Arc<Schema>,
     ) -> Self {
         let mut packed = Vec::new();
-        encode(entries, &shape, &mut packed);
-        Snapshot { version, len: entries.len() as u32, packed: packed.into_boxed_slice(), context, shape }
+        encode(entries, &schema, &mut packed);
+        Snapshot { version, len: entries.len() as u32, packed: packed.into_boxed_slice(), context, schema }
     }
 
-    /// Replaces the entries (sorted by stat id) and the shape, reusing the allocation when
+    /// Replaces the entries (sorted by stat id) and the schema, reusing the allocation when
     /// the size is unchanged; `buf` is scratch space.
-    pub(crate) fn set_entries(&mut self, entries: &[Entry], shape: Arc<Shape>, buf: &mut Vec<u8>) {
+    pub(crate) fn set_entries(&mut self, entries: &[Entry], schema: Arc<Schema>, buf: &mut Vec<u8>) {
         buf.clear();
-        encode(entries, &shape, buf);
+        encode(entries, &schema, buf);
         if buf.len() == self.packed.len() {
             self.packed.copy_from_slice(buf);
         } else {
             self.packed = buf.as_slice().into();
         }
         self.len = entries.len() as u32;
-        self.shape = shape;
+        self.schema = schema;
     }
 
     /// Whether `stat` has an entry.
     pub fn has_entry(&self, stat: StatId) -> bool {
-        stat.index() < self.shape.names.len() && self.packed[stat.index() / 8] >> (stat.index() % 8) & 1 == 1
+        stat.index() < self.schema.names.len() && self.packed[stat.index() / 8] >> (stat.index() % 8) & 1 == 1
     }
 
-    /// Overwrites the entries of `updates` (sorted by stat id) in place and takes `shape`,
+    /// Overwrites the entries of `updates` (sorted by stat id) in place and takes `schema`,
     /// when that changes no size and no encoding: each update's stat has an entry with the
-    /// same flags and the same range stored or implied, and both shapes have the same
+    /// same flags and the same range stored or implied, and both schemas have the same
     /// default ranges. Otherwise returns false and changes nothing.
-    pub(crate) fn patch(&mut self, updates: &[Entry], shape: &Arc<Shape>) -> bool {
-        let same_defaults = Arc::ptr_eq(&self.shape, shape)
-            || (self.shape.default_ranges.len() == shape.default_ranges.len()
-                && self.shape.default_ranges.iter().zip(&shape.default_ranges).all(|(a, b)| {
+    pub(crate) fn patch(&mut self, updates: &[Entry], schema: &Arc<Schema>) -> bool {
+        let same_defaults = Arc::ptr_eq(&self.schema, schema)
+            || (self.schema.default_ranges.len() == schema.default_ranges.len()
+                && self.schema.default_ranges.iter().zip(&schema.default_ranges).all(|(a, b)| {
                     let bits = |r: &Option<(f64, f64)>| r.map(|(lo, hi)| (lo.to_bits(), hi.to_bits()));
                     bits(a) == bits(b)
                 }));
@@ -242,11 +227,11 @@ impl Snapshot {
         }
         // Where each update goes, if it keeps its encoding: all are found and checked, in one
         // walk over the bitmap and flags, before any number is written.
-        let mut walk = Places::new(&self.shape, self.len as usize);
+        let mut walk = Places::new(&self.schema, self.len as usize);
         let mut places = Vec::with_capacity(updates.len());
         for u in updates {
             let place = std::iter::from_fn(|| walk.next(&self.packed)).find(|p| p.stat >= u.stat);
-            let explicit = !shape.is_default(u);
+            let explicit = !schema.is_default(u.stat, u.min, u.max);
             let stored = u.flags | if explicit { EXPLICIT_RANGE } else { 0 };
             match place.filter(|p| p.stat == u.stat && p.stored == stored) {
                 Some(p) => places.push((p.data, explicit)),
@@ -266,13 +251,13 @@ impl Snapshot {
                 put(u.max);
             }
         }
-        self.shape = shape.clone();
+        self.schema = schema.clone();
         true
     }
 
     /// The entries in stat order.
     pub fn entries(&self) -> Entries<'_> {
-        Entries { packed: &self.packed, shape: &self.shape, places: Places::new(&self.shape, self.len as usize) }
+        Entries { packed: &self.packed, schema: &self.schema, places: Places::new(&self.schema, self.len as usize) }
     }
 
     /// The number of entries.
@@ -294,7 +279,7 @@ impl Snapshot {
     }
 
     fn id(&self, name: &str) -> Option<StatId> {
-        self.shape.names.iter().position(|n| n == name).map(|i| StatId(i as u32))
+        self.schema.names.iter().position(|n| n == name).map(|i| StatId(i as u32))
     }
 
     /// The value of a stat by name, if it has one.
@@ -308,7 +293,7 @@ impl Snapshot {
     }
 
     pub fn name(&self, stat: StatId) -> &str {
-        &self.shape.names[stat.index()]
+        &self.schema.names[stat.index()]
     }
 
     /// Applies the named context pack to a base value (spec §6).
@@ -367,7 +352,7 @@ mod tests {
 
     #[test]
     fn packed_entries_round_trip() {
-        let shape = Arc::new(Shape {
+        let schema = Arc::new(Schema {
             names: (0..11).map(|i| format!("s{i}")).collect(),
             default_ranges: (0..11).map(|i| (i % 2 == 0).then_some((0.0, 10.0))).collect(),
         });
@@ -379,7 +364,7 @@ mod tests {
             e(8, HAS_VALUE, 3.0, -0.0, 10.0),                     // -0 is not the default 0
             e(10, DERIVED | HAS_VALUE, 5.0, 0.0, 10.0),           // past the first bitmap byte
         ];
-        let mut snap = Snapshot::new(7, &entries, BTreeMap::new(), shape.clone());
+        let mut snap = Snapshot::new(7, &entries, BTreeMap::new(), schema.clone());
         let back: Vec<Entry> = snap.entries().collect();
         assert_eq!(back.len(), entries.len());
         assert!(back.iter().zip(&entries).all(|(a, b)| a.same_bits(b)), "{back:?}");
@@ -390,22 +375,22 @@ mod tests {
         // In place: new numbers with the same flags and range encoding.
         let before = snap.clone();
         let moved = [e(1, HAS_VALUE | DERIVED, 7.0, -2.0, 3.0), e(8, HAS_VALUE, 4.0, 1.0, 10.0)];
-        assert!(snap.patch(&moved, &shape));
+        assert!(snap.patch(&moved, &schema));
         let now: Vec<Entry> = snap.entries().collect();
         assert!(now[1].same_bits(&moved[0]) && now[3].same_bits(&moved[1]) && now[4].same_bits(&entries[4]));
         // Not in place: a range that becomes the default, a flag, a stat without an entry,
         // other default ranges. Nothing changes.
         let mut kept = before.clone();
         for refused in [e(8, HAS_VALUE, 4.0, 0.0, 10.0), e(0, 0, 0.0, 0.0, 10.0), e(9, HAS_VALUE, 1.0, 0.0, 10.0)] {
-            assert!(!kept.patch(&[refused], &shape), "{refused:?}");
+            assert!(!kept.patch(&[refused], &schema), "{refused:?}");
             assert_eq!(kept, before);
         }
-        let other = Arc::new(Shape { names: shape.names.clone(), default_ranges: vec![None; 11].into() });
+        let other = Arc::new(Schema { names: schema.names.clone(), default_ranges: vec![None; 11].into() });
         assert!(!kept.patch(&moved, &other));
         assert_eq!(kept, before);
 
         let mut buf = Vec::new();
-        snap.set_entries(&entries[..2], shape, &mut buf);
+        snap.set_entries(&entries[..2], schema, &mut buf);
         assert_eq!(snap.len(), 2);
         assert!(snap.entries().zip(&entries).all(|(a, b)| a.same_bits(b)));
     }

@@ -556,7 +556,7 @@ pub fn differential(data: &[u8]) {
     let interp = Engine::new(&rules, Backend::Interpreter).expect("interpreter");
     let jit = match chunk {
         0 => Engine::new(&rules, Backend::Jit),
-        k => Engine::jit_chunked(&rules, k),
+        k => Engine::jit_with_function_size(&rules, k),
     }
     .unwrap_or_else(|e| panic!("the JIT rejects rules that checked clean: {e}\n{text}"));
     let want = interp.evaluate_batch(&actors);
@@ -564,9 +564,8 @@ pub fn differential(data: &[u8]) {
     assert_same(&want, &got, "batch", &text, &actors);
     let one: Results = actors.iter().map(|a| jit.evaluate(a)).collect();
     assert_same(&want, &one, "one by one", &text, &actors);
-    if let Some(layout) = jit.layout(&jit.prepare_batch(&actors)) {
-        assert_same(&want, &jit.evaluate_layout(&layout), "laid out", &text, &actors);
-    }
+    let layout = jit.layout(&jit.prepare(&actors));
+    assert_same(&want, &jit.evaluate_batch(&layout), "laid out", &text, &actors);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -607,7 +606,7 @@ pub fn actor_input(data: &[u8]) {
         if let Some((id, prepared)) = interp.prepare_json(text, &limits) {
             let actor = parsed.as_ref().expect("taken straight from JSON, yet it does not parse");
             assert!(id == actor.id, "ids differ: {id:?} vs {:?}", actor.id);
-            assert!(Ok(prepared) == interp.prepare(actor), "prepared straight from JSON differs");
+            assert!(Ok(prepared) == interp.prepare_actor(actor), "prepared straight from JSON differs");
         }
         // The depth limit holds as if every document were scanned before it is parsed
         // (typed actors that account for all their brackets are not scanned), also at the

@@ -9,7 +9,8 @@
 
 mod json;
 
-use crate::input::{Actor, ModifierPack};
+use crate::diag::did_you_mean_suffix;
+use crate::input::{Actor, InputError, ModifierPack};
 use crate::ir::{Ir, LayerId, Mode, StatId};
 pub use json::prepare_json;
 use serde::Serialize;
@@ -68,34 +69,6 @@ pub struct Prepared {
     pub layers: Vec<LayerCaps>,
     /// Combined context packs by name (spec §6).
     pub context: BTreeMap<String, ModifierPack>,
-}
-
-/// A bad actor: which one, where, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputError {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// Index of the subsystem and its `meta.system`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subsystem: Option<String>,
-    /// JSON path of the field, e.g. `subsystems[1].caps[0].mode`.
-    pub field: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(a) = &self.actor {
-            write!(f, "actor `{a}`: ")?;
-        }
-        if let Some(s) = &self.subsystem {
-            write!(f, "subsystem {s}: ")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
-        }
-        f.write_str(&self.message)
-    }
 }
 
 fn valid_dimension(n: &str) -> bool {
@@ -489,18 +462,11 @@ impl Reduce {
 
 fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     // Declared names are valid by construction (E0310), so only a miss needs the pattern.
-    if let Some(&id) = ir.stat_ids.get(name) {
-        return Ok(id);
-    }
-    if !valid_dimension(name) {
-        return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
-    }
-    ir.stat_ids.get(name).copied().ok_or_else(|| {
-        let mut m = format!("unknown dimension `{name}`");
-        if let Some(s) = crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())) {
-            m.push_str(&format!(" (did you mean `{s}`?)"));
+    ir.find_stat(name).map_err(|suggestion| {
+        if !valid_dimension(name) {
+            return format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)");
         }
-        m
+        format!("unknown dimension `{name}`{}", did_you_mean_suffix(suggestion))
     })
 }
 
@@ -556,9 +522,5 @@ fn realm_given(ir: &Ir, layer: LayerId, realm: Option<&str>) -> bool {
 }
 
 fn unknown_bucket(ir: &Ir, name: &str) -> String {
-    let mut m = format!("unknown bucket `{name}`");
-    if let Some(s) = crate::check::did_you_mean(name, ir.buckets.iter().map(|b| b.name.as_str())) {
-        m.push_str(&format!(" (did you mean `{s}`?)"));
-    }
-    m
+    format!("unknown bucket `{name}`{}", did_you_mean_suffix(ir.find_bucket(name).err().flatten()))
 }

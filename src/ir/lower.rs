@@ -14,7 +14,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         policy: None,
         unscoped: None,
         nodes: Vec::new(),
-        shape: Default::default(),
+        schema: Default::default(),
         slot_base: Vec::new(),
         stat_ids: NameMap::default(),
         bucket_ids: NameMap::default(),
@@ -136,7 +136,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     let default_ranges =
         ir.stats.iter().map(|s| Some((constant(s.min, f64::NEG_INFINITY)?, constant(s.max, f64::INFINITY)?))).collect();
     let names = ir.stats.iter().map(|s| s.name.clone()).collect();
-    ir.shape = std::sync::Arc::new(crate::snapshot::Shape { names, default_ranges });
+    ir.schema = std::sync::Arc::new(super::Schema { names, default_ranges });
     ir
 }
 

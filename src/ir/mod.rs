@@ -12,6 +12,7 @@ mod names;
 pub use dump::{dump, expr_text, fold_name, operator_name};
 pub use lower::lower;
 
+use crate::diag::{did_you_mean, did_you_mean_suffix};
 use crate::source::Span;
 use crate::syntax::Category;
 pub use names::NameMap;
@@ -171,6 +172,37 @@ pub struct Layer {
     pub span: Span,
 }
 
+/// The snapshots' schema: what every snapshot of one rule set shares: stat names, and each stat's range when no
+/// cap narrows it (when the rules give it as constants), which snapshots do not store.
+#[derive(Debug, Default)]
+pub struct Schema {
+    pub names: Box<[String]>,
+    pub default_ranges: Box<[Option<(f64, f64)>]>,
+}
+
+impl Schema {
+    /// Whether `(min, max)` is `stat`'s constant range, bit for bit.
+    pub fn is_default(&self, stat: StatId, min: f64, max: f64) -> bool {
+        matches!(self.default_ranges.get(stat.index()), Some(Some((lo, hi)))
+            if lo.to_bits() == min.to_bits() && hi.to_bits() == max.to_bits())
+    }
+}
+
+/// A stat name the rule set does not declare, with the closest declared one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStat {
+    pub name: String,
+    pub suggestion: Option<String>,
+}
+
+impl std::fmt::Display for UnknownStat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown stat `{}`{}", self.name, did_you_mean_suffix(self.suggestion.as_deref()))
+    }
+}
+
+impl std::error::Error for UnknownStat {}
+
 #[derive(Debug, Clone)]
 pub struct Ir {
     pub stats: Vec<Stat>,
@@ -181,7 +213,7 @@ pub struct Ir {
     pub unscoped: Option<LayerId>,
     pub nodes: Vec<Node>,
     /// Stat names and constant ranges by id, shared with every snapshot.
-    pub shape: std::sync::Arc<crate::snapshot::Shape>,
+    pub schema: std::sync::Arc<Schema>,
     /// Dense numbering of every (stat, pipeline position): the slots of stat `s` are
     /// `slot_base[s] ..` (an operator stat has one); the last entry is the total.
     pub slot_base: Vec<u32>,
@@ -210,6 +242,24 @@ impl Ir {
 
     pub fn pipeline(&self, id: PipelineId) -> &Pipeline {
         &self.pipelines[id.index()]
+    }
+
+    /// The stat named `name`, or the closest declared name (did you mean) when there is none.
+    pub fn find_stat(&self, name: &str) -> Result<StatId, Option<&str>> {
+        self.stat_ids.get(name).copied().ok_or_else(|| did_you_mean(name, self.stats.iter().map(|s| s.name.as_str())))
+    }
+
+    /// [`Ir::find_stat`] as an error that says what is wrong.
+    pub fn resolve_stat(&self, name: &str) -> Result<StatId, UnknownStat> {
+        self.find_stat(name).map_err(|s| UnknownStat { name: name.to_string(), suggestion: s.map(str::to_string) })
+    }
+
+    /// The bucket named `name`, or the closest declared name when there is none.
+    pub fn find_bucket(&self, name: &str) -> Result<BucketId, Option<&str>> {
+        self.bucket_ids
+            .get(name)
+            .copied()
+            .ok_or_else(|| did_you_mean(name, self.buckets.iter().map(|b| b.name.as_str())))
     }
 
     pub fn stat_ids(&self) -> impl Iterator<Item = StatId> + use<> {

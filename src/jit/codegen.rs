@@ -11,39 +11,17 @@
 //! `if` then a select. Per-lane errors are recorded branch-free in the output's error words:
 //! each lane keeps its smallest error code, which is its first failing check in id order.
 
-use super::family;
-use super::layout::{
-    SLOT_COUNTS, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE, STAT_VALUED,
-    Shape, record_words,
+use super::abi::{
+    self, Dims, SLOT_COUNTS, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE,
+    STAT_VALUED, UNROLLED, error_code, record_words,
 };
+use super::family;
 use crate::eval::Phase;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, StatId, UnOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, F64X2, I64, I64X2};
 use cranelift_codegen::ir::{AbiParam, FuncRef, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-
-/// The error code of a failed check: 0 means no error.
-pub(crate) fn error_code(stat: StatId, phase: Phase) -> i64 {
-    let p = match phase {
-        Phase::RangeMin => 0,
-        Phase::RangeMax => 1,
-        Phase::Formula => 2,
-        Phase::Value => 3,
-    };
-    stat.0 as i64 * 4 + p + 1
-}
-
-pub(crate) fn decode_error(code: i64) -> (StatId, Phase) {
-    let c = code - 1;
-    let phase = match c % 4 {
-        0 => Phase::RangeMin,
-        1 => Phase::RangeMax,
-        2 => Phase::Formula,
-        _ => Phase::Value,
-    };
-    (StatId((c / 4) as u32), phase)
-}
 
 /// The `pow`, `exp` and `ln` functions, imported into the function being built.
 pub(crate) struct Libm {
@@ -55,7 +33,7 @@ pub(crate) struct Libm {
 pub(crate) struct Translator<'a, 'b> {
     pub b: FunctionBuilder<'b>,
     pub ir: &'a Ir,
-    pub shape: &'a Shape,
+    pub dims: &'a Dims,
     pub libm: Libm,
     pipelines: Vec<(Mode, FuncRef)>,
     slots: Value,
@@ -83,11 +61,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub fn new(
         b: FunctionBuilder<'b>,
         ir: &'a Ir,
-        shape: &'a Shape,
+        dims: &'a Dims,
         libm: Libm,
         pipelines: Vec<(Mode, FuncRef)>,
     ) -> Self {
-        let (t, _) = Self::start(b, ir, shape, libm, pipelines, |p| [p[0], p[1], p[2], p[3], p[4]]);
+        let (t, _) = Self::start(b, ir, dims, libm, pipelines, |p| [p[0], p[1], p[2], p[3], p[4]]);
         t
     }
 
@@ -95,7 +73,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn start(
         mut b: FunctionBuilder<'b>,
         ir: &'a Ir,
-        shape: &'a Shape,
+        dims: &'a Dims,
         libm: Libm,
         pipelines: Vec<(Mode, FuncRef)>,
         pointers: fn(&[Value]) -> [Value; 5],
@@ -112,7 +90,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let t = Translator {
             b,
             ir,
-            shape,
+            dims,
             libm,
             pipelines,
             slots,
@@ -146,13 +124,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub fn pipeline_function(
         b: FunctionBuilder<'b>,
         ir: &'a Ir,
-        shape: &'a Shape,
+        dims: &'a Dims,
         libm: Libm,
         mode: Mode,
         config: cranelift_codegen::isa::TargetFrontendConfig,
     ) {
         // Only `values`, `caps` and `out` are read through the translator's own pointers.
-        let (mut t, p) = Self::start(b, ir, shape, libm, Vec::new(), |p| [p[3], p[4], p[0], p[1], p[2]]);
+        let (mut t, p) = Self::start(b, ir, dims, libm, Vec::new(), |p| [p[3], p[4], p[0], p[1], p[2]]);
         let at = |base| At { base, offset: 0 };
         let value = t.pipeline(mode, StatAt { slots: at(p[3]), stat: at(p[4]), out: at(p[5]) }, p[6], p[7], p[8], p[9]);
         t.b.ins().return_(&[value]);
@@ -297,7 +275,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Byte offset of the error words (code, then the value that failed) in `out`.
     fn error_offset(&self) -> i32 {
-        self.shape.stats as i32 * STAT_OUT_WORDS as i32 * 8
+        self.dims.stats as i32 * STAT_OUT_WORDS as i32 * 8
     }
 
     /// Mask of lanes where `v` is NaN or infinite.
@@ -364,7 +342,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let pinf = self.splat(f64::INFINITY);
         self.b.def_var(min_var, ninf);
         self.b.def_var(max_var, pinf);
-        if self.shape.layers > 0 {
+        if self.dims.layers > 0 {
             let policy = self.ir.policy();
             let stride = record_words(policy) as i64 * 8;
             let min_locked = self.b.declare_var(I64X2);
@@ -610,7 +588,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             None => self.splat(stat.default.unwrap_or(0.0)),
         };
-        let slots = At { base: self.slots, offset: self.shape.slot_base[id.index()] as i32 * SLOT_SIZE };
+        let slots = At { base: self.slots, offset: self.dims.slot_base[id.index()] as i32 * SLOT_SIZE };
         let out = At { base: self.out, offset: id.index() as i32 * STAT_OUT_WORDS as i32 * 8 };
         let code = self.splat_i(error_code(id, Phase::Value));
         let value = match self.pipelines.iter().find(|(m, _)| *m == stat.mode) {
@@ -627,22 +605,22 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// Emits one family: a loop over its rows, each one member stat evaluated by one shared
-    /// body (the [`family::Row`] gives the member's bounds, base value, error code and where
+    /// body (the [`abi::Row`] gives the member's bounds, base value, error code and where
     /// its descriptors and output words are).
-    pub fn family(&mut self, mode: Mode, rows: &[family::Row]) {
+    pub fn family(&mut self, mode: Mode, rows: &[abi::Row]) {
         let ptr = self.b.func.dfg.value_type(self.values);
         let first = self.b.ins().iconst(ptr, rows.as_ptr() as i64);
         let end = self.b.ins().iconst(ptr, rows.as_ptr_range().end as i64);
-        self.records(first, end, family::ROW_SIZE as i64, !rows.is_empty(), |t, row| {
+        self.records(first, end, abi::ROW_SIZE as i64, !rows.is_empty(), |t, row| {
             let field = |t: &mut Self, o: usize| t.b.ins().load(I64, mem(), row, o as i32);
-            let (slots, stat, out) = (field(t, family::SLOTS), field(t, family::STAT), field(t, family::OUT));
+            let (slots, stat, out) = (field(t, abi::SLOTS), field(t, abi::STAT), field(t, abi::OUT));
             let slots = t.b.ins().iadd(t.slots, slots);
             let stat = t.b.ins().iadd(t.stats, stat);
             let out = t.b.ins().iadd(t.out, out);
-            let lo = t.b.ins().load(F64X2, mem(), row, family::LO as i32);
-            let hi = t.b.ins().load(F64X2, mem(), row, family::HI as i32);
-            let base = t.b.ins().load(F64X2, mem(), row, family::BASE as i32);
-            let code = t.b.ins().load(I64X2, mem(), row, family::CODE as i32);
+            let lo = t.b.ins().load(F64X2, mem(), row, abi::LO as i32);
+            let hi = t.b.ins().load(F64X2, mem(), row, abi::HI as i32);
+            let base = t.b.ins().load(F64X2, mem(), row, abi::BASE as i32);
+            let code = t.b.ins().load(I64X2, mem(), row, abi::CODE as i32);
             let at = |base| At { base, offset: 0 };
             t.pipeline(mode, StatAt { slots: at(slots), stat: at(stat), out: at(out) }, base, lo, hi, code);
         });
@@ -742,9 +720,6 @@ enum GatherAt {
     Fixed(usize),
     Offset(Value),
 }
-
-/// Elements of a slot folded without a loop (see [`Translator::fold`]).
-pub(crate) const UNROLLED: usize = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Combine {

@@ -9,39 +9,10 @@
 //! function ([`plan`]). The error check keeps each lane's smallest error code, so the first
 //! failing stat in id order is reported whatever the order of evaluation.
 
-use super::codegen::error_code;
-use super::layout::{SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, Shape};
+use super::abi::{Dims, Row, SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, error_code};
 use crate::eval::Phase;
 use crate::ir::{Expr, Ir, Mode, StatId};
-use std::mem::offset_of;
 use std::ops::Range;
-
-/// One member of a family: what its body needs besides the family's mode. Each number is
-/// stored twice, one per lane, so the kernel loads it as a vector.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Row {
-    lo: [f64; 2],
-    hi: [f64; 2],
-    /// The default, else 0.
-    base: [f64; 2],
-    /// The error code of a failed value.
-    code: [i64; 2],
-    /// Byte offsets from a pair's slot descriptors, stat descriptors and output words.
-    slots: i64,
-    stat: i64,
-    out: i64,
-    _pad: i64,
-}
-
-pub(crate) const ROW_SIZE: usize = size_of::<Row>();
-pub(crate) const LO: usize = offset_of!(Row, lo);
-pub(crate) const HI: usize = offset_of!(Row, hi);
-pub(crate) const BASE: usize = offset_of!(Row, base);
-pub(crate) const CODE: usize = offset_of!(Row, code);
-pub(crate) const SLOTS: usize = offset_of!(Row, slots);
-pub(crate) const STAT: usize = offset_of!(Row, stat);
-pub(crate) const OUT: usize = offset_of!(Row, out);
 
 /// What one native function evaluates, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +42,7 @@ pub(crate) fn fixed_bound(ir: &Ir, e: Option<Expr>, absent: f64) -> Option<f64> 
 /// Groups `ir`'s stats into families (of two or more members) and the rest, then into
 /// functions of at most `per_function` units: families first, then the other stats in id
 /// order.
-pub(crate) fn plan(ir: &Ir, shape: &Shape, per_function: usize) -> Plan {
+pub(crate) fn plan(ir: &Ir, dims: &Dims, per_function: usize) -> Plan {
     let mut families: Vec<(Mode, Vec<(StatId, Row)>)> = Vec::new();
     let mut alone = Vec::new();
     for id in ir.stat_ids() {
@@ -88,7 +59,7 @@ pub(crate) fn plan(ir: &Ir, shape: &Shape, per_function: usize) -> Plan {
             hi: [hi; 2],
             base: [base; 2],
             code: [code; 2],
-            slots: shape.slot_base[id.index()] as i64 * SLOT_SIZE as i64,
+            slots: dims.slot_base[id.index()] as i64 * SLOT_SIZE as i64,
             stat: id.index() as i64 * STAT_SIZE as i64,
             out: (id.index() * STAT_OUT_WORDS * 8) as i64,
             _pad: 0,

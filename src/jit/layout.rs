@@ -11,111 +11,32 @@
 //! Caps live in the cap pool, one record per layer that either lane caps (in layer id order;
 //! a lane without that layer gets an unbounded record), only for pairs where a lane has caps.
 
-use super::codegen::UNROLLED;
+use super::abi::{Dims, SlotDesc, StatDesc, UNROLLED, record_words};
 use crate::ingest::{LayerCaps, Prepared, Side};
-use crate::ir::{Ir, Mode, Policy};
+use crate::ir::{Ir, Policy};
 use crate::num;
 use crate::snapshot::HAS_VALUE;
 use std::collections::BTreeMap;
-use std::mem::offset_of;
-
-/// One (stat, bucket position) of one lane pair.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SlotDesc {
-    /// Contributions per lane.
-    pub counts: [u32; 2],
-    /// Per lane, byte offset of its first contribution in the value pool.
-    pub start: [u32; 2],
-}
-
-/// One stat of one lane pair.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct StatDesc {
-    /// All ones when the lane has an entry for the stat (a value or caps); the kernel
-    /// sign-extends each lane's mask to 64 bits.
-    pub entry: [i32; 2],
-    /// All ones when the lane has a value (contributions, a formula or a default).
-    pub valued: [i32; 2],
-    /// Byte offset into the cap pool of the first record (0 when there are none).
-    pub caps: u32,
-    /// Bytes of layer records at `caps` (see [`record_words`]).
-    pub caps_len: u32,
-}
-
-pub(crate) const SLOT_SIZE: i32 = size_of::<SlotDesc>() as i32;
-pub(crate) const STAT_SIZE: i32 = size_of::<StatDesc>() as i32;
-/// Field offsets, for the kernel's loads.
-pub(crate) const SLOT_COUNTS: i32 = offset_of!(SlotDesc, counts) as i32;
-pub(crate) const SLOT_START: i32 = offset_of!(SlotDesc, start) as i32;
-pub(crate) const STAT_ENTRY: i32 = offset_of!(StatDesc, entry) as i32;
-pub(crate) const STAT_VALUED: i32 = offset_of!(StatDesc, valued) as i32;
-pub(crate) const STAT_CAPS: i32 = offset_of!(StatDesc, caps) as i32;
-pub(crate) const STAT_CAPS_LEN: i32 = offset_of!(StatDesc, caps_len) as i32;
-/// u64 words per layer record: the layer's max cap and min cap, then (for
-/// `prioritized_override` only) max.has_override, min.has_override — each two lanes. A cap
-/// is its side's candidate and hard cap already combined (`fmin` for max, `fmax` for min),
-/// the first step of `eval::layer_range`, done here with the same function.
-pub(crate) fn record_words(policy: Policy) -> usize {
-    match policy {
-        Policy::Intersect => 4,
-        Policy::PrioritizedOverride => 8,
-    }
-}
 
 const UNBOUNDED: LayerCaps = LayerCaps {
     layer: crate::ir::LayerId(0),
     max: Side { candidate: f64::INFINITY, hard: f64::INFINITY, has_override: false },
     min: Side { candidate: f64::NEG_INFINITY, hard: f64::NEG_INFINITY, has_override: false },
 };
-/// u64 words of output per stat and pair: value, min, max — each two lanes.
-pub(crate) const STAT_OUT_WORDS: usize = 6;
-/// Output words per pair after the stats: error code (i64 × 2) and offending value (f64 × 2).
-pub(crate) const ERR_WORDS: usize = 4;
-
-/// Static shape of a rule set's layout (shared by the code generator and the batch builder).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Shape {
-    /// First slot of each stat, then the number of slots.
-    pub slot_base: Vec<u32>,
-    pub slots: u32,
-    pub stats: u32,
-    pub layers: u32,
-}
-
-impl Shape {
-    pub fn new(ir: &Ir) -> Shape {
-        let mut slot_base = Vec::with_capacity(ir.stats.len() + 1);
-        let mut slots = 0;
-        for s in &ir.stats {
-            slot_base.push(slots);
-            slots += match s.mode {
-                Mode::Pipeline(p) => ir.pipeline(p).buckets.len() as u32,
-                Mode::Operator(_) => 1,
-            };
-        }
-        slot_base.push(slots);
-        Shape { slot_base, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
-    }
-
-    pub fn out_words(&self) -> usize {
-        self.stats as usize * STAT_OUT_WORDS + ERR_WORDS
-    }
-}
-
 /// Per-actor data the snapshot needs besides the numbers.
 #[derive(Debug, Clone)]
 pub(crate) struct ActorMeta {
     pub version: i64,
     pub context: BTreeMap<String, crate::input::ModifierPack>,
-    /// Range into [`Layout::entries`].
+    /// Range into [`ChunkLayout::entries`].
     pub entries: (u32, u32),
 }
 
-/// A batch of prepared actors laid out for the kernel.
+/// One parallel task's prepared actors laid out for the kernel.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Layout {
+pub(crate) struct ChunkLayout {
+    /// The address of the `Ir` it was laid out for (see [`ChunkLayout::fill`]).
+    pub rules: usize,
     pub lanes: usize,
     pub pairs: usize,
     pub slots: Vec<SlotDesc>,
@@ -175,17 +96,22 @@ fn mask32(b: bool) -> i32 {
     if b { -1 } else { 0 }
 }
 
-impl Layout {
-    /// Lays out `actors` (possibly none) for the rule set `ir` with shape `shape`.
-    pub fn new(ir: &Ir, shape: &Shape, actors: &[&Prepared]) -> Layout {
-        let mut l = Layout::default();
-        l.fill(ir, shape, actors);
-        l
+impl ChunkLayout {
+    /// Bytes the kernels read: (slot descriptors, stat descriptors, contributions, caps).
+    pub fn kernel_bytes(&self) -> [usize; 4] {
+        [
+            size_of_val(&self.slots[..]),
+            size_of_val(&self.stats[..]),
+            size_of_val(&self.values[..]),
+            size_of_val(&self.caps[..]),
+        ]
     }
 
-    /// Lays out `actors` into `self`, reusing its buffers.
-    pub fn fill(&mut self, ir: &Ir, shape: &Shape, actors: &[&Prepared]) {
+    /// Lays out `actors` into `self` for the rule set `ir` with dimensions `dims` (which
+    /// must be `ir`'s), reusing its buffers.
+    pub fn fill(&mut self, ir: &Ir, dims: &Dims, actors: &[&Prepared]) {
         let l = self;
+        l.rules = std::ptr::from_ref(ir) as usize;
         l.lanes = actors.len();
         l.pairs = l.lanes.div_ceil(2);
         let pairs = l.pairs;
@@ -195,8 +121,8 @@ impl Layout {
         l.caps.clear();
         l.actors.clear();
         l.entries.clear();
-        l.slots.reserve(pairs * shape.slots as usize);
-        l.stats.reserve(pairs * shape.stats as usize);
+        l.slots.reserve(pairs * dims.slots as usize);
+        l.stats.reserve(pairs * dims.stats as usize);
         let values: usize = actors.iter().map(|p| p.values.len()).sum();
         // The kernel reads up to `max(UNROLLED, longest run)` elements from any start; no
         // run is longer than its actor's contributions.
@@ -243,22 +169,22 @@ impl Layout {
                     }
                 }
             }
-            l.push_pair(ir, shape, [&sa, &sb], [a, b.unwrap_or(&empty)]);
+            l.push_pair(ir, dims, [&sa, &sb], [a, b.unwrap_or(&empty)]);
         }
         l.values.resize(l.values.len() + slack, 0.0);
     }
 
-    fn push_pair(&mut self, ir: &Ir, shape: &Shape, lane: [&[LaneStat]; 2], prep: [&Prepared; 2]) {
+    fn push_pair(&mut self, ir: &Ir, dims: &Dims, lane: [&[LaneStat]; 2], prep: [&Prepared; 2]) {
         let prioritized = ir.policy() == Policy::PrioritizedOverride;
         let first_slot = self.slots.len();
-        self.slots.resize(first_slot + shape.slots as usize, SlotDesc::default());
+        self.slots.resize(first_slot + dims.slots as usize, SlotDesc::default());
         let slots = &mut self.slots[first_slot..];
         for k in 0..2 {
             let values = &prep[k].values;
             let base = self.values.len();
             self.values.extend_from_slice(values);
             for (i, ls) in lane[k].iter().enumerate() {
-                let (first, end) = (shape.slot_base[i], shape.slot_base[i + 1]);
+                let (first, end) = (dims.slot_base[i], dims.slot_base[i + 1]);
                 for g in ls.groups {
                     // Prepared actors come from ingest; a hand-made one must still never make
                     // the kernel read outside the pool.

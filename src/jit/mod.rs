@@ -3,15 +3,14 @@
 //! (one per `F64X2` lane); families first, then the other stats in id order.
 //!
 //! - [`Compiled`] owns the generated code (one `JITModule` per rule set, freed on drop).
-//! - [`Batch`] is a batch of prepared actors laid out structure-of-arrays for the kernel
-//!   (module `layout`): build it once ([`Compiled::batch`]), evaluate it as often as needed
-//!   ([`Compiled::evaluate`]: no ingest, no layout).
-//! - [`Compiled::evaluate_prepared`] lays out and evaluates chunk by chunk in per-thread
-//!   buffers (the path of `Engine::evaluate_prepared_batch`); [`Compiled::evaluate_actors`]
-//!   ingests each chunk first (the path of `Engine::evaluate_batch`).
+//! - [`ChunkLayout`] is one parallel task's prepared actors laid out structure-of-arrays for
+//!   the kernel (module `layout`); [`Compiled::lay_out`] fills one.
+//! - [`Compiled::snapshots`] and [`Compiled::values`] run the kernel over every lane pair of
+//!   a layout and turn each lane into exactly the result the interpreter returns (same
+//!   snapshot bits, same `EvalError`).
 //!
-//! Both run the kernel over every lane pair (in parallel with rayon) and turn each lane into
-//! exactly the result the interpreter returns (same snapshot bits, same `EvalError`).
+//! The engine drives: it chunks batches, runs the chunks in parallel and places input errors;
+//! this module only evaluates one chunk. The contract with the generated code is `abi`.
 //!
 //! Invariant: every number goes through the same IEEE operation, in the same order, as in
 //! [`crate::eval`]; lanes never mix, so batch size and thread count never change a bit.
@@ -19,39 +18,34 @@
 //! Debugging: with `ACTORC_JIT_DUMP` set, compiling prints the CLIF, the code size and the
 //! machine code to stderr.
 
+mod abi;
 mod codegen;
 mod family;
 mod layout;
 
-use crate::engine::{ActorError, RowsMut, ValueTable};
 use crate::eval::EvalError;
-use crate::ingest::{InputError, Prepared};
+use crate::ingest::Prepared;
 use crate::input::Actor;
 use crate::ir::{Ir, Mode, StatId};
 use crate::snapshot::{Entry, Snapshot};
-use codegen::{Libm, Translator, decode_error};
+use abi::{Kernel, decode_error};
+use codegen::{Libm, Translator};
 use cranelift_codegen::ir::{AbiParam, FuncRef, Signature, UserFuncName};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
-use layout::{Layout, SlotDesc, StatDesc};
+pub(crate) use layout::ChunkLayout;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-/// The kernel: `(slots, stats, values, caps, out)` for one lane pair.
-type Kernel = unsafe extern "C" fn(*const SlotDesc, *const StatDesc, *const f64, *const u64, *mut u64);
-
 /// Stats compiled into one native function.
-const STATS_PER_FUNCTION: usize = 4;
-
-/// Actors per parallel task (32 lane pairs), and per layout of a [`Batch`].
-const ACTORS_PER_TASK: usize = 64;
+pub(crate) const STATS_PER_FUNCTION: usize = 4;
 
 /// A parallel task's reused buffers: layout, one pair's kernel output, a lane's entries.
 #[derive(Default)]
-struct Buffers {
-    layout: Layout,
+pub(crate) struct Buffers {
+    layout: ChunkLayout,
     out: Vec<u64>,
     entries: Vec<Entry>,
 }
@@ -84,18 +78,18 @@ fn import(func: &mut cranelift_codegen::ir::Function, id: FuncId, sig: Signature
 /// freed when the last owner drops it.
 pub struct Compiled {
     ir: Arc<Ir>,
-    shape: layout::Shape,
+    dims: abi::Dims,
     /// Kept only to free the code on drop (`JITModule` is `Send` but not `Sync`).
     module: Mutex<Option<JITModule>>,
     /// One function per few units (families first, then stats in id order), called in order.
     kernels: Vec<Kernel>,
     /// The family rows the kernels read by address (see [`family::Plan::rows`]).
-    _rows: Box<[family::Row]>,
+    _rows: Box<[abi::Row]>,
 }
 
 impl std::fmt::Debug for Compiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compiled").field("stats", &self.shape.stats).field("slots", &self.shape.slots).finish()
+        f.debug_struct("Compiled").field("stats", &self.dims.stats).field("slots", &self.dims.slots).finish()
     }
 }
 
@@ -110,19 +104,22 @@ impl Drop for Compiled {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// Why Cranelift could not compile a rule set: its own error, as the source.
+pub(crate) type CompileError = Box<dyn std::error::Error + Send + Sync>;
+
+fn err(e: impl std::error::Error + Send + Sync + 'static) -> CompileError {
+    Box::new(e)
 }
 
 impl Compiled {
     /// Compiles `ir` (`opt_level=speed`); the error is Cranelift's message.
-    pub fn new(ir: Arc<Ir>) -> Result<Compiled, String> {
+    pub fn new(ir: Arc<Ir>) -> Result<Compiled, CompileError> {
         Self::with_chunks(ir, STATS_PER_FUNCTION)
     }
 
     /// Like [`Compiled::new`], with at most `stats_per_function` units (stats or families)
     /// per native function.
-    pub fn with_chunks(ir: Arc<Ir>, stats_per_function: usize) -> Result<Compiled, String> {
+    pub fn with_chunks(ir: Arc<Ir>, stats_per_function: usize) -> Result<Compiled, CompileError> {
         let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
         let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
         let mut builder = JITBuilder::with_flags(&flags, default_libcall_names()).map_err(err)?;
@@ -130,10 +127,10 @@ impl Compiled {
         builder.symbol("actorc_exp", crate::num::exp as *const u8);
         builder.symbol("actorc_ln", crate::num::ln as *const u8);
         let mut module = JITModule::new(builder);
-        let shape = layout::Shape::new(&ir);
-        let plan = family::plan(&ir, &shape, stats_per_function);
-        match Self::build(&ir, &shape, &plan, &mut module) {
-            Ok(kernels) => Ok(Compiled { ir, shape, module: Mutex::new(Some(module)), kernels, _rows: plan.rows }),
+        let dims = abi::Dims::new(&ir);
+        let plan = family::plan(&ir, &dims, stats_per_function);
+        match Self::build(&ir, &dims, &plan, &mut module) {
+            Ok(kernels) => Ok(Compiled { ir, dims, module: Mutex::new(Some(module)), kernels, _rows: plan.rows }),
             Err(e) => {
                 // SAFETY: no function of this module was ever handed out or called.
                 unsafe { module.free_memory() };
@@ -144,10 +141,10 @@ impl Compiled {
 
     fn build(
         ir: &Ir,
-        shape: &layout::Shape,
+        dims: &abi::Dims,
         plan: &family::Plan,
         module: &mut JITModule,
-    ) -> Result<Vec<Kernel>, String> {
+    ) -> Result<Vec<Kernel>, CompileError> {
         let f64t = cranelift_codegen::ir::types::F64;
         let mut unary = module.make_signature();
         unary.params.push(AbiParam::new(f64t));
@@ -194,7 +191,7 @@ impl Compiled {
             .collect();
         let dump = std::env::var_os("ACTORC_JIT_DUMP").is_some();
         let (isa, config) = (module.isa(), module.target_config());
-        let compiled: Vec<Result<Function, String>> = jobs
+        let compiled: Vec<Result<Function, CompileError>> = jobs
             .par_iter()
             .enumerate()
             .map_init(
@@ -213,7 +210,7 @@ impl Compiled {
                                 .map(|&(m, id)| (m, import(&mut ctx.func, id, pipeline_sig.clone())))
                                 .collect();
                             let b = FunctionBuilder::new(&mut ctx.func, fctx);
-                            let mut t = Translator::new(b, ir, shape, libm, pipelines);
+                            let mut t = Translator::new(b, ir, dims, libm, pipelines);
                             for unit in *units {
                                 match unit {
                                     family::Unit::Family(mode, rows) => t.family(*mode, &plan.rows[rows.clone()]),
@@ -225,12 +222,12 @@ impl Compiled {
                         Job::Pipeline(mode) => {
                             ctx.func.signature = pipeline_sig.clone();
                             let b = FunctionBuilder::new(&mut ctx.func, fctx);
-                            Translator::pipeline_function(b, ir, shape, libm, *mode, config);
+                            Translator::pipeline_function(b, ir, dims, libm, *mode, config);
                         }
                     }
                     let clif = if dump { ctx.func.display().to_string() } else { String::new() };
                     let mut plane = cranelift_codegen::control::ControlPlane::default();
-                    ctx.compile(isa, &mut plane).map_err(|e| format!("{:?}", e.inner))?;
+                    ctx.compile(isa, &mut plane).map_err(|e| err(e.inner))?;
                     let code = ctx.compiled_code().expect("just compiled");
                     let id = funcs[k];
                     let relocs =
@@ -273,113 +270,53 @@ impl Compiled {
         Ok(kernels)
     }
 
-    pub fn ir(&self) -> &Arc<Ir> {
-        &self.ir
+    /// Lays out `actors` (prepared with this rule set, at most one parallel task's) into `l`.
+    pub(crate) fn lay_out(&self, actors: &[&Prepared], l: &mut ChunkLayout) {
+        l.fill(&self.ir, &self.dims, actors);
     }
 
-    /// Lays out `actors` (prepared with this rule set) for evaluation.
-    pub fn batch(&self, actors: &[Result<Prepared, InputError>]) -> Batch {
-        let chunks = actors
-            .par_chunks(ACTORS_PER_TASK)
-            .map(|c| {
-                let ok: Vec<&Prepared> = c.iter().filter_map(|a| a.as_ref().ok()).collect();
-                Layout::new(&self.ir, &self.shape, &ok)
-            })
-            .collect();
-        Batch { ir: self.ir.clone(), chunks, inputs: actors.iter().map(|a| a.as_ref().err().cloned()).collect() }
+    /// A new layout of `actors` (see [`Compiled::lay_out`]).
+    pub(crate) fn layout(&self, actors: &[&Prepared]) -> ChunkLayout {
+        let mut l = ChunkLayout::default();
+        self.lay_out(actors, &mut l);
+        l
     }
 
-    /// Lays out prepared actors (all without input errors).
-    pub fn batch_prepared(&self, actors: &[&Prepared]) -> Batch {
-        let chunks = actors.par_chunks(ACTORS_PER_TASK).map(|c| Layout::new(&self.ir, &self.shape, c)).collect();
-        Batch { ir: self.ir.clone(), chunks, inputs: vec![None; actors.len()] }
+    /// Lays out and evaluates `actors` in `bufs`: one result per actor, in order.
+    pub(crate) fn evaluate(&self, actors: &[&Prepared], bufs: &mut Buffers) -> Vec<Result<Snapshot, EvalError>> {
+        self.lay_out(actors, &mut bufs.layout);
+        self.lane_snapshots(&bufs.layout, &mut bufs.out, &mut bufs.entries)
     }
 
-    /// Evaluates a laid-out batch: one result per actor, in order.
-    ///
-    /// # Panics
-    /// If `batch` was laid out for another rule set.
-    pub fn evaluate(&self, batch: &Batch) -> Vec<Result<Snapshot, ActorError>> {
-        assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        let results: Vec<Vec<_>> = batch
-            .chunks
-            .par_iter()
-            .zip(batch.inputs.par_chunks(ACTORS_PER_TASK))
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(out, entries), (l, inputs)| {
-                    let snaps = self.snapshots(l, out, entries);
-                    in_place(inputs.iter().map(Option::as_ref), snaps)
-                },
-            )
-            .collect();
-        results.into_iter().flatten().collect()
-    }
-
-    /// Every stat's value per actor of a laid-out batch, without snapshots (see
-    /// [`ValueTable`]), into `table` (its rows replaced, its memory reused); same numbers and
-    /// errors as [`Compiled::evaluate`].
-    ///
-    /// # Panics
-    /// If `batch` was laid out for another rule set.
-    pub fn evaluate_values(&self, batch: &Batch, table: &mut ValueTable) {
-        assert!(Arc::ptr_eq(&self.ir, &batch.ir), "a JIT batch must be evaluated with the rules it was laid out for");
-        table.reset(self.ir.stats.len(), batch.len());
-        let tasks = table.par_rows(batch.len(), ACTORS_PER_TASK).zip(&batch.chunks);
-        tasks.zip(batch.inputs.par_chunks(ACTORS_PER_TASK)).for_each_init(Vec::new, |out, ((mut rows, l), inputs)| {
-            self.fill_rows(l, inputs.iter().map(Option::as_ref), &mut rows, out)
-        });
-    }
-
-    /// [`Compiled::evaluate_values`] of prepared actors, laid out chunk by chunk on the way
-    /// (as [`Compiled::evaluate_prepared`] does).
-    pub fn evaluate_prepared_values(&self, actors: &[Result<Prepared, InputError>], table: &mut ValueTable) {
-        table.reset(self.ir.stats.len(), actors.len());
-        let tasks = table.par_rows(actors.len(), ACTORS_PER_TASK).zip(actors.par_chunks(ACTORS_PER_TASK));
-        tasks.for_each_init(Buffers::default, |bufs, (mut rows, chunk)| {
-            let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
-            bufs.layout.fill(&self.ir, &self.shape, &ok);
-            self.fill_rows(&bufs.layout, chunk.iter().map(|a| a.as_ref().err()), &mut rows, &mut bufs.out);
-        });
-    }
-
-    /// Fills `rows`, one per actor of a chunk: `errors` gives each actor's input error, and
-    /// the others are `l`'s lanes, in order.
-    fn fill_rows<'e>(
+    /// Lays out `actors` in `bufs` and hands each one's values (by its index) to `visit`.
+    pub(crate) fn evaluate_values(
         &self,
-        l: &Layout,
-        errors: impl Iterator<Item = Option<&'e InputError>>,
-        rows: &mut RowsMut,
-        out: &mut Vec<u64>,
+        actors: &[&Prepared],
+        bufs: &mut Buffers,
+        visit: impl FnMut(usize, Result<LaneValues, EvalError>),
     ) {
-        let mut lane_rows = Vec::with_capacity(l.lanes);
-        for (i, e) in errors.enumerate() {
-            match e {
-                Some(e) => rows.fail(i, ActorError::from(e.clone())),
-                None => lane_rows.push(i),
-            }
-        }
-        self.run_pairs(l, out, |o, lanes| lanes.for_each(|lane| self.write_row(rows, lane_rows[lane], o, lane)));
+        self.lay_out(actors, &mut bufs.layout);
+        self.values(&bufs.layout, &mut bufs.out, visit);
     }
 
-    /// Writes lane `lane`'s values (or its error) from its pair's kernel output `o` into
-    /// row `i` of `rows`.
-    fn write_row(&self, rows: &mut RowsMut, i: usize, o: &[u64], lane: usize) {
-        let k = lane % 2;
-        match self.error(o, k) {
-            Some(e) => rows.fail(i, e.into()),
-            None => {
-                let words = o.chunks_exact(layout::STAT_OUT_WORDS);
-                for (v, w) in rows.values(i).iter_mut().zip(words) {
-                    *v = f64::from_bits(w[k]);
-                }
+    /// Hands each lane's values of `l` (by lane) to `visit`, in order.
+    pub(crate) fn values(
+        &self,
+        l: &ChunkLayout,
+        out: &mut Vec<u64>,
+        mut visit: impl FnMut(usize, Result<LaneValues, EvalError>),
+    ) {
+        self.run_pairs(l, out, |o, lanes| {
+            for lane in lanes {
+                let k = lane % 2;
+                visit(lane, self.error(o, k).map_or(Ok(LaneValues { words: o, k }), Err));
             }
-        }
+        });
     }
 
     /// Lane `k`'s error in one pair's output words `o`, if it failed.
     fn error(&self, o: &[u64], k: usize) -> Option<EvalError> {
-        let e = self.shape.stats as usize * layout::STAT_OUT_WORDS;
+        let e = self.dims.stats as usize * abi::STAT_OUT_WORDS;
         let code = o[e + k] as i64;
         (code != 0).then(|| {
             let (stat, phase) = decode_error(code);
@@ -387,55 +324,18 @@ impl Compiled {
         })
     }
 
-    /// Evaluates prepared actors without keeping a layout: each parallel task lays out a
-    /// chunk into its own reused buffers (hot in cache), runs the kernel and builds the
-    /// snapshots. Same results as [`Compiled::batch`] then [`Compiled::evaluate`].
-    pub fn evaluate_prepared(&self, actors: &[Result<Prepared, InputError>]) -> Vec<Result<Snapshot, ActorError>> {
-        let chunks: Vec<Vec<_>> = actors
-            .par_chunks(ACTORS_PER_TASK)
-            .map_init(Buffers::default, |bufs, chunk| self.evaluate_chunk(chunk, bufs))
-            .collect();
-        chunks.into_iter().flatten().collect()
-    }
-
-    /// Ingests (with `prepare`) and evaluates `actors` chunk by chunk, so that each chunk's
-    /// prepared actors are still in cache when they are laid out.
-    pub fn evaluate_actors(
-        &self,
-        actors: &[Actor],
-        prepare: impl Fn(&Actor) -> Result<Prepared, InputError> + Sync,
-    ) -> Vec<Result<Snapshot, ActorError>> {
-        let chunks: Vec<Vec<_>> = actors
-            .par_chunks(ACTORS_PER_TASK)
-            .map_init(
-                || (Buffers::default(), Vec::new()),
-                |(bufs, prepared), chunk| {
-                    prepared.clear();
-                    prepared.extend(chunk.iter().enumerate().map(|(i, a)| {
-                        prefetch_next(chunk, i);
-                        prepare(a)
-                    }));
-                    self.evaluate_chunk(prepared, bufs)
-                },
-            )
-            .collect();
-        chunks.into_iter().flatten().collect()
-    }
-
-    /// One chunk's results, in order; input errors stay in place.
-    fn evaluate_chunk(
-        &self,
-        chunk: &[Result<Prepared, InputError>],
-        bufs: &mut Buffers,
-    ) -> Vec<Result<Snapshot, ActorError>> {
-        let ok: Vec<&Prepared> = chunk.iter().filter_map(|a| a.as_ref().ok()).collect();
-        bufs.layout.fill(&self.ir, &self.shape, &ok);
-        let snaps = self.snapshots(&bufs.layout, &mut bufs.out, &mut bufs.entries);
-        in_place(chunk.iter().map(|a| a.as_ref().err()), snaps)
+    /// Every lane's result of a kept layout `l`, in order (`bufs`' own layout is not used).
+    pub(crate) fn snapshots(&self, l: &ChunkLayout, bufs: &mut Buffers) -> Vec<Result<Snapshot, EvalError>> {
+        self.lane_snapshots(l, &mut bufs.out, &mut bufs.entries)
     }
 
     /// Every lane's result of `l`, in order.
-    fn snapshots(&self, l: &Layout, out: &mut Vec<u64>, entries: &mut Vec<Entry>) -> Vec<Result<Snapshot, EvalError>> {
+    fn lane_snapshots(
+        &self,
+        l: &ChunkLayout,
+        out: &mut Vec<u64>,
+        entries: &mut Vec<Entry>,
+    ) -> Vec<Result<Snapshot, EvalError>> {
         let mut snaps = Vec::with_capacity(l.lanes);
         self.run_pairs(l, out, |o, lanes| {
             snaps.extend(lanes.map(|lane| self.snapshot(l, o, lane, entries)));
@@ -446,9 +346,10 @@ impl Compiled {
     /// Runs the kernel pair by pair into one pair's output words `out` (which stay in the
     /// core's L1 cache), handing each pair's output and its lanes (indices into `l`'s lanes)
     /// to `visit` at once.
-    fn run_pairs(&self, l: &Layout, out: &mut Vec<u64>, mut visit: impl FnMut(&[u64], Range<usize>)) {
+    fn run_pairs(&self, l: &ChunkLayout, out: &mut Vec<u64>, mut visit: impl FnMut(&[u64], Range<usize>)) {
+        assert_eq!(l.rules, Arc::as_ptr(&self.ir) as usize, "a layout of other rules");
         out.clear();
-        out.resize(self.shape.out_words(), 0);
+        out.resize(self.dims.out_words(), 0);
         for pair in 0..l.pairs {
             out.fill(0);
             self.run_pair(l, pair, out);
@@ -458,21 +359,24 @@ impl Compiled {
 
     /// Runs every kernel function on lane pair `pair` of `l`, writing its output words `out`
     /// (zeroed).
-    fn run_pair(&self, l: &Layout, pair: usize, out: &mut [u64]) {
-        let (slots, stats) = (self.shape.slots as usize, self.shape.stats as usize);
+    fn run_pair(&self, l: &ChunkLayout, pair: usize, out: &mut [u64]) {
+        let (slots, stats) = (self.dims.slots as usize, self.dims.stats as usize);
         assert!(
             (pair + 1) * slots <= l.slots.len()
                 && (pair + 1) * stats <= l.stats.len()
-                && out.len() == self.shape.out_words(),
-            "a layout or output of another shape"
+                && out.len() == self.dims.out_words(),
+            "a layout or output of other dimensions"
         );
         // The functions run in stat order; each reads the values and error words the
         // previous ones wrote to the same output words.
         for kernel in &self.kernels {
-            // SAFETY: `l` was laid out for this rule set (checked by `evaluate`): the pair's
-            // descriptors are in bounds (asserted above), every offset they hold points into
-            // `l.values` / `l.caps` with all the elements the kernel reads, and `out` has the
-            // pair's output words. The family rows the code reads by address live in
+            // SAFETY: `l` was filled by `ChunkLayout::fill` with this code's own `ir` and
+            // `dims` (asserted in `run_pairs`: a layout records the `Ir` it was filled for, and
+            // a kept layout holds that `Ir` alive, so the address cannot be another's). So
+            // the pair's descriptors are in bounds (asserted above), every offset they hold
+            // points into `l.values` / `l.caps` with all the elements the kernel reads
+            // (`fill` leaves slack for the masked reads past a lane's count), and `out` has
+            // the pair's output words. The family rows the code reads by address live in
             // `self._rows`. The kernel only reads those and writes `out`.
             unsafe {
                 kernel(
@@ -487,7 +391,7 @@ impl Compiled {
     }
 
     /// Lane `lane`'s result from its pair's output words `o`; `buf` is scratch space.
-    fn snapshot(&self, l: &Layout, o: &[u64], lane: usize, buf: &mut Vec<Entry>) -> Result<Snapshot, EvalError> {
+    fn snapshot(&self, l: &ChunkLayout, o: &[u64], lane: usize, buf: &mut Vec<Entry>) -> Result<Snapshot, EvalError> {
         let k = lane % 2;
         if let Some(e) = self.error(o, k) {
             return Err(e);
@@ -495,7 +399,7 @@ impl Compiled {
         let meta = &l.actors[lane];
         buf.clear();
         buf.extend(l.entries[meta.entries.0 as usize..meta.entries.1 as usize].iter().map(|&(s, flags)| {
-            let w = s as usize * layout::STAT_OUT_WORDS;
+            let w = s as usize * abi::STAT_OUT_WORDS;
             Entry {
                 stat: StatId(s),
                 flags,
@@ -504,23 +408,23 @@ impl Compiled {
                 max: f64::from_bits(o[w + 4 + k]),
             }
         }));
-        Ok(Snapshot::new(meta.version, buf, meta.context.clone(), self.ir.shape.clone()))
+        Ok(Snapshot::new(meta.version, buf, meta.context.clone(), self.ir.schema.clone()))
     }
 }
 
-/// One result per actor of a chunk: its input error (from `errors`), or the next of the
-/// evaluated lanes' results `evaluated`, in order.
-fn in_place<'e, T>(
-    errors: impl Iterator<Item = Option<&'e InputError>>,
-    evaluated: Vec<Result<T, EvalError>>,
-) -> Vec<Result<T, ActorError>> {
-    let mut evaluated = evaluated.into_iter();
-    errors
-        .map(|e| match e {
-            Some(e) => Err(ActorError::from(e.clone())),
-            None => evaluated.next().expect("one result per evaluated actor").map_err(Into::into),
-        })
-        .collect()
+/// One lane's values in its pair's output words.
+pub(crate) struct LaneValues<'o> {
+    words: &'o [u64],
+    k: usize,
+}
+
+impl LaneValues<'_> {
+    /// Writes every stat's value, in id order, into `row`.
+    pub(crate) fn write(&self, row: &mut [f64]) {
+        for (v, w) in row.iter_mut().zip(self.words.chunks_exact(abi::STAT_OUT_WORDS)) {
+            *v = f64::from_bits(w[self.k]);
+        }
+    }
 }
 
 /// Starts loading the lists of the actor after `actors[i]` (see [`prefetch_actor`]), so
@@ -564,39 +468,3 @@ fn prefetch(p: *const u8) {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn prefetch(_: *const u8) {}
-
-/// Prepared actors laid out for the kernel of one rule set. Evaluating a `Batch` again skips
-/// both ingest and layout. Input errors are kept in place, so results line up with the actors.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    ir: Arc<Ir>,
-    /// One layout per `ACTORS_PER_TASK` consecutive actors (one parallel task), of the
-    /// prepared ones among them.
-    chunks: Vec<Layout>,
-    /// Per actor: its input error, or `None` when it was prepared.
-    inputs: Vec<Option<InputError>>,
-}
-
-impl Batch {
-    /// Number of actors (prepared or not).
-    pub fn len(&self) -> usize {
-        self.inputs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty()
-    }
-
-    /// Bytes of the laid-out numbers and descriptors the kernels read: (slot descriptors,
-    /// stat descriptors, contributions, caps).
-    pub fn kernel_bytes(&self) -> (usize, usize, usize, usize) {
-        self.chunks.iter().fold((0, 0, 0, 0), |(a, b, c, d), l| {
-            (
-                a + size_of_val(&l.slots[..]),
-                b + size_of_val(&l.stats[..]),
-                c + size_of_val(&l.values[..]),
-                d + size_of_val(&l.caps[..]),
-            )
-        })
-    }
-}

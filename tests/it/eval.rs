@@ -52,7 +52,7 @@ fn batch_equals_one_by_one() {
         let text = std::fs::read_to_string(case.join("actors.ndjson")).unwrap();
         let actors: Vec<actorc::Actor> = text.lines().filter_map(|l| actorc::input::parse_actor(l).ok()).collect();
         let batch = engine.evaluate_batch(&actors);
-        let prepared = engine.evaluate_prepared_batch(&engine.prepare_batch(&actors));
+        let prepared = engine.evaluate_batch(&engine.prepare(&actors));
         for (i, a) in actors.iter().enumerate() {
             let one = engine.evaluate(a);
             assert_eq!(batch[i], one);

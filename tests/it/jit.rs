@@ -7,7 +7,7 @@
 
 use actorc::input::{Actor, CapContribution, Contribution, Meta, SubsystemOutput};
 use actorc::load::{LoadOptions, Loaded, parse_bytes};
-use actorc::{ActorError, Backend, Engine, Rules, Snapshot, ValueTable};
+use actorc::{ActorError, Backend, Batch, Engine, Rules, Snapshot, ValueTable};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -124,16 +124,25 @@ fn value_tables_match_snapshots() {
             .collect();
         let (interp, jit) = engines(&rules);
         let want = interp.evaluate_batch(&actors);
-        let prepared = jit.prepare_batch(&actors);
-        let layout = jit.layout(&prepared).unwrap();
-        interp.evaluate_values_into(&prepared, &mut reused[0]);
-        jit.evaluate_values_into(&prepared, &mut reused[1]);
-        jit.evaluate_layout_values_into(&layout, &mut reused[2]);
+        let prepared = jit.prepare(&actors);
+        let layout = jit.layout(&prepared);
+        let interp_layout = interp.layout(&interp.prepare(&actors));
+        interp.evaluate_values(&prepared, &mut reused[0]);
+        jit.evaluate_values(&prepared, &mut reused[1]);
+        jit.evaluate_values(&layout, &mut reused[2]);
+        let fresh = |engine: &Engine, batch: Batch| {
+            let mut table = ValueTable::default();
+            engine.evaluate_values(batch, &mut table);
+            table
+        };
         let [r0, r1, r2] = &reused;
         for (what, table) in [
-            ("interpreter", &interp.evaluate_values(&prepared)),
-            ("jit", &jit.evaluate_values(&prepared)),
-            ("jit, layout kept", &jit.evaluate_layout_values(&layout)),
+            ("interpreter", &fresh(&interp, (&prepared).into())),
+            ("interpreter, actors", &fresh(&interp, (&actors).into())),
+            ("interpreter, layout kept", &fresh(&interp, (&interp_layout).into())),
+            ("jit", &fresh(&jit, (&prepared).into())),
+            ("jit, actors", &fresh(&jit, (&actors).into())),
+            ("jit, layout kept", &fresh(&jit, (&layout).into())),
             ("interpreter, table reused", r0),
             ("jit, table reused", r1),
             ("jit, layout kept, table reused", r2),
@@ -556,7 +565,7 @@ fn differential_random_rules() {
         let interp = Engine::new(&rules, Backend::Interpreter).unwrap();
         // Small functions put the boundaries between native functions inside these rule sets.
         let per_function = [1, 2, 3, 16][st.rule_sets % 4];
-        let jit = Engine::jit_chunked(&rules, per_function).unwrap_or_else(|e| panic!("{e}"));
+        let jit = Engine::jit_with_function_size(&rules, per_function).unwrap_or_else(|e| panic!("{e}"));
         let want = interp.evaluate_batch(&actors);
         let got = jit.evaluate_batch(&actors);
         st.pairs += actors.len();
@@ -571,14 +580,15 @@ fn differential_random_rules() {
             prop_assert!(w == g, "rules:\n{text}\nactor {i}: {:?}\n interp: {w:?}\n    jit: {g:?}", actors[i]);
         }
         // The kept-layout path gives the same results.
-        let prepared = jit.prepare_batch(&actors);
-        let layout = jit.layout(&prepared).unwrap();
-        let laid = jit.evaluate_layout(&layout);
+        let prepared = jit.prepare(&actors);
+        let layout = jit.layout(&prepared);
+        let laid = jit.evaluate_batch(&layout);
         prop_assert!(laid == got, "rules:\n{text}\nlaid-out batch differs");
         // So do the value tables of both engines.
-        for table in
-            [interp.evaluate_values(&prepared), jit.evaluate_values(&prepared), jit.evaluate_layout_values(&layout)]
+        for (engine, batch) in [(&interp, Batch::from(&prepared)), (&jit, (&prepared).into()), (&jit, (&layout).into())]
         {
+            let mut table = ValueTable::default();
+            engine.evaluate_values(batch, &mut table);
             let same = table_matches(&want, &table);
             prop_assert!(same.is_ok(), "rules:\n{text}\nvalue table: {}", same.unwrap_err());
         }
@@ -718,15 +728,17 @@ fn layout_is_reusable() {
     let rules = Rules::load("rules/actor_core_v3").unwrap();
     let (interp, jit) = engines(&rules);
     let actors = v3_actors(25);
-    let prepared = jit.prepare_batch(&actors);
-    let layout = jit.layout(&prepared).expect("a JIT engine lays out batches");
+    let prepared = jit.prepare(&actors);
+    let layout = jit.layout(&prepared);
     assert_eq!(layout.len(), actors.len());
-    let want = interp.evaluate_prepared_batch(&interp.prepare_batch(&actors));
+    let want = interp.evaluate_batch(&interp.prepare(&actors));
     let clone = jit.clone();
-    assert_same(&want, &jit.evaluate_layout(&layout), "first run");
-    assert_same(&want, &clone.evaluate_layout(&layout), "second run, cloned engine");
-    assert_same(&want, &jit.evaluate_prepared_batch(&prepared), "prepared batch");
-    assert!(interp.layout(&prepared).is_none());
+    assert_same(&want, &jit.evaluate_batch(&layout), "first run");
+    assert_same(&want, &clone.evaluate_batch(&layout), "second run, cloned engine");
+    assert_same(&want, &jit.evaluate_batch(&prepared), "prepared batch");
+    let interp_layout = interp.layout(&prepared);
+    assert_eq!(interp_layout.len(), actors.len());
+    assert_same(&want, &interp.evaluate_batch(&interp_layout), "interpreter layout");
 }
 
 fn vm_rss_kib() -> usize {
@@ -858,24 +870,24 @@ fn timing_report() {
                 }
                 t.elapsed().as_nanos() as f64 / reps as f64 / n
             };
-            let prepared = interp.prepare_batch(&actors);
+            let prepared = interp.prepare(&actors);
             let ingest = per(&mut || {
-                std::hint::black_box(interp.prepare_batch(&actors));
+                std::hint::black_box(interp.prepare(&actors));
             });
             let i = per(&mut || {
-                std::hint::black_box(interp.evaluate_prepared_batch(&prepared));
+                std::hint::black_box(interp.evaluate_batch(&prepared));
             });
             let j = per(&mut || {
-                std::hint::black_box(jit.evaluate_prepared_batch(&prepared));
+                std::hint::black_box(jit.evaluate_batch(&prepared));
             });
-            let layout = jit.layout(&prepared).unwrap();
+            let layout = jit.layout(&prepared);
             let lay = per(&mut || {
                 std::hint::black_box(jit.layout(&prepared));
             });
             let run = per(&mut || {
-                std::hint::black_box(jit.evaluate_layout(&layout));
+                std::hint::black_box(jit.evaluate_batch(&layout));
             });
-            assert_same(&interp.evaluate_prepared_batch(&prepared), &jit.evaluate_layout(&layout), path);
+            assert_same(&interp.evaluate_batch(&prepared), &jit.evaluate_batch(&layout), path);
             eprintln!(
                 "{path}: ns/actor (1 thread): ingest {ingest:.0}; interp prepared {i:.0}; jit prepared {j:.0} \
                  = layout {lay:.0} + evaluate_layout {run:.0}; speed-up {:.1}x (prepared), {:.1}x (laid out)",
