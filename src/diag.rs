@@ -1,11 +1,9 @@
-//! Diagnostics as data, and the two ways the CLI shows them (text and JSON).
+//! Diagnostics as data, and the ways the edge shows them: text with source excerpts (with
+//! the `cli` feature), plain text, and JSON.
 //!
 //! Invariant: stages only create [`Diagnostic`]s; rendering happens here, called from the edge.
 
-use crate::source::{FileId, SourceMap, Span};
-use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::{Error as FilesError, Files};
-use codespan_reporting::term;
+use crate::source::{SourceMap, Span};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,64 +96,100 @@ pub fn sort(diags: &mut [Diagnostic]) {
     });
 }
 
-impl<'a> Files<'a> for SourceMap {
-    type FileId = FileId;
-    type Name = &'a str;
-    type Source = &'a str;
-
-    fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
-        Ok(&self.get(id).name)
+/// Renders diagnostics as plain text, one `file:line:col: severity[code]: message` line
+/// each (with its help); the library's rendering without the `cli` feature.
+pub fn render_plain(sources: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        if let Some(span) = d.main_span() {
+            let f = sources.get(span.file);
+            let (line, col) = f.line_col(span.start as usize);
+            out.push_str(&format!("{}:{line}:{col}: ", f.name));
+        }
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        out.push_str(&format!("{severity}[{}]: {}\n", d.code, d.message));
+        if let Some(h) = &d.help {
+            out.push_str(&format!("  help: {h}\n"));
+        }
     }
-
-    fn source(&'a self, id: FileId) -> Result<&'a str, FilesError> {
-        Ok(&self.get(id).text)
-    }
-
-    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
-        Ok(self.get(id).line_index(byte_index))
-    }
-
-    fn line_range(&'a self, id: FileId, line_index: usize) -> Result<std::ops::Range<usize>, FilesError> {
-        let f = self.get(id);
-        let start =
-            f.line_start(line_index).ok_or(FilesError::LineTooLarge { given: line_index, max: f.line_count() - 1 })?;
-        let end = f.line_start(line_index + 1).unwrap_or(f.text.len());
-        Ok(start..end)
-    }
+    out
 }
 
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<FileId> {
-    let base = match d.severity {
-        Severity::Error => cs::Diagnostic::error(),
-        Severity::Warning => cs::Diagnostic::warning(),
-    };
-    let labels = d
-        .labels
-        .iter()
-        .map(|l| {
-            let style = if l.primary { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
-            cs::Label::new(style, l.span.file, l.span.range()).with_message(&l.message)
-        })
-        .collect();
-    let notes = d.help.iter().map(|h| format!("help: {h}")).collect();
-    base.with_code(d.code).with_message(&d.message).with_labels(labels).with_notes(notes)
-}
+#[cfg(feature = "cli")]
+pub use term::render;
 
-/// Renders diagnostics as text with source excerpts; `color` only for terminals.
-pub fn render(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
-    let config = term::Config::default();
-    if color {
-        let mut buf = term::termcolor::Buffer::ansi();
-        for d in diags {
-            let _ = term::emit_to_write_style(&mut buf, &config, sources, &to_codespan(d));
+/// Text with source excerpts (codespan-reporting), for terminals.
+#[cfg(feature = "cli")]
+mod term {
+    use super::{Diagnostic, Severity};
+    use crate::source::{FileId, SourceMap};
+    use codespan_reporting::diagnostic as cs;
+    use codespan_reporting::files::{Error as FilesError, Files};
+    use codespan_reporting::term;
+
+    impl<'a> Files<'a> for SourceMap {
+        type FileId = FileId;
+        type Name = &'a str;
+        type Source = &'a str;
+
+        fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+            Ok(&self.get(id).name)
         }
-        String::from_utf8_lossy(buf.as_slice()).into_owned()
-    } else {
-        let mut out = String::new();
-        for d in diags {
-            let _ = term::emit_to_string(&mut out, &config, sources, &to_codespan(d));
+
+        fn source(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+            Ok(&self.get(id).text)
         }
-        out
+
+        fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
+            Ok(self.get(id).line_index(byte_index))
+        }
+
+        fn line_range(&'a self, id: FileId, line_index: usize) -> Result<std::ops::Range<usize>, FilesError> {
+            let f = self.get(id);
+            let start = f
+                .line_start(line_index)
+                .ok_or(FilesError::LineTooLarge { given: line_index, max: f.line_count() - 1 })?;
+            let end = f.line_start(line_index + 1).unwrap_or(f.text.len());
+            Ok(start..end)
+        }
+    }
+
+    fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<FileId> {
+        let base = match d.severity {
+            Severity::Error => cs::Diagnostic::error(),
+            Severity::Warning => cs::Diagnostic::warning(),
+        };
+        let labels = d
+            .labels
+            .iter()
+            .map(|l| {
+                let style = if l.primary { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
+                cs::Label::new(style, l.span.file, l.span.range()).with_message(&l.message)
+            })
+            .collect();
+        let notes = d.help.iter().map(|h| format!("help: {h}")).collect();
+        base.with_code(d.code).with_message(&d.message).with_labels(labels).with_notes(notes)
+    }
+
+    /// Renders diagnostics as text with source excerpts; `color` only for terminals.
+    pub fn render(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
+        let config = term::Config::default();
+        if color {
+            let mut buf = term::termcolor::Buffer::ansi();
+            for d in diags {
+                let _ = term::emit_to_write_style(&mut buf, &config, sources, &to_codespan(d));
+            }
+            String::from_utf8_lossy(buf.as_slice()).into_owned()
+        } else {
+            let mut out = String::new();
+            for d in diags {
+                let _ = term::emit_to_string(&mut out, &config, sources, &to_codespan(d));
+            }
+            out
+        }
     }
 }
 

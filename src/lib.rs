@@ -26,30 +26,40 @@
 //! assert_eq!(results.len(), 2);
 //! ```
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod cache;
-pub mod check;
-pub mod cli;
+// The stages, bottom to top (see ARCHITECTURE.md: no module imports from a layer above it).
+pub(crate) mod check;
 pub mod cost;
 pub mod diag;
-pub mod engine;
+mod engine;
 pub mod eval;
-pub mod explain;
-pub mod graph;
-pub mod ingest;
+pub(crate) mod ingest;
 pub mod input;
 pub mod ir;
-#[allow(unsafe_code)]
-pub mod jit;
+mod jit;
 pub mod load;
 pub mod num;
-pub mod reload;
 pub mod rules;
-pub mod snapshot;
+mod snapshot;
 pub mod source;
 pub mod syntax;
 
+// Built on the engine.
+pub mod cache;
+pub mod explain;
+pub mod graph;
+pub mod reload;
+
+// The command line.
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use diag::Diagnostic;
 pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, PreparedBatch, ValueTable};
-pub use input::{Actor, ModifierPack, SubsystemOutput};
+pub use eval::EvalError;
+pub use ingest::Prepared;
+pub use input::{Actor, InputError, InputLimits, ModifierPack, SubsystemOutput};
+pub use load::LoadOptions;
 pub use rules::{LoadError, Rules};
-pub use snapshot::Snapshot;
+pub use snapshot::{Entry, Snapshot};

@@ -190,6 +190,7 @@ impl Default for WatchTiming {
 }
 
 /// A running watch; dropping it stops watching.
+#[cfg(feature = "watch")]
 pub struct Watch {
     _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
 }
@@ -197,6 +198,7 @@ pub struct Watch {
 /// Watches the folders of the reloader's roots (recursively, filtering `.stat`, so in-place
 /// writes, temp + rename and delete + recreate all arrive) and applies every debounced batch
 /// of changes on the watcher's thread; `report` receives each outcome.
+#[cfg(feature = "watch")]
 pub fn watch(
     reloader: Arc<Reloader>,
     timing: WatchTiming,

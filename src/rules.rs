@@ -36,7 +36,7 @@ impl Compiled {
 pub enum LoadError {
     /// A path of the rule set could not be read.
     Io(RootError),
-    /// The rules have errors; render them with [`diag::render`].
+    /// The rules have errors; render them with `diag::render` (or [`diag::render_plain`]).
     Invalid { sources: SourceMap, diagnostics: Vec<Diagnostic> },
 }
 
@@ -44,7 +44,10 @@ impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LoadError::Io(e) => e.fmt(f),
+            #[cfg(feature = "cli")]
             LoadError::Invalid { sources, diagnostics } => f.write_str(&diag::render(sources, diagnostics, false)),
+            #[cfg(not(feature = "cli"))]
+            LoadError::Invalid { sources, diagnostics } => f.write_str(&diag::render_plain(sources, diagnostics)),
         }
     }
 }

@@ -9,6 +9,7 @@ mod fuzz_replay;
 mod golden;
 mod jit;
 mod json_ingest;
+mod layers;
 mod props;
 mod reload;
 mod run;
