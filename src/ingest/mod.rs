@@ -98,12 +98,6 @@ impl std::fmt::Display for InputError {
     }
 }
 
-fn valid_dimension(n: &str) -> bool {
-    let mut c = n.chars();
-    c.next().is_some_and(|c| c.is_ascii_lowercase())
-        && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 #[derive(Clone, Copy)]
 struct Item<'a> {
     origin: Origin,
@@ -492,7 +486,7 @@ fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     if let Some(&id) = ir.stat_ids.get(name) {
         return Ok(id);
     }
-    if !valid_dimension(name) {
+    if !crate::ir::valid_stat_name(name) {
         return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
     }
     ir.stat_ids.get(name).copied().ok_or_else(|| {
