@@ -11,7 +11,6 @@ pub use workload::*;
 
 use std::path::{Path, PathBuf};
 
-
 /// The root of the crate (benches run from there, but do not rely on it).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -303,7 +303,8 @@ impl RuleSpec {
     pub fn text(&self) -> String {
         let mut t = String::new();
         for (i, (fold, apply)) in self.buckets.iter().enumerate() {
-            writeln!(t, "bucket B{i} fold {} apply {};", Fold::ALL[*fold].keyword(), text(apply, Scope::Apply)).unwrap();
+            writeln!(t, "bucket B{i} fold {} apply {};", Fold::ALL[*fold].keyword(), text(apply, Scope::Apply))
+                .unwrap();
         }
         for p in 0..self.pipelines.len() {
             let names: Vec<String> = self.pipeline(p).iter().map(|b| format!("B{b}")).collect();
@@ -445,4 +446,3 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
 pub fn rules(text: &str) -> Result<Rules, String> {
     Rules::from_compiled(actorc::rules::compile_str("gen.stat", text)).map_err(|e| e.to_string())
 }
-

@@ -266,7 +266,13 @@ fn v3_actors(n: usize) -> Vec<Actor> {
         prioritized: false,
         unscoped: Some(3),
         stats: vec![
-            StatSpec { derived: false, mode: StatMode::Pipeline(None), formula: None, range: None, default: None };
+            StatSpec {
+                derived: false,
+                mode: StatMode::Pipeline(None),
+                formula: None,
+                range: None,
+                default: None
+            };
             8
         ],
     };
