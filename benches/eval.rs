@@ -7,7 +7,8 @@
 //! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
 //! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads),
-//!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`);
+//!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`) and
+//!   laying it out alone (`layout`), so prepared = layout + layout_kept;
 //! - `values`: the evaluation part alone: `evaluate_values_into` (every stat's value, no
 //!   snapshot, into a table reused from iteration to iteration) on the prepared batch, and
 //!   for the JIT `evaluate_layout_values_into` on a kept layout (1 thread); `values_in_cache`: the same on the first 256 actors, whose layout
@@ -136,6 +137,9 @@ where
                 let layout = case.engine.layout(&batch);
                 g.bench_function(format!("{}/layout_kept_1thread", case.label), |b| {
                     pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(&layout))))
+                });
+                g.bench_function(format!("{}/layout_1thread", case.label), |b| {
+                    pool.install(|| b.iter(|| case.engine.layout(black_box(&batch))))
                 });
             }
             if !cpu {

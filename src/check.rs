@@ -5,26 +5,34 @@
 //! lowering cannot fail.
 
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::ir::{Fold, Operator, Policy, UnOp, valid_stat_name};
 use crate::source::{FileId, Span};
 use crate::syntax::*;
 use rustc_hash::FxHashMap;
 
-pub const FOLDS: &[&str] = &["sum", "product", "delta_product", "min", "max", "first", "each"];
-pub const OPERATORS: &[&str] = &["sum", "max", "min", "average", "multiply"];
-pub const POLICIES: &[&str] = &["intersect", "prioritized_override"];
 pub const REQUIREMENTS: &[&str] = &["realm"];
+
+/// The functions that are not unary: `min`, `max` (any number of arguments), `clamp`, `pow`.
+const OTHER_FUNCTIONS: [(&str, (usize, usize)); 4] =
+    [("min", (2, usize::MAX)), ("max", (2, usize::MAX)), ("clamp", (3, 3)), ("pow", (2, 2))];
 
 /// Function name → (min args, max args).
 pub fn function_arity(name: &str) -> Option<(usize, usize)> {
-    Some(match name {
-        "min" | "max" => (2, usize::MAX),
-        "clamp" => (3, 3),
-        "pow" => (2, 2),
-        "abs" | "floor" | "ceil" | "round" | "sqrt" | "exp" | "ln" => (1, 1),
-        _ => return None,
-    })
+    match UnOp::from_function(name) {
+        Some(_) => Some((1, 1)),
+        None => OTHER_FUNCTIONS.iter().find(|(f, _)| *f == name).map(|&(_, arity)| arity),
+    }
 }
-const FUNCTIONS: &[&str] = &["min", "max", "clamp", "pow", "abs", "floor", "ceil", "round", "sqrt", "exp", "ln"];
+
+/// Every function name, for suggestions.
+fn functions() -> impl Iterator<Item = &'static str> {
+    OTHER_FUNCTIONS.iter().map(|(f, _)| *f).chain(UnOp::FUNCTIONS.iter().map(|op| op.name()))
+}
+
+/// The keywords of `ALL`, for suggestions and the "… are: a, b" help.
+fn keywords<T: Copy>(all: &[T], keyword: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|&k| keyword(k)).collect()
+}
 
 /// The declarations of a rule set, resolved; input to lowering.
 #[derive(Default)]
@@ -80,12 +88,6 @@ fn unknown<'c>(
         d = d.help(format!("did you mean `{s}`?"));
     }
     d
-}
-
-fn valid_stat_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Evaluates an expression without names; `None` if it mentions any.
@@ -197,12 +199,13 @@ impl<'a> Checker<'a> {
         self.check_layers();
         let buckets = self.out.buckets.clone();
         for b in &buckets {
-            if !FOLDS.contains(&b.fold.name.as_str()) {
+            if Fold::from_keyword(&b.fold.name).is_none() {
+                let folds = keywords(Fold::ALL, Fold::keyword);
                 let mut d = Diagnostic::error("E0106", format!("unknown fold `{}`", b.fold.name))
                     .primary(b.fold.span, "not a fold");
-                d = d.help(match did_you_mean(&b.fold.name, FOLDS.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`? folds are: {}", FOLDS.join(", ")),
-                    None => format!("folds are: {}", FOLDS.join(", ")),
+                d = d.help(match did_you_mean(&b.fold.name, folds.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? folds are: {}", folds.join(", ")),
+                    None => format!("folds are: {}", folds.join(", ")),
                 });
                 self.diags.push(d);
             }
@@ -279,10 +282,10 @@ impl<'a> Checker<'a> {
             for (k, p) in l.policies.iter().enumerate() {
                 if k > 0 {
                     self.diags.push(duplicate_clause("policy", p.span, l.policies[0].span));
-                } else if !POLICIES.contains(&p.name.as_str()) {
+                } else if Policy::from_keyword(&p.name).is_none() {
                     let mut d = Diagnostic::error("E0106", format!("unknown layer policy `{}`", p.name))
                         .primary(p.span, "not a policy");
-                    d = d.help(format!("policies are: {}", POLICIES.join(", ")));
+                    d = d.help(format!("policies are: {}", keywords(Policy::ALL, Policy::keyword).join(", ")));
                     self.diags.push(d);
                 }
             }
@@ -335,12 +338,13 @@ impl<'a> Checker<'a> {
                 }
                 ClauseKind::Merge(m) => {
                     merge = Some(c.span);
-                    if !OPERATORS.contains(&m.name.as_str()) {
+                    if Operator::from_keyword(&m.name).is_none() {
+                        let operators = keywords(Operator::ALL, Operator::keyword);
                         let mut d = Diagnostic::error("E0106", format!("unknown merge operator `{}`", m.name))
                             .primary(m.span, "not an operator");
-                        d = d.help(match did_you_mean(&m.name, OPERATORS.iter().copied()) {
-                            Some(x) => format!("did you mean `{x}`? operators are: {}", OPERATORS.join(", ")),
-                            None => format!("operators are: {}", OPERATORS.join(", ")),
+                        d = d.help(match did_you_mean(&m.name, operators.iter().copied()) {
+                            Some(x) => format!("did you mean `{x}`? operators are: {}", operators.join(", ")),
+                            None => format!("operators are: {}", operators.join(", ")),
                         });
                         self.diags.push(d);
                     }
@@ -430,7 +434,7 @@ impl<'a> Checker<'a> {
                 }
                 match function_arity(&f.name) {
                     None => {
-                        let d = unknown("E0105", "function", f, FUNCTIONS.iter().copied());
+                        let d = unknown("E0105", "function", f, functions());
                         self.diags.push(d);
                     }
                     Some((lo, hi)) if args.len() < lo || args.len() > hi => {

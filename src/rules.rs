@@ -2,8 +2,9 @@
 
 use crate::check::check;
 use crate::diag::{self, Diagnostic};
-use crate::ir::{Ir, lower};
+use crate::ir::Ir;
 use crate::load::{LoadOptions, RootError, load};
+use crate::lower::lower;
 use crate::source::SourceMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,6 +75,16 @@ pub fn compile_with(
     src: &dyn crate::load::SourceProvider,
 ) -> Result<Compiled, RootError> {
     Ok(compile_loaded(crate::load::load_with(paths, opts, src)?))
+}
+
+/// Checks and (when clean) lowers `text` as the one rule file `path`, in memory: nothing is
+/// read from disk, so imports resolve to nothing (E0006); bytes that are not UTF-8 give E0007.
+pub fn compile_str(path: impl AsRef<Path>, text: impl AsRef<[u8]>) -> Compiled {
+    let mut loaded = crate::load::Loaded::default();
+    let opts = LoadOptions::default();
+    let file = crate::load::parse_bytes(&mut loaded, path.as_ref(), text.as_ref().to_vec(), &opts);
+    loaded.files.push(file);
+    compile_loaded(loaded)
 }
 
 pub fn compile_loaded(loaded: crate::load::Loaded) -> Compiled {

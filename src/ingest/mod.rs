@@ -71,12 +71,6 @@ pub struct Prepared {
     pub context: BTreeMap<String, ModifierPack>,
 }
 
-fn valid_dimension(n: &str) -> bool {
-    let mut c = n.chars();
-    c.next().is_some_and(|c| c.is_ascii_lowercase())
-        && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 #[derive(Clone, Copy)]
 struct Item<'a> {
     origin: Origin,
@@ -463,7 +457,7 @@ impl Reduce {
 fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     // Declared names are valid by construction (E0310), so only a miss needs the pattern.
     ir.find_stat(name).map_err(|suggestion| {
-        if !valid_dimension(name) {
+        if !crate::ir::valid_stat_name(name) {
             return format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)");
         }
         format!("unknown dimension `{name}`{}", did_you_mean_suffix(suggestion))

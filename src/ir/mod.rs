@@ -6,17 +6,14 @@
 //! that checked without errors.
 
 mod dump;
-mod lower;
 mod names;
 
 pub use dump::{dump, expr_text, fold_name, operator_name};
-pub use lower::lower;
 
 use crate::diag::{did_you_mean, did_you_mean_suffix};
 use crate::source::Span;
 use crate::syntax::Category;
 pub use names::NameMap;
-use rustc_hash::FxHashMap;
 
 macro_rules! id {
     ($name:ident) => {
@@ -116,6 +113,114 @@ pub enum Operator {
     Min,
     Average,
     Multiply,
+}
+
+/// `ALL`, `keyword` and `from_keyword` for an enum whose variants the rule language spells
+/// with one keyword each: the one table of those keywords.
+macro_rules! keywords {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every variant, in declaration order (the order diagnostics list them in).
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// How the rule language spells it.
+            pub fn keyword(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+
+            /// The variant spelled `word`, if any.
+            pub fn from_keyword(word: &str) -> Option<$ty> {
+                match word {
+                    $($word => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+keywords!(Fold {
+    Sum => "sum",
+    Product => "product",
+    DeltaProduct => "delta_product",
+    Min => "min",
+    Max => "max",
+    First => "first",
+    Each => "each",
+});
+
+keywords!(Operator {
+    Sum => "sum",
+    Max => "max",
+    Min => "min",
+    Average => "average",
+    Multiply => "multiply",
+});
+
+keywords!(Policy {
+    Intersect => "intersect",
+    PrioritizedOverride => "prioritized_override",
+});
+
+impl UnOp {
+    /// The unary functions of the language (negation is the `-` operator, not a function).
+    pub const FUNCTIONS: &'static [UnOp] =
+        &[UnOp::Abs, UnOp::Floor, UnOp::Ceil, UnOp::Round, UnOp::Sqrt, UnOp::Exp, UnOp::Ln];
+
+    /// The function's name; `neg` for negation.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnOp::Neg => "neg",
+            UnOp::Abs => "abs",
+            UnOp::Floor => "floor",
+            UnOp::Ceil => "ceil",
+            UnOp::Round => "round",
+            UnOp::Sqrt => "sqrt",
+            UnOp::Exp => "exp",
+            UnOp::Ln => "ln",
+        }
+    }
+
+    /// The unary function called `name`, if any.
+    pub fn from_function(name: &str) -> Option<UnOp> {
+        UnOp::FUNCTIONS.iter().copied().find(|op| op.name() == name)
+    }
+}
+
+impl BinOp {
+    /// How the rule language spells it: an infix symbol (`+`, `<=`, …) or, for
+    /// [`is_function`](BinOp::is_function), a function name (`min`, `max`, `pow`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Min => "min",
+            BinOp::Max => "max",
+            BinOp::Pow => "pow",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+        }
+    }
+
+    /// Written as a call, `min(a, b)`, rather than infix.
+    pub fn is_function(self) -> bool {
+        matches!(self, BinOp::Min | BinOp::Max | BinOp::Pow)
+    }
+}
+
+/// A stat name, as declared (E0310) and as actor input names it: `^[a-z][a-z0-9_]*$`.
+pub fn valid_stat_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,5 +1,7 @@
 //! `check` fixtures: one `.stat` file per diagnostic code, with snapshots of the rendered
-//! diagnostics (no colour), of their JSON form and, for clean files, of the IR dump.
+//! diagnostics (no colour), of their JSON form and, for clean files, of the IR dump. The
+//! snapshots sit beside their fixture: `E0101_unknown_stat.stat` has
+//! `E0101_unknown_stat.text.snap` and `E0101_unknown_stat.json.snap` (and `….ir.snap`).
 
 use actorc::diag;
 use actorc::load::LoadOptions;
@@ -13,6 +15,16 @@ pub fn relative(path: &Path) -> PathBuf {
 
 pub fn compile_one(path: &Path, opts: &LoadOptions) -> Compiled {
     compile(&[relative(path)], opts).expect("fixture readable")
+}
+
+/// Runs `f` with its insta snapshots stored in the folder `dir`, named as asserted (no
+/// module prefix, no suffix): fixtures keep their snapshots beside them.
+pub fn snapshots_in(dir: &Path, f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.remove_snapshot_suffix();
+    settings.bind(f);
 }
 
 #[test]
@@ -30,11 +42,14 @@ fn diagnostics() {
                 diag::render(&c.sources, &c.diagnostics, false)
             );
         }
-        insta::assert_snapshot!("text", diag::render(&c.sources, &c.diagnostics, false));
-        insta::assert_json_snapshot!("json", diag::to_json(&c.sources, &c.diagnostics));
-        if let Some(ir) = &c.ir {
-            insta::assert_snapshot!("ir", actorc::ir::dump(ir));
-        }
+        let stem = path.file_stem().unwrap().to_string_lossy();
+        snapshots_in(path.parent().unwrap(), || {
+            insta::assert_snapshot!(format!("{stem}.text"), diag::render(&c.sources, &c.diagnostics, false));
+            insta::assert_json_snapshot!(format!("{stem}.json"), diag::to_json(&c.sources, &c.diagnostics));
+            if let Some(ir) = &c.ir {
+                insta::assert_snapshot!(format!("{stem}.ir"), actorc::ir::dump(ir));
+            }
+        });
     });
 }
 
@@ -82,10 +97,7 @@ mod hostile {
 
     /// Checks arbitrary bytes as a rule file: must not panic, and every diagnostic has a location.
     fn check_bytes(bytes: Vec<u8>) {
-        let mut loaded = Loaded::default();
-        let (file, ast) = parse_bytes(&mut loaded, Path::new("fuzz.stat"), bytes, &LoadOptions::default());
-        loaded.files.push((file, ast));
-        let compiled = actorc::rules::compile_loaded(loaded);
+        let compiled = actorc::rules::compile_str("fuzz.stat", bytes);
         for d in &compiled.diagnostics {
             assert!(d.main_span().is_some(), "diagnostic without location: {d:?}");
         }

@@ -3,71 +3,18 @@
 //! cache on and off.
 
 use crate::run::actorc;
-use std::fmt::Write;
+use crate::workload::{Rng, Workload};
 
-/// A deterministic batch over the example game: every bucket and cap mode, some bad actors.
+/// A deterministic batch over the example game from the shared workload (3 subsystems, 20
+/// contributions and 3 caps per actor), with a broken actor now and then (3 in 3,000).
 pub fn generated_ndjson(n: usize, seed: u64) -> String {
-    let mut rng = seed | 1;
-    let mut next = move |m: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % m
-    };
-    let stats = [
-        ("strength", &["FLAT", "MULT", "POST_ADD", "OVERRIDE"][..]),
-        ("vitality", &["FLAT", "MULT", "POST_ADD", "OVERRIDE"][..]),
-        ("dexterity", &["FLAT", "MULT", "POST_ADD"][..]),
-        ("hp_max", &["FLAT", "MULT", "POST_ADD", "OVERRIDE"][..]),
-        ("crit_rate", &["FLAT", "OVERRIDE"][..]),
-        ("max_health", &["FLAT", "MULT", "EXPONENTIAL", "CONDITIONAL", "POST_ADD"][..]),
-        ("lifespan_years", &["FLAT"][..]),
-        ("fire_resist", &["FLAT"][..]),
-        ("morale", &["FLAT"][..]),
-    ];
-    let systems = ["race", "class", "items", "buffs", "talents", "zone", "guild", "event"];
-    let caps =
-        [("BASELINE", "max"), ("ADDITIVE", "max"), ("OVERRIDE", "max"), ("HARD_MAX", "max"), ("HARD_MIN", "min")];
-    let scopes = ["WORLD", "EVENT", "TOTAL"];
+    let rules = actorc::Rules::load("rules/rpg").unwrap();
+    let workload = Workload::from_ir(&rules.ir).sized(3, 20, 3);
+    let mut rng = Rng::new(seed);
     let mut out = String::new();
     for i in 0..n {
-        let _ = write!(out, r#"{{"id":"a{i}","version":{},"subsystems":["#, 1 + next(3));
-        for s in 0..3 {
-            if s > 0 {
-                out.push(',');
-            }
-            out.push_str(r#"{"primary":["#);
-            for c in 0..(4 + next(6)) {
-                let (stat, buckets) = stats[next(stats.len() as u64) as usize];
-                let bucket = buckets[next(buckets.len() as u64) as usize];
-                let value = match bucket {
-                    "MULT" | "EXPONENTIAL" => (next(50) as f64) / 100.0,
-                    _ => (next(2000) as f64) / 10.0 - 20.0,
-                };
-                let sep = if c > 0 { "," } else { "" };
-                let _ = write!(
-                    out,
-                    r#"{sep}{{"dimension":"{stat}","bucket":"{bucket}","value":{value},"system":"{}","priority":{}}}"#,
-                    systems[next(8) as usize],
-                    next(11)
-                );
-            }
-            out.push_str(r#"],"derived":[],"caps":["#);
-            for c in 0..next(3) {
-                let (stat, _) = stats[next(4) as usize];
-                let (mode, kind) = caps[next(caps.len() as u64) as usize];
-                let sep = if c > 0 { "," } else { "" };
-                let _ = write!(
-                    out,
-                    r#"{sep}{{"system":"{}","dimension":"{stat}","mode":"{mode}","kind":"{kind}","value":{},"scope":"{}"}}"#,
-                    systems[next(8) as usize],
-                    next(500),
-                    scopes[next(3) as usize]
-                );
-            }
-            let _ = write!(out, r#"],"meta":{{"system":"{}"}}}}"#, systems[s]);
-        }
-        out.push_str("]}\n");
+        out.push_str(&serde_json::to_string(&workload.actor(&mut rng, i)).unwrap());
+        out.push('\n');
         if i % 997 == 13 {
             out.push_str("{\"id\":\"broken\",\"subsystems\":[{\"primary\":[{\"dimension\":\"nope\",\"bucket\":\"FLAT\",\"value\":1,\"system\":\"x\"}]}]}\n");
         }

@@ -1,5 +1,6 @@
 //! Evaluation fixtures: each folder of `tests/data/eval/` holds `actors.ndjson` and either a
-//! `rules.stat` or a `RULES` file naming a shipped rule set; the output is snapshotted.
+//! `rules.stat` or a `RULES` file naming a shipped rule set; the output is snapshotted in
+//! `output.snap` beside them.
 
 use actorc::{Backend, Engine, Rules};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ fn eval_fixtures() {
         let case = path.parent().unwrap();
         let lines = run_case(case, Backend::Interpreter);
         let pretty: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-        insta::assert_json_snapshot!(pretty);
+        crate::check::snapshots_in(case, || insta::assert_json_snapshot!("output", pretty));
     });
 }
 

@@ -5,9 +5,7 @@
 //! target (default 2000; 0 means all) is sampled evenly, so the test stays fast in a debug
 //! build. The whole committed corpus (about 2,300 files) replays in about 11 s.
 
-#[path = "../../fuzz/src/lib.rs"]
-mod fuzz_logic;
-
+use crate::fuzz_logic;
 use std::path::{Path, PathBuf};
 
 fn files(dir: &Path) -> Vec<PathBuf> {

@@ -9,8 +9,9 @@ const LAYERS: &[&[&str]] = &[
     &["source", "num"],
     &["diag"],
     &["syntax"],
-    &["load", "check"],
     &["ir"],
+    &["load", "check"],
+    &["lower"],
     &["cost", "rules", "input"],
     &["snapshot"],
     &["ingest"],
@@ -18,7 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["jit"],
     &["engine"],
     &["reload", "explain", "graph"],
-    &["cache", "batch"],
+    &["cache"],
+    &["batch"],
     &["cli"],
 ];
 

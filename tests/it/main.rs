@@ -1,5 +1,12 @@
 //! The one integration-test binary; each module covers one stage or feature.
 
+// Shared with the fuzz crate (its checks and the random rule-set generator) and with the
+// benchmarks (the actor workload).
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz_logic;
+#[path = "../../benches/common/workload.rs"]
+mod workload;
+
 mod cache;
 mod check;
 mod determinism;

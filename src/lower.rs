@@ -1,9 +1,14 @@
 //! Lower: checked AST → [`Ir`]. Runs only after [`check`](crate::check) found no errors.
 
-use super::*;
 use crate::check::Checked;
+use crate::ir::*;
 use crate::source::SourceMap;
 use crate::syntax::{self, ClauseKind, ExprKind};
+use rustc_hash::FxHashMap;
+
+/// Why a keyword or function name always resolves here: [`check`](crate::check) reports
+/// every unknown one (E0105, E0106), and lowering runs only on rules without errors.
+const CHECKED: &str = "lowering runs only on checked rules, and check rejects unknown names";
 
 pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     let mut ir = Ir {
@@ -22,15 +27,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     };
     for b in &checked.buckets {
         ir.bucket_ids.insert(&b.name.name, BucketId(ir.buckets.len() as u32));
-        let fold = match b.fold.name.as_str() {
-            "sum" => Fold::Sum,
-            "product" => Fold::Product,
-            "delta_product" => Fold::DeltaProduct,
-            "min" => Fold::Min,
-            "max" => Fold::Max,
-            "first" => Fold::First,
-            _ => Fold::Each,
-        };
+        let fold = Fold::from_keyword(&b.fold.name).expect(CHECKED);
         let apply = lower_expr(&mut ir, &b.apply, &|_| None);
         ir.buckets.push(Bucket { name: b.name.name.clone(), fold, apply, span: b.name.span });
     }
@@ -50,10 +47,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
                 span: layer.name.span,
             });
         }
-        ir.policy = l.policies.first().map(|p| match p.name.as_str() {
-            "prioritized_override" => Policy::PrioritizedOverride,
-            _ => Policy::Intersect,
-        });
+        ir.policy = l.policies.first().map(|p| Policy::from_keyword(&p.name).expect(CHECKED));
         ir.unscoped = l.unscoped.first().and_then(|u| ir.layer_ids.get(&u.name).copied());
     }
     // Ids follow dependency order, so every reference points backwards.
@@ -92,13 +86,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
                     stat.max_text = Some(sources.snippet(hi.span).to_string());
                 }
                 ClauseKind::Merge(m) => {
-                    stat.mode = Mode::Operator(match m.name.as_str() {
-                        "sum" => Operator::Sum,
-                        "max" => Operator::Max,
-                        "min" => Operator::Min,
-                        "average" => Operator::Average,
-                        _ => Operator::Multiply,
-                    })
+                    stat.mode = Mode::Operator(Operator::from_keyword(&m.name).expect(CHECKED));
                 }
                 ClauseKind::Pipeline(p) => {
                     if let Some(&id) = pipeline_ids.get(p.name.as_str()) {
@@ -136,7 +124,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     let default_ranges =
         ir.stats.iter().map(|s| Some((constant(s.min, f64::NEG_INFINITY)?, constant(s.max, f64::INFINITY)?))).collect();
     let names = ir.stats.iter().map(|s| s.name.clone()).collect();
-    ir.schema = std::sync::Arc::new(super::Schema { names, default_ranges });
+    ir.schema = std::sync::Arc::new(Schema { names, default_ranges });
     ir
 }
 
@@ -192,8 +180,6 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
         }
         ExprKind::Call(f, args) => {
             let ids: Vec<NodeId> = args.iter().map(|a| emit(ir, a, resolve)).collect();
-            let first = ids[0];
-            let un = |op| move |ir: &mut Ir| push(ir, Node::Unary(op, first));
             match f.name.as_str() {
                 "min" | "max" => {
                     let op = if f.name == "min" { BinOp::Min } else { BinOp::Max };
@@ -208,13 +194,10 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
                     push(ir, Node::Binary(BinOp::Min, lo, ids[2]))
                 }
                 "pow" => push(ir, Node::Binary(BinOp::Pow, ids[0], ids[1])),
-                "abs" => un(UnOp::Abs)(ir),
-                "floor" => un(UnOp::Floor)(ir),
-                "ceil" => un(UnOp::Ceil)(ir),
-                "round" => un(UnOp::Round)(ir),
-                "sqrt" => un(UnOp::Sqrt)(ir),
-                "exp" => un(UnOp::Exp)(ir),
-                _ => un(UnOp::Ln)(ir),
+                name => {
+                    let op = UnOp::from_function(name).expect(CHECKED);
+                    push(ir, Node::Unary(op, ids[0]))
+                }
             }
         }
     }

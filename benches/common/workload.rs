@@ -1,0 +1,290 @@
+//! The standard actor workload, generated from whatever stats, buckets and cap layers a
+//! loaded rule set declares, and the seeded PRNG behind it. Deterministic: the same seed
+//! always gives the same actors.
+//!
+//! The one workload generator: the benchmarks use it through `benches/common/mod.rs`, the
+//! integration tests include this file (`#[path]`) from `tests/it/main.rs`.
+// Each benchmark and the tests use a different part.
+#![allow(dead_code)]
+
+use actorc::input::{Actor, CapContribution, Contribution, Meta, SubsystemOutput};
+use actorc::ir::{Fold, Ir, Mode, Operator};
+use actorc::syntax::Category;
+
+/// The standard workload: 10,000 actors × 5 subsystems, 100 contributions and 10 caps each.
+pub const ACTORS: usize = 10_000;
+pub const SUBSYSTEMS: usize = 5;
+pub const CONTRIBUTIONS: usize = 100;
+pub const CAPS: usize = 10;
+pub const SEED: u64 = 0x5eed_2026;
+
+/// The eight systems that contribute (game subsystems).
+pub const SYSTEMS: [&str; 8] = ["race", "class", "equipment", "talents", "buffs", "guild", "mount", "world_event"];
+
+/// xorshift64*: small, fast and good enough for test data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Values rounded to 1/1000 look like game data (and print short in JSON).
+    pub fn amount(&mut self, lo: f64, hi: f64) -> f64 {
+        (self.range(lo, hi) * 1000.0).round() / 1000.0
+    }
+}
+
+/// How to generate contributions for one bucket of a stat's pipeline.
+#[derive(Debug, Clone)]
+struct BucketPlan {
+    name: String,
+    fold: Fold,
+    /// Share of this stat's contributions.
+    weight: f64,
+}
+
+#[derive(Debug, Clone)]
+struct StatPlan {
+    name: String,
+    primary: bool,
+    operator: Option<Operator>,
+    buckets: Vec<BucketPlan>,
+    /// Typical size of one contribution, from the stat's range.
+    scale: f64,
+}
+
+/// The standard workload over one rule set: dimensions come from `ir.stats`, buckets from
+/// each stat's pipeline, cap scopes from `ir.layers`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    stats: Vec<StatPlan>,
+    /// (name, requires realm)
+    layers: Vec<(String, bool)>,
+    unscoped: bool,
+    /// A bucket name for operator stats (any existing name is accepted).
+    any_bucket: String,
+    /// Per actor: subsystems, contributions and caps.
+    subsystems: usize,
+    contributions: usize,
+    caps: usize,
+}
+
+/// The v3 mix: about half FLAT, a quarter MULT, a fifth POST_ADD, the rest OVERRIDE.
+fn standard_weight(name: &str) -> Option<f64> {
+    match name {
+        "FLAT" => Some(0.50),
+        "MULT" => Some(0.25),
+        "POST_ADD" => Some(0.20),
+        "OVERRIDE" => Some(0.05),
+        _ => None,
+    }
+}
+
+/// Share of contributions that go to buckets outside the v3 four (RPG-style extras).
+const EXTRA_SHARE: f64 = 0.15;
+
+impl Workload {
+    pub fn from_ir(ir: &Ir) -> Workload {
+        let mut stats = Vec::new();
+        let zeros = vec![0.0; ir.stats.len()];
+        let mut buf = vec![0.0; ir.nodes.len()];
+        for stat in &ir.stats {
+            // Typical contribution size: a tenth of the upper bound, at most 100.
+            let hi = stat.max.map(|e| actorc::eval::eval_expr(ir, e, &zeros, 0.0, 0.0, &mut buf));
+            let scale = match hi {
+                Some(h) if h.is_finite() && h > 0.0 => h.min(1000.0) * 0.1,
+                _ => 100.0,
+            };
+            let (operator, buckets) = match stat.mode {
+                Mode::Operator(op) => (Some(op), Vec::new()),
+                Mode::Pipeline(p) => {
+                    let names: Vec<(String, Fold)> = ir
+                        .pipeline(p)
+                        .buckets
+                        .iter()
+                        .map(|&b| (ir.bucket(b).name.clone(), ir.bucket(b).fold))
+                        .collect();
+                    let std_total: f64 = names.iter().filter_map(|(n, _)| standard_weight(n)).sum();
+                    let extras = names.iter().filter(|(n, _)| standard_weight(n).is_none()).count();
+                    let extra_share = if extras == 0 {
+                        0.0
+                    } else if std_total == 0.0 {
+                        1.0
+                    } else {
+                        EXTRA_SHARE
+                    };
+                    let buckets = names
+                        .into_iter()
+                        .map(|(name, fold)| {
+                            let weight = match standard_weight(&name) {
+                                Some(w) => (1.0 - extra_share) * w / std_total,
+                                None => extra_share / extras as f64,
+                            };
+                            BucketPlan { name, fold, weight }
+                        })
+                        .collect();
+                    (None, buckets)
+                }
+            };
+            stats.push(StatPlan {
+                name: stat.name.clone(),
+                primary: stat.category == Category::Primary,
+                operator,
+                buckets,
+                scale,
+            });
+        }
+        let layers = ir.layers.iter().map(|l| (l.name.clone(), l.requires_realm)).collect();
+        let any_bucket = ir.buckets.iter().find(|b| b.name == "FLAT").unwrap_or(&ir.buckets[0]).name.clone();
+        Workload {
+            stats,
+            layers,
+            unscoped: ir.unscoped.is_some(),
+            any_bucket,
+            subsystems: SUBSYSTEMS,
+            contributions: CONTRIBUTIONS,
+            caps: CAPS,
+        }
+    }
+
+    /// Smaller (or larger) actors than the standard ones: `subsystems` (at most 8),
+    /// `contributions` and `caps` per actor.
+    pub fn sized(self, subsystems: usize, contributions: usize, caps: usize) -> Workload {
+        assert!((1..=SYSTEMS.len()).contains(&subsystems), "1 to {} subsystems", SYSTEMS.len());
+        Workload { subsystems, contributions, caps, ..self }
+    }
+
+    fn contribution(&self, rng: &mut Rng) -> (usize, Contribution) {
+        let s = rng.below(self.stats.len());
+        let plan = &self.stats[s];
+        let scale = plan.scale;
+        let (bucket, value) = match plan.operator {
+            Some(op) => {
+                let v = match op {
+                    Operator::Multiply => rng.amount(0.8, 1.5),
+                    _ => rng.amount(0.05 * scale, scale),
+                };
+                (self.any_bucket.clone(), v)
+            }
+            None => {
+                let mut r = rng.unit();
+                let mut pick = &plan.buckets[plan.buckets.len() - 1];
+                for b in &plan.buckets {
+                    if r < b.weight {
+                        pick = b;
+                        break;
+                    }
+                    r -= b.weight;
+                }
+                let v = match (pick.name.as_str(), pick.fold) {
+                    ("FLAT", _) => rng.amount(0.1 * scale, scale),
+                    ("POST_ADD", _) => rng.amount(0.0, 0.2 * scale),
+                    (_, Fold::DeltaProduct) => rng.amount(-0.1, 0.3),
+                    (_, Fold::Product) => rng.amount(0.9, 1.2),
+                    // `fold each` buckets (compounding, logarithmic, conditional): small deltas.
+                    (_, Fold::Each) => rng.amount(0.01, 0.1),
+                    (_, Fold::First | Fold::Min | Fold::Max) => rng.amount(0.2 * scale, scale),
+                    (_, Fold::Sum) => rng.amount(0.0, 0.2 * scale),
+                };
+                (pick.name.clone(), v)
+            }
+        };
+        let c = Contribution {
+            dimension: plan.name.as_str().into(),
+            bucket: bucket.into(),
+            value,
+            system: SYSTEMS[rng.below(SYSTEMS.len())].into(),
+            priority: Some(rng.below(11) as i64),
+        };
+        (s, c)
+    }
+
+    fn cap(&self, rng: &mut Rng) -> CapContribution {
+        let plan = &self.stats[rng.below(self.stats.len())];
+        let scale = plan.scale;
+        const MODES: [&str; 5] = ["BASELINE", "ADDITIVE", "OVERRIDE", "HARD_MAX", "HARD_MIN"];
+        let mode = MODES[rng.below(MODES.len())];
+        let is_max = match mode {
+            "HARD_MAX" => true,
+            "HARD_MIN" => false,
+            _ => rng.below(2) == 0,
+        };
+        let value = match (is_max, mode) {
+            (true, "ADDITIVE") => rng.amount(0.0, 2.0 * scale),
+            (true, _) => rng.amount(5.0 * scale, 20.0 * scale),
+            (false, "ADDITIVE") => rng.amount(0.0, 0.2 * scale),
+            (false, _) => rng.amount(0.0, 0.5 * scale),
+        };
+        // A cap without scope goes to the unscoped layer (TOTAL in v3).
+        let choices = self.layers.len() + usize::from(self.unscoped);
+        let pick = rng.below(choices);
+        let (scope, realm) = match self.layers.get(pick) {
+            Some((name, requires_realm)) => {
+                (Some(name.as_str().into()), requires_realm.then(|| ["azure", "crimson", "jade"][rng.below(3)].into()))
+            }
+            None => (None, None),
+        };
+        CapContribution {
+            system: SYSTEMS[rng.below(SYSTEMS.len())].into(),
+            dimension: plan.name.as_str().into(),
+            mode: mode.into(),
+            kind: if is_max { "max" } else { "min" }.into(),
+            value,
+            priority: Some(rng.below(11) as i64),
+            scope,
+            realm,
+            tags: None,
+        }
+    }
+
+    /// One actor of the workload.
+    pub fn actor(&self, rng: &mut Rng, index: usize) -> Actor {
+        let mut subsystems: Vec<SubsystemOutput> = (0..self.subsystems)
+            .map(|i| SubsystemOutput {
+                meta: Meta { system: SYSTEMS[i].into(), stage: None, version: None },
+                ..SubsystemOutput::default()
+            })
+            .collect();
+        for _ in 0..self.contributions {
+            let (s, c) = self.contribution(rng);
+            let sub = &mut subsystems[rng.below(self.subsystems)];
+            if self.stats[s].primary { sub.primary.push(c) } else { sub.derived.push(c) }
+        }
+        for _ in 0..self.caps {
+            let c = self.cap(rng);
+            subsystems[rng.below(self.subsystems)].caps.push(c);
+        }
+        Actor { id: Some(format!("actor-{index:06}")), version: 1, subsystems }
+    }
+
+    /// `n` actors from `seed`.
+    pub fn actors(&self, n: usize, seed: u64) -> Vec<Actor> {
+        let mut rng = Rng::new(seed);
+        (0..n).map(|i| self.actor(&mut rng, i)).collect()
+    }
+}
