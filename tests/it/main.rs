@@ -3,6 +3,7 @@
 mod cache;
 mod check;
 mod determinism;
+mod docs;
 mod eval;
 mod explain;
 mod fuzz_replay;
