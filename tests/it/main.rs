@@ -10,6 +10,7 @@ mod workload;
 mod cache;
 mod check;
 mod determinism;
+mod docs;
 mod eval;
 mod explain;
 mod fuzz_replay;
