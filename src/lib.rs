@@ -56,6 +56,11 @@ pub mod reload;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub use diag::Diagnostic;
 pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, PreparedBatch, ValueTable};
 pub use eval::EvalError;
