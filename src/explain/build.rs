@@ -1,257 +1,16 @@
-//! `actorc explain`: why a stat has the value it has, or what its rule says.
-//!
-//! Invariant: an explanation is read off the real interpreter — the actor is prepared by
-//! [`ingest::prepare_with_provenance`] and evaluated by [`eval::eval_traced`] with a [`Trace`]
-//! that records the target stat's steps — so its final value is the engine's value bit for
-//! bit; nothing here recomputes a fold, an apply or a clamp by hand. Layer ranges come from
-//! [`eval::layer_range`], the same function the interpreter uses.
+//! Building explanations: a stat's rule from the IR ([`rule_of`]), and an evaluation from
+//! the interpreter's own trace ([`Collector`], [`build()`]). Nothing here recomputes a fold,
+//! an apply or a clamp by hand.
 
-use crate::eval::{self, EvalError, Scratch, Trace};
-use crate::ingest::{self, FROM_PRIMARY, InputError, Prepared, Provenance};
+use super::model::*;
+use super::render::fmt_num;
+use crate::eval::{self, Trace};
+use crate::ingest::{self, FROM_PRIMARY, Prepared, Provenance};
 use crate::input::Actor;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
 use crate::syntax::Category;
-use serde::Serialize;
-use std::fmt::Write;
-
-/// Why no explanation could be made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ExplainError {
-    UnknownStat { name: String, suggestion: Option<String> },
-    Input(InputError),
-    Eval(EvalError),
-}
-
-impl std::fmt::Display for ExplainError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExplainError::UnknownStat { name, suggestion } => {
-                write!(f, "unknown stat `{name}`")?;
-                if let Some(s) = suggestion {
-                    write!(f, " (did you mean `{s}`?)")?;
-                }
-                Ok(())
-            }
-            ExplainError::Input(e) => write!(f, "{e}"),
-            ExplainError::Eval(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ExplainError {}
-
-/// The stat's id, or an error with a did-you-mean suggestion.
-pub fn resolve(ir: &Ir, name: &str) -> Result<StatId, ExplainError> {
-    ir.stat_ids.get(name).copied().ok_or_else(|| ExplainError::UnknownStat {
-        name: name.to_string(),
-        suggestion: crate::check::did_you_mean(name, ir.stats.iter().map(|s| s.name.as_str())).map(str::to_string),
-    })
-}
-
-/// A stat's rule as declared, with where each part is written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleExplanation {
-    pub stat: String,
-    pub category: &'static str,
-    /// `file:line:col` of the declaration.
-    pub location: String,
-    pub doc: Vec<String>,
-    /// The whole rule on one line, e.g. `hp_max = clamp(first(OVERRIDE) ?? ((base + Σ FLAT) ×
-    /// Π(1 + MULT) + Σ POST_ADD), 1, 2000000)`.
-    pub whiteboard: String,
-    pub base: BaseRule,
-    pub range: RangeRule,
-    /// `pipeline` or `operator`.
-    pub mode: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipeline: Option<PipelineRule>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operator: Option<&'static str>,
-    pub policy: &'static str,
-    pub layers: Vec<LayerRule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BaseRule {
-    /// `formula`, `default` or `zero`.
-    pub source: &'static str,
-    /// The formula's source text or the default's value.
-    pub text: String,
-    /// Stats the formula reads.
-    pub reads: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RangeRule {
-    pub min: String,
-    pub max: String,
-    /// Stats the bounds read.
-    pub reads: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PipelineRule {
-    pub name: String,
-    pub location: String,
-    pub steps: Vec<BucketRule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BucketRule {
-    pub bucket: String,
-    pub fold: &'static str,
-    /// The apply expression as written in the IR (`value`, `x`).
-    pub apply: String,
-    /// One step of the whiteboard: `value ← value + Σ FLAT`.
-    pub step: String,
-    pub location: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LayerRule {
-    pub layer: String,
-    pub requires_realm: bool,
-    pub unscoped: bool,
-    pub location: String,
-}
-
-/// An evaluation of one stat for one actor, step by step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Explanation {
-    pub actor: Option<String>,
-    pub rule: RuleExplanation,
-    /// The final value; `None` when the stat has only caps, or nothing at all.
-    pub value: Option<f64>,
-    /// The stat has a snapshot entry (a value or caps); without one it was skipped and
-    /// readers see 0.
-    pub in_snapshot: bool,
-    pub contributions: Vec<ContributionRow>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base: Option<BaseStep>,
-    pub buckets: Vec<BucketStep>,
-    /// Operator-mode result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operator: Option<f64>,
-    pub range: RangeStep,
-    pub layers: Vec<LayerStep>,
-    /// Effective range (`CapsUsed`), `null` = unbounded.
-    pub min: f64,
-    pub max: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clamp: Option<ClampStep>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContributionRow {
-    /// Position in canonical order among this stat's contributions.
-    pub index: usize,
-    pub subsystem: u32,
-    /// The subsystem's `meta.system`.
-    pub subsystem_system: String,
-    /// The contribution's own `system`.
-    pub system: String,
-    /// `primary` or `derived`.
-    pub list: &'static str,
-    pub bucket: String,
-    pub priority: i64,
-    pub value: f64,
-    /// `won` or `lost` in a `fold first` bucket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<&'static str>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BaseStep {
-    pub source: &'static str,
-    pub text: String,
-    pub value: f64,
-    pub inputs: Vec<InputValue>,
-}
-
-/// A stat a formula reads and its final value (`None`: no value, read as 0).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputValue {
-    pub stat: String,
-    pub value: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BucketStep {
-    pub slot: u32,
-    pub bucket: String,
-    pub fold: &'static str,
-    pub apply: String,
-    /// Indices into [`Explanation::contributions`].
-    pub contributions: Vec<usize>,
-    /// The folded value (absent for `fold each`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub folded: Option<f64>,
-    /// `fold each`: the running value after each contribution.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub each: Vec<EachStep>,
-    /// `fold first`: the winning contribution and the ones that lost.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub won: Option<usize>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub lost: Vec<usize>,
-    pub after: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EachStep {
-    pub contribution: usize,
-    pub x: f64,
-    pub after: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RangeStep {
-    pub min: f64,
-    pub max: f64,
-    pub inputs: Vec<InputValue>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LayerStep {
-    pub layer: String,
-    pub caps: Vec<CapRow>,
-    /// `eval::layer_range` within the stat's range.
-    pub min: f64,
-    pub max: f64,
-    /// The caps asked for Min > Max, so Min was lowered to Max.
-    pub conflict: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CapRow {
-    pub subsystem: u32,
-    pub subsystem_system: String,
-    pub system: String,
-    pub kind: String,
-    pub mode: String,
-    pub priority: i64,
-    pub value: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub realm: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClampStep {
-    pub before: f64,
-    pub after: f64,
-    /// `min` or `max` when the clamp changed the value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bound: Option<&'static str>,
-    /// The layer that set that bound, or `range` (the stat's own range).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// The caps of that layer on that side.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub caps: Vec<CapRow>,
-}
 
 // ---------------------------------------------------------------------------------------
 // The rule.
@@ -323,13 +82,7 @@ fn names(ir: &Ir, ids: &[StatId]) -> Vec<String> {
     ids.iter().map(|&s| ir.stat(s).name.clone()).collect()
 }
 
-/// Explains the rule of `stat` without an actor.
-pub fn explain_rule(rules: &Rules, stat: &str) -> Result<RuleExplanation, ExplainError> {
-    let id = resolve(&rules.ir, stat)?;
-    Ok(rule_of(rules, id))
-}
-
-fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
+pub(super) fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
     let ir = &rules.ir;
     let src = &rules.sources;
     let s = ir.stat(id);
@@ -526,19 +279,12 @@ fn one_line(t: &str) -> String {
     t.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Shortest text that reads back as the same number; `inf`, `-inf`.
-pub fn fmt_num(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    format!("{v}")
-}
-
 // ---------------------------------------------------------------------------------------
 // The evaluation.
 
+/// Records the steps of one stat as the interpreter evaluates it.
 #[derive(Default)]
-struct Collector {
+pub(super) struct Collector {
     target: Option<StatId>,
     range: Option<(f64, f64, f64, f64)>,
     base: Option<f64>,
@@ -548,6 +294,12 @@ struct Collector {
     each: Vec<(u32, f64, f64)>,
     operator: Option<f64>,
     clamp: Option<(f64, f64)>,
+}
+
+impl Collector {
+    pub(super) fn for_stat(target: StatId) -> Collector {
+        Collector { target: Some(target), ..Collector::default() }
+    }
 }
 
 impl Trace for Collector {
@@ -593,16 +345,6 @@ fn cap_mode_order(mode: &str) -> u8 {
     }
 }
 
-/// Explains how `actor` got its value of `stat`, and the snapshot it came from.
-pub fn explain(rules: &Rules, actor: &Actor, stat: &str) -> Result<(Explanation, Snapshot), ExplainError> {
-    let ir = &rules.ir;
-    let id = resolve(ir, stat)?;
-    let (p, prov) = ingest::prepare_with_provenance(ir, actor).map_err(ExplainError::Input)?;
-    let mut trace = Collector { target: Some(id), ..Collector::default() };
-    let snap = eval::eval_traced(ir, &p, &mut Scratch::default(), &mut trace).map_err(ExplainError::Eval)?;
-    Ok((build(rules, actor, &p, &prov, &snap, id, &trace), snap))
-}
-
 fn input_values(ir: &Ir, snap: &Snapshot, ids: &[StatId]) -> Vec<InputValue> {
     ids.iter()
         .map(|&s| InputValue {
@@ -612,7 +354,7 @@ fn input_values(ir: &Ir, snap: &Snapshot, ids: &[StatId]) -> Vec<InputValue> {
         .collect()
 }
 
-fn build(
+pub(super) fn build(
     rules: &Rules,
     actor: &Actor,
     p: &Prepared,
@@ -797,272 +539,4 @@ fn build(
         max,
         clamp,
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Text.
-
-/// Left-aligned columns, two spaces apart, each line indented by `indent`.
-fn table(out: &mut String, indent: &str, rows: &[Vec<String>]) {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    for r in rows {
-        let mut line = String::from(indent);
-        for (c, cell) in r.iter().enumerate() {
-            if c + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                let pad = widths[c] - cell.chars().count();
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-}
-
-/// The rule as a designer would read it.
-pub fn render_rule(r: &RuleExplanation) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{} {}  ({})", r.category, r.stat, r.location);
-    for d in &r.doc {
-        let _ = writeln!(out, "  /// {}", d.trim());
-    }
-    let _ = writeln!(out, "\n  {}", r.whiteboard);
-    if r.whiteboard.contains(" ?? ") {
-        let _ = writeln!(out, "  (`a ?? b` is a when its bucket or operator has contributions, else b)");
-    }
-    out.push('\n');
-    let mut rows = Vec::new();
-    let base = match r.base.source {
-        "formula" => format!("base = {}", r.base.text),
-        "default" => format!("base = {} (default)", r.base.text),
-        _ => "base = 0".to_string(),
-    };
-    rows.push(vec!["1.".into(), base, String::new()]);
-    let mut n = 2;
-    if let Some(p) = &r.pipeline {
-        for s in &p.steps {
-            rows.push(vec![format!("{n}."), format!("{} (fold {}): {}", s.bucket, s.fold, s.step), s.location.clone()]);
-            n += 1;
-        }
-    }
-    if let Some(op) = r.operator {
-        rows.push(vec![format!("{n}."), format!("value = {op} of all contributions (bucket ignored)"), String::new()]);
-        n += 1;
-    }
-    rows.push(vec![
-        format!("{n}."),
-        format!("caps: per layer, then across layers (policy {})", r.policy),
-        r.layers.first().map_or(String::new(), |l| l.location.clone()),
-    ]);
-    rows.push(vec![
-        format!("{}.", n + 1),
-        format!("clamp to the stat's range {} .. {} and the caps", r.range.min, r.range.max),
-        r.location.clone(),
-    ]);
-    let _ = writeln!(out, "  steps:");
-    table(&mut out, "    ", &rows);
-    if let Some(p) = &r.pipeline {
-        let _ = writeln!(out, "  pipeline {}  ({})", p.name, p.location);
-    }
-    if !r.base.reads.is_empty() {
-        let _ = writeln!(out, "  formula reads: {}", r.base.reads.join(", "));
-    }
-    if !r.range.reads.is_empty() {
-        let _ = writeln!(out, "  range reads: {}", r.range.reads.join(", "));
-    }
-    let layers: Vec<String> = r
-        .layers
-        .iter()
-        .map(|l| {
-            let mut s = l.layer.clone();
-            if l.requires_realm {
-                s.push_str(" (requires realm)");
-            }
-            if l.unscoped {
-                s.push_str(" (unscoped)");
-            }
-            s
-        })
-        .collect();
-    if !layers.is_empty() {
-        let _ = writeln!(out, "  layers: {}", layers.join(", "));
-    }
-    out
-}
-
-fn opt_num(v: Option<f64>) -> String {
-    v.map_or("(no value, reads 0)".into(), fmt_num)
-}
-
-fn cap_cells(c: &CapRow) -> Vec<String> {
-    let mut v = vec![
-        format!("#{} ({})", c.subsystem, c.subsystem_system),
-        c.system.clone(),
-        c.kind.clone(),
-        c.mode.clone(),
-        format!("prio {}", c.priority),
-        fmt_num(c.value),
-    ];
-    if let Some(r) = &c.realm {
-        v.push(format!("realm {r}"));
-    }
-    v
-}
-
-/// An evaluation as aligned sections.
-pub fn render(e: &Explanation) -> String {
-    let mut out = String::new();
-    let r = &e.rule;
-    let who = e.actor.as_deref().map_or(String::new(), |a| format!(" of actor `{a}`"));
-    let _ = writeln!(out, "{}{who} = {}", r.stat, opt_num(e.value).replace("(no value, reads 0)", "(no value)"));
-    let _ = writeln!(out, "  {} {}  ({})", r.category, r.stat, r.location);
-    let _ = writeln!(out, "  {}", r.whiteboard);
-
-    if !e.in_snapshot {
-        out.push_str("\n  no contributions, no caps, no formula and no default: the stat is not in the\n");
-        out.push_str("  snapshot, and formulas that read it see 0\n");
-        return out;
-    }
-    out.push_str("\ncontributions (canonical order)\n");
-    if e.contributions.is_empty() {
-        out.push_str("  (none)\n");
-    } else {
-        let mut rows = vec![vec![
-            "#".into(),
-            "subsystem".into(),
-            "system".into(),
-            "list".into(),
-            "bucket".into(),
-            "prio".into(),
-            "value".into(),
-            String::new(),
-        ]];
-        for c in &e.contributions {
-            rows.push(vec![
-                c.index.to_string(),
-                format!("#{} ({})", c.subsystem, c.subsystem_system),
-                c.system.clone(),
-                c.list.into(),
-                c.bucket.clone(),
-                c.priority.to_string(),
-                fmt_num(c.value),
-                c.outcome.unwrap_or("").into(),
-            ]);
-        }
-        table(&mut out, "  ", &rows);
-    }
-
-    out.push_str("\nbase\n");
-    match &e.base {
-        Some(b) => {
-            let what = match b.source {
-                "formula" => format!("formula {}", b.text),
-                "default" => format!("default {}", b.text),
-                _ => "no formula, no default".to_string(),
-            };
-            let note = if r.mode == "operator" { "  (replaced by the operator when it has contributions)" } else { "" };
-            let _ = writeln!(out, "  {what} = {}{note}", fmt_num(b.value));
-            let rows: Vec<Vec<String>> =
-                b.inputs.iter().map(|i| vec![i.stat.clone(), "=".into(), opt_num(i.value)]).collect();
-            table(&mut out, "    ", &rows);
-        }
-        None => out.push_str("  (no value: the stat only has caps)\n"),
-    }
-
-    if !e.buckets.is_empty() {
-        out.push_str("\nbuckets\n");
-        let mut rows = vec![vec![
-            "slot".into(),
-            "bucket".into(),
-            "fold".into(),
-            "apply".into(),
-            "folded".into(),
-            "value after".into(),
-        ]];
-        for b in &e.buckets {
-            rows.push(vec![
-                b.slot.to_string(),
-                b.bucket.clone(),
-                b.fold.into(),
-                b.apply.clone(),
-                b.folded.map_or("-".into(), fmt_num),
-                fmt_num(b.after),
-            ]);
-            for s in &b.each {
-                rows.push(vec![
-                    String::new(),
-                    format!("  #{}", s.contribution),
-                    String::new(),
-                    format!("x = {}", fmt_num(s.x)),
-                    String::new(),
-                    fmt_num(s.after),
-                ]);
-            }
-        }
-        table(&mut out, "  ", &rows);
-        for b in &e.buckets {
-            if let Some(w) = b.won {
-                let lost: Vec<String> = b.lost.iter().map(|i| format!("#{i}")).collect();
-                let lost = if lost.is_empty() { "none".into() } else { lost.join(", ") };
-                let _ = writeln!(out, "  {}: #{w} won (first in canonical order); lost: {lost}", b.bucket);
-            }
-        }
-    }
-    if let Some(v) = e.operator {
-        let op = r.operator.unwrap_or("?");
-        let _ = writeln!(out, "\noperator\n  {op} of {} contributions = {}", e.contributions.len(), fmt_num(v));
-    }
-
-    out.push_str("\ncaps\n");
-    let (lo, hi) = (fmt_num(e.range.min), fmt_num(e.range.max));
-    if lo == r.range.min && hi == r.range.max {
-        let _ = writeln!(out, "  stat range {lo} .. {hi}");
-    } else {
-        let _ = writeln!(out, "  stat range {lo} .. {hi}  (declared {} .. {})", r.range.min, r.range.max);
-    }
-    for i in &e.range.inputs {
-        let _ = writeln!(out, "    {} = {}", i.stat, opt_num(i.value));
-    }
-    if e.layers.is_empty() {
-        out.push_str("  no caps\n");
-    }
-    for l in &e.layers {
-        let conflict = if l.conflict { "  (Min > Max: Min lowered to Max)" } else { "" };
-        let _ = writeln!(out, "  layer {}: Min {}, Max {}{conflict}", l.layer, fmt_num(l.min), fmt_num(l.max));
-        let rows: Vec<Vec<String>> = l.caps.iter().map(cap_cells).collect();
-        table(&mut out, "    ", &rows);
-    }
-    let _ = writeln!(out, "  effective range ({}): {} .. {}", r.policy, fmt_num(e.min), fmt_num(e.max));
-
-    out.push_str("\nresult\n");
-    match &e.clamp {
-        Some(c) => match (c.bound, &c.by) {
-            (Some(b), Some(by)) => {
-                let by = if by == "range" { "the stat's own range".to_string() } else { format!("layer {by}") };
-                let _ = writeln!(
-                    out,
-                    "  {} clamped to {} (the {b} bound, set by {by})",
-                    fmt_num(c.before),
-                    fmt_num(c.after)
-                );
-                let rows: Vec<Vec<String>> = c.caps.iter().map(cap_cells).collect();
-                table(&mut out, "    ", &rows);
-            }
-            _ => {
-                let _ = writeln!(
-                    out,
-                    "  {} (within {} .. {}, not clamped)",
-                    fmt_num(c.after),
-                    fmt_num(e.min),
-                    fmt_num(e.max)
-                );
-            }
-        },
-        None => out.push_str("  no value\n"),
-    }
-    out
 }
