@@ -27,6 +27,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod batch;
 pub mod cache;
 pub mod check;
 pub mod cli;
