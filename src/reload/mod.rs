@@ -9,7 +9,7 @@
 //! nothing: the last good generation keeps serving and the diagnostics are returned. The
 //! watcher only publishes a file once two consecutive reads of it agree, so a half-written
 //! file is never compiled. The rule diff a cache needs to bring its actors to a new
-//! generation ([`diff`]) is computed once, when the generation is built, against each of the
+//! generation ([`rule_diff`]) is computed once, when the generation is built, against each of the
 //! last [`DIFF_HISTORY`] published generations.
 
 mod diff;

@@ -1,0 +1,259 @@
+//! Running a whole input: [`run`] reads documents, evaluates them (NDJSON in chunks, parsed
+//! and ingested in parallel, evaluated as one batch) and writes one record per actor.
+
+use super::read::{Document, DocumentReader, InputForm, parse_document};
+use super::record::{Record, Selection, Values, ValuesRecord, record};
+use crate::engine::{ActorError, Engine, PreparedBatch, ValueTable};
+use crate::input::InputLimits;
+use crate::snapshot::Snapshot;
+use rayon::prelude::*;
+use std::io::{self, BufRead, Write};
+
+/// What [`run`] writes per actor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Output {
+    /// A [`Record`] per actor (a one-document input: the snapshot itself).
+    #[default]
+    Snapshots,
+    /// A [`ValuesRecord`] per actor; no snapshots are built.
+    Values(Selection),
+}
+
+/// How [`run`] reads and writes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub limits: InputLimits,
+    pub output: Output,
+    /// The input's form; `None`: decided by its first line.
+    pub form: Option<InputForm>,
+    /// Write a one-document input's snapshot indented (for a terminal).
+    pub pretty: bool,
+}
+
+/// Reported after each chunk of an NDJSON run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Input bytes consumed by the chunk.
+    pub bytes: u64,
+    /// Actors written so far.
+    pub actors: usize,
+}
+
+/// What a [`run`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Summary {
+    /// One document: nothing is written for an actor that failed; this is why it failed.
+    One { error: Option<ActorError> },
+    /// NDJSON: a record for every actor.
+    Lines { ok: usize, failed: usize },
+}
+
+impl Summary {
+    /// Whether any actor failed.
+    pub fn failed(&self) -> bool {
+        match self {
+            Summary::One { error } => error.is_some(),
+            Summary::Lines { failed, .. } => *failed > 0,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    /// The input could not be read: its first line or its one document (`start`), or a later line.
+    Read { source: io::Error, start: bool },
+    /// The output could not be written.
+    Write(io::Error),
+    /// A record could not be serialized.
+    Serialize(serde_json::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Read { source, .. } => write!(f, "cannot read input: {source}"),
+            RunError::Write(e) => write!(f, "cannot write output: {e}"),
+            RunError::Serialize(e) => write!(f, "cannot serialize a record: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<serde_json::Error> for RunError {
+    fn from(e: serde_json::Error) -> Self {
+        RunError::Serialize(e)
+    }
+}
+
+/// Actors per chunk of an NDJSON run.
+const CHUNK: usize = 2048;
+
+/// Largest line buffer a run keeps for reuse.
+const SPARE_LINE_BYTES: usize = 1 << 20;
+
+/// Evaluates the actors of `input` with `engine` and writes their records to `out` (then
+/// flushes it). A one-document input writes its snapshot (or values record) alone, and a
+/// failure is returned in the [`Summary`] instead; NDJSON writes one record per non-blank
+/// line, in order, and calls `progress` after each chunk.
+pub fn run(
+    engine: &Engine,
+    opts: &RunOptions,
+    input: impl BufRead,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary, RunError> {
+    let read = |start| move |source| RunError::Read { source, start };
+    let mut docs = DocumentReader::new(input, opts.form).map_err(read(true))?;
+    let summary = match docs.form() {
+        InputForm::One => {
+            let doc = docs.next_reusing(&mut Vec::new()).map_err(read(true))?.expect("one document");
+            run_one(engine, opts, &doc, out)?
+        }
+        InputForm::Lines => run_lines(engine, opts, &mut docs, out, progress)?,
+    };
+    out.flush().map_err(RunError::Write)?;
+    Ok(summary)
+}
+
+fn run_one(engine: &Engine, opts: &RunOptions, doc: &Document, out: &mut dyn Write) -> Result<Summary, RunError> {
+    let actor = doc.parse(&opts.limits);
+    let text = match &opts.output {
+        Output::Values(selection) => {
+            let id = actor.as_ref().ok().and_then(|a| a.id.clone());
+            let batch = PreparedBatch { actors: vec![actor.and_then(|a| engine.prepare(&a))] };
+            let table = engine.evaluate_values(&batch);
+            match table.row(0) {
+                Ok(row) => {
+                    serde_json::to_string(&ValuesRecord { id: id.as_deref(), values: Values { row, selection } })?
+                }
+                Err(e) => return Ok(Summary::One { error: Some(e.clone()) }),
+            }
+        }
+        Output::Snapshots => match actor.map_err(ActorError::from).and_then(|actor| engine.evaluate(&actor)) {
+            Ok(snap) if opts.pretty => serde_json::to_string_pretty(&snap)?,
+            Ok(snap) => serde_json::to_string(&snap)?,
+            Err(e) => return Ok(Summary::One { error: Some(e) }),
+        },
+    };
+    writeln!(out, "{text}").map_err(RunError::Write)?;
+    Ok(Summary::One { error: None })
+}
+
+fn run_lines<R: BufRead>(
+    engine: &Engine,
+    opts: &RunOptions,
+    docs: &mut DocumentReader<R>,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary, RunError> {
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut done = false;
+    let mut chunk: Vec<Document> = Vec::with_capacity(CHUNK);
+    // Line buffers are reused from chunk to chunk: allocating them afresh made the
+    // allocator hand back memory and fault it in again, chunk after chunk.
+    let mut spare: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+    // So is the value table of `--values`.
+    let mut table = ValueTable::default();
+    let mut reported = 0;
+    while !done {
+        // A rare huge line's buffer is let go rather than kept for the rest of the run.
+        spare.extend(chunk.drain(..).map(|d| d.bytes).filter(|l| l.capacity() <= SPARE_LINE_BYTES));
+        while chunk.len() < CHUNK {
+            match docs.next_reusing(&mut spare).map_err(|source| RunError::Read { source, start: false })? {
+                Some(doc) => chunk.push(doc),
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let records = match &opts.output {
+            Output::Snapshots => snapshot_records(engine, &opts.limits, &chunk)?,
+            Output::Values(selection) => values_records(engine, &opts.limits, &chunk, selection, &mut table)?,
+        };
+        for (succeeded, line) in &records {
+            if *succeeded {
+                ok += 1
+            } else {
+                failed += 1
+            }
+            writeln!(out, "{line}").map_err(RunError::Write)?;
+        }
+        progress(Progress { bytes: docs.bytes_read() - reported, actors: ok + failed });
+        reported = docs.bytes_read();
+    }
+    Ok(Summary::Lines { ok, failed })
+}
+
+/// One chunk's lines parsed and ingested in parallel: each actor's id (or the id salvaged
+/// from a bad line) and the prepared batch.
+fn prepared_chunk(engine: &Engine, limits: &InputLimits, chunk: &[Document]) -> (Vec<Option<String>>, PreparedBatch) {
+    let (ids, actors) = chunk
+        .par_iter()
+        .map(|doc| {
+            let direct = std::str::from_utf8(&doc.bytes).ok().and_then(|text| engine.prepare_json(text, limits));
+            if let Some((id, prepared)) = direct {
+                return (id, Ok(prepared));
+            }
+            match doc.parse(limits) {
+                Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+                Err(e) => (e.actor.clone(), Err(e)),
+            }
+        })
+        .unzip();
+    (ids, PreparedBatch { actors })
+}
+
+/// One chunk's snapshot records and whether each actor succeeded: parsed and ingested in
+/// parallel, then evaluated as one batch (the JIT lays it out two actors per vector).
+fn snapshot_records(
+    engine: &Engine,
+    limits: &InputLimits,
+    chunk: &[Document],
+) -> serde_json::Result<Vec<(bool, String)>> {
+    let (ids, batch) = prepared_chunk(engine, limits, chunk);
+    let results = engine.evaluate_prepared_batch(&batch);
+    drop(batch);
+    ids.par_iter().zip(&results).map(|(id, r)| Ok((r.is_ok(), record(id.as_deref(), r)?))).collect()
+}
+
+/// One chunk's `--values` records and whether each actor succeeded: parsed and ingested in
+/// parallel, then evaluated as one batch into values only.
+fn values_records(
+    engine: &Engine,
+    limits: &InputLimits,
+    chunk: &[Document],
+    selection: &Selection,
+    table: &mut ValueTable,
+) -> serde_json::Result<Vec<(bool, String)>> {
+    let (ids, batch) = prepared_chunk(engine, limits, chunk);
+    engine.evaluate_values_into(&batch, table);
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let id = id.as_deref();
+            Ok(match table.row(i) {
+                Ok(row) => (true, serde_json::to_string(&ValuesRecord { id, values: Values { row, selection } })?),
+                Err(e) => (false, serde_json::to_string(&Record { id, snapshot: None, error: Some(e) })?),
+            })
+        })
+        .collect()
+}
+
+/// Evaluates one NDJSON line within `limits`, as [`run`] does; `line_no` is one-based.
+pub fn eval_line(
+    engine: &Engine,
+    limits: &InputLimits,
+    line_no: usize,
+    text: &str,
+) -> (Option<String>, Result<Snapshot, ActorError>) {
+    match parse_document(limits, Some(line_no), text.as_bytes()) {
+        Ok(actor) => {
+            let r = engine.evaluate(&actor);
+            (actor.id, r)
+        }
+        Err(e) => (e.actor.clone(), Err(ActorError::from(e))),
+    }
+}
