@@ -215,3 +215,61 @@ pub fn pick_actor(docs: &[Document], id: Option<&str>) -> Result<Actor, PickErro
         (n, None) => Err(PickError::Several(n)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(input: &[u8], form: Option<InputForm>) -> (InputForm, Vec<Document>) {
+        let reader = DocumentReader::new(input, form).unwrap();
+        let form = reader.form();
+        (form, reader.collect::<io::Result<Vec<_>>>().unwrap())
+    }
+
+    #[test]
+    fn lines_are_numbered_and_blank_lines_skipped() {
+        let (form, docs) = read(b"{\"id\":\"a\"}\n  \n\n{\"id\":\"b\"}\r\n{\"id\":", None);
+        assert_eq!(form, InputForm::Lines);
+        assert_eq!(docs.iter().map(|d| d.line).collect::<Vec<_>>(), [Some(1), Some(4), Some(5)]);
+        assert_eq!(docs[1].trimmed(true), b"{\"id\":\"b\"}");
+        assert_eq!(docs[1].trimmed(false), b"{\"id\":\"b\"}\r");
+        assert_eq!(docs[2].bytes, b"{\"id\":");
+    }
+
+    #[test]
+    fn one_document_is_the_whole_input() {
+        let text = b"[\n  {\"primary\": []}\n]\n";
+        let (form, docs) = read(text, None);
+        assert_eq!(form, InputForm::One);
+        assert_eq!(docs, [Document { line: None, bytes: text.to_vec() }]);
+        // Empty input: one empty document, or no lines.
+        assert_eq!(read(b"", None).1, [Document { line: None, bytes: Vec::new() }]);
+        assert!(read(b"", Some(InputForm::Lines)).1.is_empty());
+        assert_eq!(InputForm::of_path(Path::new("a.jsonl")), Some(InputForm::Lines));
+        assert_eq!(InputForm::of_path(Path::new("-")), None);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_name_their_line_and_column() {
+        let e = utf8_error(b"{}\n{\"id\":\"x\xff\"}\n", 1).unwrap();
+        assert_eq!(e.message, "line 2: not valid UTF-8 text (invalid byte at column 9)");
+        assert!(utf8_error(b"fine\n", 1).is_none());
+        let doc = Document { line: Some(7), bytes: b"{\"id\":\"y\",\xff}".to_vec() };
+        let e = doc.parse(&InputLimits::default()).unwrap_err();
+        assert_eq!(e.message, "line 7: not valid UTF-8 text (invalid byte at column 11)");
+        assert_eq!(e.actor.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn one_actor_is_picked_by_id() {
+        let a = b"{\"id\":\"a\",\"subsystems\":[]}\n";
+        let input = [&a[..], b"{\"id\":\"b\",\"subsystems\":[]}\n", a, b"{\"id\":\"c\"}\n"].concat();
+        let (_, docs) = read(&input, None);
+        assert_eq!(pick_actor(&docs, Some("b")).unwrap().id.as_deref(), Some("b"));
+        assert_eq!(pick_actor(&docs, Some("a")), Err(PickError::Repeated("a".into())));
+        assert_eq!(pick_actor(&docs, Some("z")), Err(PickError::NotFound("z".into())));
+        assert_eq!(pick_actor(&docs[..0], None), Err(PickError::Empty));
+        assert!(matches!(pick_actor(&docs, None), Err(PickError::Input(e)) if e.message.starts_with("line 4: ")));
+        assert_eq!(pick_actor(&docs[..2], None), Err(PickError::Several(2)));
+    }
+}

@@ -257,3 +257,79 @@ pub fn eval_line(
         Err(e) => (e.actor.clone(), Err(ActorError::from(e))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Backend;
+    use crate::rules::Rules;
+
+    const GOOD: &str = r#"{"id":"good","subsystems":[{"primary":[{"dimension":"strength","bucket":"FLAT","value":10,"system":"a"}],"meta":{"system":"a"}}]}"#;
+
+    fn engine() -> Engine {
+        Engine::new(&Rules::load("rules/actor_core_v3").unwrap(), Backend::Interpreter).unwrap()
+    }
+
+    #[test]
+    fn lines_give_a_record_each_and_progress_per_chunk() {
+        let engine = engine();
+        let input = format!("{GOOD}\n\n{{\"id\":\"bad\"}}\n{GOOD}\n");
+        let (mut out, mut calls) = (Vec::new(), Vec::new());
+        let summary = run(&engine, &RunOptions::default(), input.as_bytes(), &mut out, &mut |p| calls.push(p));
+        assert_eq!(summary.unwrap(), Summary::Lines { ok: 2, failed: 1 });
+        assert_eq!(calls, [Progress { bytes: input.len() as u64, actors: 3 }]);
+        let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with(r#"{"id":"good","snapshot":{"Primary":{"#), "{}", lines[0]);
+        assert!(lines[1].starts_with(r#"{"id":"bad","error":{"kind":"input""#), "{}", lines[1]);
+        assert!(lines[1].contains("line 3: "), "{}", lines[1]);
+    }
+
+    #[test]
+    fn one_document_writes_its_snapshot_or_returns_its_error() {
+        let engine = engine();
+        let mut out = Vec::new();
+        let one = RunOptions { form: Some(InputForm::One), ..RunOptions::default() };
+        let summary = run(&engine, &one, GOOD.as_bytes(), &mut out, &mut |_| panic!("no progress"));
+        assert_eq!(summary.unwrap(), Summary::One { error: None });
+        let snapshot = engine.evaluate(&crate::input::parse_actor(GOOD).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&snapshot).unwrap() + "\n");
+        let mut out = Vec::new();
+        let summary = run(&engine, &one, &b"[1]"[..], &mut out, &mut |_| {}).unwrap();
+        assert!(summary.failed() && out.is_empty(), "{summary:?}");
+    }
+
+    #[test]
+    fn values_follow_the_selection() {
+        let engine = engine();
+        let selection = crate::batch::select(engine.ir(), &["strength".into(), " spirit".into()]).unwrap();
+        let opts = RunOptions { output: Output::Values(selection), ..RunOptions::default() };
+        let mut out = Vec::new();
+        run(&engine, &opts, format!("{GOOD}\n").as_bytes(), &mut out, &mut |_| {}).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"id\":\"good\",\"values\":{\"strength\":10.0,\"spirit\":0.0}}\n"
+        );
+        let unknown = crate::batch::select(engine.ir(), &["strenght".into()]).unwrap_err();
+        assert_eq!(unknown.to_string(), "--values: unknown stat `strenght` (did you mean `strength`?)");
+    }
+
+    /// A writer that fails every write.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_ends_the_run() {
+        let engine = engine();
+        let done = run(&engine, &RunOptions::default(), format!("{GOOD}\n").as_bytes(), &mut Full, &mut |_| {});
+        assert!(matches!(done, Err(RunError::Write(_))), "{done:?}");
+    }
+}

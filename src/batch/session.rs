@@ -122,3 +122,41 @@ fn write_changes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::InputForm;
+    use crate::cache::Keep;
+    use crate::engine::Backend;
+    use crate::load::LoadOptions;
+    use crate::reload::{Change, Outcome, Reloader};
+
+    #[test]
+    fn a_pass_after_a_reload_writes_only_the_changes() {
+        let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let party = std::fs::read("examples/party.ndjson").unwrap();
+        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines)).unwrap();
+        let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
+        let n = actors.len();
+        let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
+        let mut out = Vec::new();
+        session.pass(&r.current().unwrap(), Pass::All, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), n);
+
+        let file = "rules/rpg/progression.stat";
+        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
+        let Outcome::Published { generation, .. } = r.apply(Change::Write { path: file.into(), text }) else {
+            panic!("the edit publishes")
+        };
+        assert_eq!(session.refresh(&generation), n);
+        let mut out = Vec::new();
+        session.pass(&generation, Pass::Changes, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.is_empty() && out.lines().all(|l| l.contains(" persuasion: ")), "{out}");
+        let mut again = Vec::new();
+        session.pass(&generation, Pass::Changes, &mut again).unwrap();
+        assert!(again.is_empty(), "nothing changed since: {}", String::from_utf8_lossy(&again));
+    }
+}

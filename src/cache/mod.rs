@@ -381,3 +381,49 @@ fn mark(dirty: &mut [bool], i: usize) {
         *d = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Backend;
+    use crate::load::LoadOptions;
+    use crate::reload::{Change, DIFF_HISTORY, Outcome, Reloader};
+
+    /// An actor cached several generations ago: an incremental recompute within the
+    /// reloader's diff history, a full evaluation beyond it; equal to a fresh one either way.
+    #[test]
+    fn actors_generations_behind_equal_fresh() {
+        let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
+        let actors: Vec<Actor> = party.lines().map(|l| crate::input::parse_actor(l).unwrap()).collect();
+        let file = "rules/rpg/progression.stat";
+        let base = std::fs::read_to_string(file).unwrap();
+        let edit = |k: usize| {
+            let text = base.replace("charisma * 2 + luck", &format!("charisma * {k} + luck"));
+            assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+            r.current().unwrap()
+        };
+        let mut cache = Cache::new(16);
+        let g1 = r.current().unwrap();
+        for a in &actors {
+            cache.evaluate(&g1, a).ok();
+        }
+        edit(3);
+        let g3 = edit(4);
+        assert!(g3.rule_diff_since(1).is_some() && g3.rule_diff_since(2).is_some());
+        for a in &actors {
+            assert_eq!(cache.evaluate(&g3, a), g3.engine.evaluate(a));
+        }
+        let ok = actors.iter().filter(|a| g1.engine.evaluate(a).is_ok()).count() as u64;
+        assert_eq!(cache.stats().incremental, ok);
+
+        let last = (0..=DIFF_HISTORY).map(|k| edit(5 + k)).last().unwrap();
+        assert!(last.rule_diff_since(g3.number).is_none());
+        assert_eq!(cache.refresh(&last), 0, "too old to refresh in place");
+        for a in &actors {
+            assert_eq!(cache.evaluate(&last, a), last.engine.evaluate(a));
+        }
+        assert_eq!(cache.stats().incremental, ok);
+    }
+}
