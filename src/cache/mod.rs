@@ -418,7 +418,10 @@ mod tests {
         let ok = actors.iter().filter(|a| g1.engine.evaluate(a).is_ok()).count() as u64;
         assert_eq!(cache.stats().incremental, ok);
 
-        let last = (0..=DIFF_HISTORY).map(|k| edit(5 + k)).last().unwrap();
+        let mut last = g3.clone();
+        for k in 0..=DIFF_HISTORY {
+            last = edit(5 + k);
+        }
         assert!(last.rule_diff_since(g3.number).is_none());
         assert_eq!(cache.refresh(&last), 0, "too old to refresh in place");
         for a in &actors {
