@@ -170,16 +170,16 @@ fn run_lines<R: BufRead>(
             }
         }
         let records = match &opts.output {
-            Output::Snapshots => snapshot_records(engine, &opts.limits, &chunk)?,
-            Output::Values(selection) => values_records(engine, &opts.limits, &chunk, selection, &mut table)?,
+            Output::Snapshots => snapshot_records(engine, &opts.limits, &chunk),
+            Output::Values(selection) => values_records(engine, &opts.limits, &chunk, selection, &mut table),
         };
-        for (succeeded, line) in &records {
-            if *succeeded {
+        for (succeeded, line) in records {
+            if succeeded {
                 ok += 1
             } else {
                 failed += 1
             }
-            writeln!(out, "{line}").map_err(RunError::Write)?;
+            writeln!(out, "{}", line?).map_err(RunError::Write)?;
         }
         progress(Progress { bytes: docs.bytes_read() - reported, actors: ok + failed });
         reported = docs.bytes_read();
@@ -212,11 +212,11 @@ fn snapshot_records(
     engine: &Engine,
     limits: &InputLimits,
     chunk: &[Document],
-) -> serde_json::Result<Vec<(bool, String)>> {
+) -> Vec<(bool, serde_json::Result<String>)> {
     let (ids, batch) = prepared_chunk(engine, limits, chunk);
     let results = engine.evaluate_prepared_batch(&batch);
     drop(batch);
-    ids.par_iter().zip(&results).map(|(id, r)| Ok((r.is_ok(), record(id.as_deref(), r)?))).collect()
+    ids.par_iter().zip(&results).map(|(id, r)| (r.is_ok(), record(id.as_deref(), r))).collect()
 }
 
 /// One chunk's `--values` records and whether each actor succeeded: parsed and ingested in
@@ -227,17 +227,17 @@ fn values_records(
     chunk: &[Document],
     selection: &Selection,
     table: &mut ValueTable,
-) -> serde_json::Result<Vec<(bool, String)>> {
+) -> Vec<(bool, serde_json::Result<String>)> {
     let (ids, batch) = prepared_chunk(engine, limits, chunk);
     engine.evaluate_values_into(&batch, table);
     ids.iter()
         .enumerate()
         .map(|(i, id)| {
             let id = id.as_deref();
-            Ok(match table.row(i) {
-                Ok(row) => (true, serde_json::to_string(&ValuesRecord { id, values: Values { row, selection } })?),
-                Err(e) => (false, serde_json::to_string(&Record { id, snapshot: None, error: Some(e) })?),
-            })
+            match table.row(i) {
+                Ok(row) => (true, serde_json::to_string(&ValuesRecord { id, values: Values { row, selection } })),
+                Err(e) => (false, serde_json::to_string(&Record { id, snapshot: None, error: Some(e) })),
+            }
         })
         .collect()
 }
