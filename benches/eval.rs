@@ -223,7 +223,7 @@ where
             b.iter(|| {
                 let mut n = 0;
                 for (a, r) in actors.iter().zip(&results) {
-                    n += actorc::cli::record(a.id.as_deref(), black_box(r)).len();
+                    n += actorc::batch::record(a.id.as_deref(), black_box(r)).unwrap().len();
                 }
                 n
             })

@@ -85,7 +85,7 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
             continue;
         }
         let (kind, mode) = match s.mode {
-            Mode::Operator(op) => ("operator", format!("merge {}", crate::ir::operator_name(op))),
+            Mode::Operator(op) => ("operator", format!("merge {}", op.keyword())),
             Mode::Pipeline(p) => (
                 match s.category {
                     Category::Primary => "primary",

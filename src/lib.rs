@@ -29,6 +29,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The stages and their data (their layers: ARCHITECTURE.md).
+pub mod batch;
 pub(crate) mod check;
 pub mod cost;
 pub mod diag;

@@ -302,6 +302,58 @@ impl Snapshot {
     }
 }
 
+/// One difference between two snapshots, in the terms of the v3 JSON form. Numbers are
+/// compared by their bits, as [`Snapshot`]'s `PartialEq` does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StatChange<'a> {
+    /// A value in `Primary` (`derived` false) or `Derived`; `None` on the side where the stat
+    /// has no value in that section (it appeared or disappeared).
+    Value { stat: &'a str, derived: bool, old: Option<f64>, new: Option<f64> },
+    /// An effective range in `CapsUsed`; `None` on the side where the stat has no entry.
+    Range { stat: &'a str, old: Option<(f64, f64)>, new: Option<(f64, f64)> },
+}
+
+impl Snapshot {
+    /// The stats whose value or range differs from `self` (old) to `other` (new): see [`changes`].
+    pub fn diff<'a>(&'a self, other: &'a Snapshot) -> Vec<StatChange<'a>> {
+        changes(Some(self), Some(other))
+    }
+}
+
+/// What changed from `old` to `new`, matched by stat name (the two may come from different
+/// rule sets); a missing snapshot has no entries. In the order of the JSON form: `Primary`,
+/// `Derived`, then `CapsUsed`, each by stat name.
+pub fn changes<'a>(old: Option<&'a Snapshot>, new: Option<&'a Snapshot>) -> Vec<StatChange<'a>> {
+    let by_name = |s: Option<&'a Snapshot>| -> BTreeMap<&'a str, Entry> {
+        s.into_iter().flat_map(|s| s.entries().map(move |e| (s.name(e.stat), e))).collect()
+    };
+    let (old, new) = (by_name(old), by_name(new));
+    let mut names: Vec<&'a str> = old.keys().chain(new.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    let same = |a: Option<f64>, b: Option<f64>| a.map(f64::to_bits) == b.map(f64::to_bits);
+    let mut out = Vec::new();
+    for derived in [false, true] {
+        let value = |side: &BTreeMap<&str, Entry>, stat: &str| {
+            side.get(stat).filter(|e| e.has_value() && (e.flags & DERIVED != 0) == derived).map(|e| e.value)
+        };
+        for &stat in &names {
+            let (a, b) = (value(&old, stat), value(&new, stat));
+            if !same(a, b) {
+                out.push(StatChange::Value { stat, derived, old: a, new: b });
+            }
+        }
+    }
+    for &stat in &names {
+        let range = |side: &BTreeMap<&str, Entry>| side.get(stat).map(|e| (e.min, e.max));
+        let (a, b) = (range(&old), range(&new));
+        if !same(a.map(|r| r.0), b.map(|r| r.0)) || !same(a.map(|r| r.1), b.map(|r| r.1)) {
+            out.push(StatChange::Range { stat, old: a, new: b });
+        }
+    }
+    out
+}
+
 struct Section<'a>(&'a Snapshot, Option<bool>);
 
 impl Serialize for Section<'_> {
@@ -388,6 +440,27 @@ mod tests {
         let other = Arc::new(Schema { names: schema.names.clone(), default_ranges: vec![None; 11].into() });
         assert!(!kept.patch(&moved, &other));
         assert_eq!(kept, before);
+
+        // A diff by name, section by section: changed, appeared and disappeared.
+        let old = Snapshot::new(7, &entries, BTreeMap::new(), schema.clone());
+        let new = Snapshot::new(
+            7,
+            &[e(0, HAS_VALUE, 2.5, 0.0, 10.0), e(2, HAS_VALUE, 1.0, 0.0, 9.0)],
+            BTreeMap::new(),
+            schema.clone(),
+        );
+        let names = |c: &StatChange| match *c {
+            StatChange::Value { stat, derived, .. } => format!("{}{stat}", if derived { "d:" } else { "p:" }),
+            StatChange::Range { stat, .. } => format!("r:{stat}"),
+        };
+        let diff = old.diff(&new);
+        let listed: Vec<String> = diff.iter().map(names).collect();
+        assert_eq!(listed, ["p:s0", "p:s2", "p:s8", "d:s1", "d:s10", "r:s1", "r:s10", "r:s8"]);
+        assert_eq!(diff[0], StatChange::Value { stat: "s0", derived: false, old: Some(1.5), new: Some(2.5) });
+        assert_eq!(diff[1], StatChange::Value { stat: "s2", derived: false, old: None, new: Some(1.0) });
+        assert_eq!(diff[5], StatChange::Range { stat: "s1", old: Some((-1.0, f64::INFINITY)), new: None });
+        assert!(old.diff(&old).is_empty());
+        assert_eq!(changes(None, Some(&new)).len(), 4);
 
         let mut buf = Vec::new();
         snap.set_entries(&entries[..2], schema, &mut buf);

@@ -171,7 +171,7 @@ fn v3() -> &'static (Engine, Engine) {
 /// Bytes as actor input over the v3 rules.
 ///
 /// As one document (`actorc run x.json`): parsing and both engines agree and never panic.
-/// As an NDJSON batch (`actorc run x.ndjson`, through `cli::run_batch` with the JIT): one
+/// As an NDJSON batch (`actorc run x.ndjson`, through `batch::run` with the JIT): one
 /// record per non-blank line, in order; a malformed line gives exactly one input-error
 /// record; a well-formed line's record equals evaluating that actor alone with the
 /// interpreter; and a clean run of only the well-formed lines gives the same records.
@@ -214,7 +214,7 @@ pub fn actor_input(data: &[u8]) {
     }
 
     let mut out = Vec::new();
-    let code = actorc::cli::run_batch(jit, &limits, data, &mut out);
+    let code = run_batch(jit, &limits, data, &mut out);
     assert!(code == 0 || code == 1, "a batch read from memory exited with {code}");
     let out = String::from_utf8(out).expect("records are UTF-8");
     let records: Vec<&str> = out.lines().collect();
@@ -229,7 +229,7 @@ pub fn actor_input(data: &[u8]) {
             Ok(l) if l.trim().is_empty() => {}
             Ok(l) => match actorc::input::parse_actor_limited(l, &limits) {
                 Ok(actor) => {
-                    let rec = actorc::cli::record(actor.id.as_deref(), &interp.evaluate(&actor));
+                    let rec = actorc::batch::record(actor.id.as_deref(), &interp.evaluate(&actor)).unwrap();
                     expected.push(Some(rec.clone()));
                     clean_input.extend_from_slice(line);
                     if !line.ends_with(b"\n") {
@@ -239,7 +239,9 @@ pub fn actor_input(data: &[u8]) {
                 }
                 Err(mut e) => {
                     e.message = format!("line {line_no}: {}", e.message);
-                    expected.push(Some(actorc::cli::record(e.actor.clone().as_deref(), &Err(ActorError::from(e)))));
+                    expected.push(Some(
+                        actorc::batch::record(e.actor.clone().as_deref(), &Err(ActorError::from(e))).unwrap(),
+                    ));
                 }
             },
             // Not UTF-8: some input error, its wording is the CLI's.
@@ -262,9 +264,20 @@ pub fn actor_input(data: &[u8]) {
 
     // The well-formed lines on their own: the same records.
     let mut clean_out = Vec::new();
-    let code = actorc::cli::run_batch(jit, &limits, clean_input.as_slice(), &mut clean_out);
+    let code = run_batch(jit, &limits, clean_input.as_slice(), &mut clean_out);
     assert!(code == 0 || code == 1, "a clean batch exited with {code}");
     let clean_out = String::from_utf8(clean_out).expect("records are UTF-8");
     let clean: Vec<&str> = clean_out.lines().collect();
     assert_eq!(clean, clean_expected, "a clean run of the well-formed lines differs");
+}
+
+/// An NDJSON batch from `data` to `out` as `actorc run` does it; the exit code it would give
+/// (0 when every actor succeeded, 1 when one failed).
+fn run_batch(engine: &Engine, limits: &InputLimits, data: &[u8], out: &mut Vec<u8>) -> i32 {
+    use actorc::batch::{InputForm, RunOptions};
+    let opts = RunOptions { limits: *limits, form: Some(InputForm::Lines), ..RunOptions::default() };
+    match actorc::batch::run(engine, &opts, data, out, &mut |_| {}) {
+        Ok(summary) => i32::from(summary.failed()),
+        Err(e) => panic!("a batch read from memory failed: {e}"),
+    }
 }

@@ -41,16 +41,6 @@ pub fn dump(ir: &Ir) -> String {
     out
 }
 
-/// The fold's keyword; [`Fold::keyword`] under its older name.
-pub fn fold_name(f: Fold) -> &'static str {
-    f.keyword()
-}
-
-/// The operator's keyword; [`Operator::keyword`] under its older name.
-pub fn operator_name(op: Operator) -> &'static str {
-    op.keyword()
-}
-
 fn num(v: f64) -> String {
     format!("{v:?}")
 }

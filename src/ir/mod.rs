@@ -8,7 +8,7 @@
 mod dump;
 mod names;
 
-pub use dump::{dump, expr_text, fold_name, operator_name};
+pub use dump::{dump, expr_text};
 
 use crate::diag::{did_you_mean, did_you_mean_suffix};
 use crate::source::Span;

@@ -22,8 +22,8 @@ pub fn run_case(case: &Path, backend: Backend) -> Vec<String> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let (id, result) = actorc::cli::eval_line(&engine, &Default::default(), i + 1, l);
-            actorc::cli::record(id.as_deref(), &result)
+            let (id, result) = actorc::batch::eval_line(&engine, &Default::default(), i + 1, l);
+            actorc::batch::record(id.as_deref(), &result).unwrap()
         })
         .collect()
 }

@@ -8,7 +8,13 @@
 //! generation and keep it alive with their `Arc` until they finish. A broken edit publishes
 //! nothing: the last good generation keeps serving and the diagnostics are returned. The
 //! watcher only publishes a file once two consecutive reads of it agree, so a half-written
-//! file is never compiled.
+//! file is never compiled. The rule diff a cache needs to bring its actors to a new
+//! generation ([`rule_diff`]) is computed once, when the generation is built, against each of the
+//! last [`DIFF_HISTORY`] published generations.
+
+mod diff;
+
+pub use diff::{Fingerprints, RuleDiff, fingerprints, rule_diff};
 
 use crate::diag::Diagnostic;
 use crate::engine::{Backend, Engine};
@@ -21,6 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How many earlier generations a new one is diffed against (see [`Generation::rule_diff_since`]).
+pub const DIFF_HISTORY: usize = 8;
+
 /// One published rule set.
 #[derive(Debug)]
 pub struct Generation {
@@ -28,6 +37,20 @@ pub struct Generation {
     pub number: u64,
     pub rules: Rules,
     pub engine: Engine,
+    /// The fingerprints of its rules.
+    pub fingerprints: Arc<Fingerprints>,
+    /// The rule diff from each of the last [`DIFF_HISTORY`] published generations, newest
+    /// first: `(number, None)` when the structure changed since that one.
+    since: Vec<(u64, Option<RuleDiff>)>,
+}
+
+impl Generation {
+    /// How the rules changed since generation `number` of the same reloader; `None` when the
+    /// structure changed (prepared actors and snapshots of that generation do not fit this
+    /// one), or when `number` is not among the last [`DIFF_HISTORY`] generations before this one.
+    pub fn rule_diff_since(&self, number: u64) -> Option<&RuleDiff> {
+        self.since.iter().find(|(n, _)| *n == number).and_then(|(_, d)| d.as_ref())
+    }
 }
 
 /// What happened to one file.
@@ -55,12 +78,21 @@ pub enum Outcome {
     Io(crate::load::RootError),
 }
 
+/// What a build reads and updates.
+#[derive(Default)]
+struct State {
+    overlay: Overlay,
+    /// The last [`DIFF_HISTORY`] published generations' numbers and fingerprints, newest first.
+    recent: Vec<(u64, Arc<Fingerprints>)>,
+}
+
 /// Builds and publishes rule-set generations.
 pub struct Reloader {
     roots: Vec<PathBuf>,
     opts: LoadOptions,
     backend: Backend,
-    overlay: Mutex<Overlay>,
+    /// Held while building: the overlay and the fingerprints of the last published generations.
+    state: Mutex<State>,
     current: ArcSwapOption<Generation>,
     next: AtomicU64,
 }
@@ -73,7 +105,7 @@ impl Reloader {
             roots,
             opts,
             backend,
-            overlay: Mutex::new(Overlay::default()),
+            state: Mutex::new(State::default()),
             current: ArcSwapOption::empty(),
             next: AtomicU64::new(1),
         }
@@ -102,7 +134,8 @@ impl Reloader {
     pub fn apply_all(&self, changes: Vec<Change>) -> Outcome {
         let start = Instant::now();
         // The lock serialises builds so generation numbers follow publication order.
-        let mut overlay = self.overlay.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State { overlay, recent } = &mut *state;
         for c in changes {
             match c {
                 Change::Write { path, text } => overlay.set(&path, Some(text)),
@@ -147,8 +180,12 @@ impl Reloader {
                 return Outcome::Rejected { sources: (*rules.sources).clone(), diagnostics: vec![d] };
             }
         };
+        let fingerprints = Arc::new(fingerprints(&rules.ir));
+        let since = recent.iter().map(|(n, old)| (*n, rule_diff(old, &fingerprints, &rules.ir))).collect();
         let number = self.next.fetch_add(1, Ordering::SeqCst);
-        let generation = Arc::new(Generation { number, rules, engine });
+        recent.insert(0, (number, fingerprints.clone()));
+        recent.truncate(DIFF_HISTORY);
+        let generation = Arc::new(Generation { number, rules, engine, fingerprints, since });
         self.current.store(Some(generation.clone()));
         Outcome::Published { generation, took: start.elapsed() }
     }

@@ -1,0 +1,275 @@
+//! Reading actor input: [`DocumentReader`], the one reader over any [`BufRead`] (a single
+//! JSON document, or NDJSON lines, blank lines skipped, each line numbered), and picking one
+//! actor out of a document list ([`pick_actor`]).
+
+use crate::input::InputError;
+use crate::input::{Actor, InputLimits, parse_actor, parse_actor_limited, salvage_id};
+use std::io::{self, BufRead};
+use std::path::Path;
+
+/// How actor input is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputForm {
+    /// One actor: the whole input is one JSON document.
+    One,
+    /// A batch: one actor per line (NDJSON).
+    Lines,
+}
+
+impl InputForm {
+    /// `.json` is one actor, `.ndjson`/`.jsonl` a batch; other names do not say.
+    pub fn of_path(path: &Path) -> Option<InputForm> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Some(InputForm::One),
+            Some("ndjson" | "jsonl") => Some(InputForm::Lines),
+            _ => None,
+        }
+    }
+
+    /// A batch when the first line is a whole JSON object by itself, else one document.
+    pub fn sniff(first_line: &[u8]) -> InputForm {
+        let text = String::from_utf8_lossy(first_line);
+        let t = text.trim();
+        if t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok() {
+            InputForm::Lines
+        } else {
+            InputForm::One
+        }
+    }
+}
+
+/// One actor document as read, with its line terminator if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The one-based line of an NDJSON document; `None` for a one-document input.
+    pub line: Option<usize>,
+    pub bytes: Vec<u8>,
+}
+
+impl Document {
+    /// The document's bytes without the line terminator (`\n`; with `crlf`, `\r\n` too).
+    pub fn trimmed(&self, crlf: bool) -> &[u8] {
+        let b = self.bytes.strip_suffix(b"\n").unwrap_or(&self.bytes);
+        if crlf { b.strip_suffix(b"\r").unwrap_or(b) } else { b }
+    }
+
+    /// Parses the document as it was read, within `limits`. An input error names the line
+    /// of an NDJSON document; bytes that are not UTF-8 are an input error.
+    pub fn parse(&self, limits: &InputLimits) -> Result<Actor, InputError> {
+        parse_document(limits, self.line, &self.bytes)
+    }
+}
+
+/// Parses `bytes` within `limits`; `line` (one-based, for NDJSON) prefixes the message of
+/// an input error.
+pub(super) fn parse_document(limits: &InputLimits, line: Option<usize>, bytes: &[u8]) -> Result<Actor, InputError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(bytes, e, line))?;
+    parse_actor_limited(text, limits).map_err(|e| at_line(e, line))
+}
+
+fn at_line(mut e: InputError, line: Option<usize>) -> InputError {
+    if let Some(n) = line {
+        e.message = format!("line {n}: {}", e.message);
+    }
+    e
+}
+
+/// The input error for an actor document that is not UTF-8 text: the column of the bad
+/// byte on an NDJSON line (`line_no`), else its offset.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, line_no: Option<usize>) -> InputError {
+    let at = e.valid_up_to();
+    let message = match line_no {
+        Some(n) => format!("line {n}: not valid UTF-8 text (invalid byte at column {})", at + 1),
+        None => format!("not valid UTF-8 text (invalid byte at offset {at})"),
+    };
+    InputError { actor: salvage_id(&String::from_utf8_lossy(bytes)), subsystem: None, field: String::new(), message }
+}
+
+/// When `bytes` (starting at line `first_line`) are not UTF-8: the input error naming the
+/// line and column of the first bad byte.
+pub fn utf8_error(bytes: &[u8], first_line: usize) -> Option<InputError> {
+    let at = std::str::from_utf8(bytes).err()?.valid_up_to();
+    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_no = first_line + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+    let line_end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
+    let line = &bytes[line_start..line_end];
+    std::str::from_utf8(line).err().map(|e| not_utf8(line, e, Some(line_no)))
+}
+
+/// The one reader of actor input: the whole input as one document, or its non-blank lines
+/// one by one. Line buffers can be handed back for reuse ([`DocumentReader::next_reusing`]).
+pub struct DocumentReader<R> {
+    input: R,
+    form: InputForm,
+    /// The first line, read to decide the form and not yet handed out.
+    first: Option<Vec<u8>>,
+    line_no: usize,
+    bytes_read: u64,
+    done: bool,
+}
+
+impl<R: BufRead> DocumentReader<R> {
+    /// Reads the first line; the form is `form`, or else decided by that line ([`InputForm::sniff`]).
+    pub fn new(mut input: R, form: Option<InputForm>) -> io::Result<DocumentReader<R>> {
+        // Bytes, not text: input that is not UTF-8 is a bad actor, not an I/O error.
+        let mut first = Vec::new();
+        input.read_until(b'\n', &mut first)?;
+        let form = form.unwrap_or_else(|| InputForm::sniff(&first));
+        Ok(DocumentReader { input, form, first: Some(first), line_no: 0, bytes_read: 0, done: false })
+    }
+
+    pub fn form(&self) -> InputForm {
+        self.form
+    }
+
+    /// Bytes of the documents handed out so far, blank lines included.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The next document, read into a buffer from `spare` when it has one (blank lines'
+    /// buffers go back there); `None` at the end of the input.
+    pub fn next_reusing(&mut self, spare: &mut Vec<Vec<u8>>) -> io::Result<Option<Document>> {
+        if self.form == InputForm::One {
+            let Some(mut bytes) = self.first.take() else { return Ok(None) };
+            self.input.read_to_end(&mut bytes)?;
+            self.bytes_read += bytes.len() as u64;
+            return Ok(Some(Document { line: None, bytes }));
+        }
+        while !self.done {
+            let line = match self.first.take() {
+                Some(l) => l,
+                None => {
+                    let mut l = spare.pop().unwrap_or_default();
+                    l.clear();
+                    if self.input.read_until(b'\n', &mut l)? == 0 {
+                        self.done = true;
+                        break;
+                    }
+                    l
+                }
+            };
+            self.line_no += 1;
+            self.bytes_read += line.len() as u64;
+            if std::str::from_utf8(&line).is_ok_and(|l| l.trim().is_empty()) {
+                // Only an empty input has an empty line.
+                self.done |= line.is_empty();
+                spare.push(line);
+                continue;
+            }
+            return Ok(Some(Document { line: Some(self.line_no), bytes: line }));
+        }
+        Ok(None)
+    }
+}
+
+impl<R: BufRead> Iterator for DocumentReader<R> {
+    type Item = io::Result<Document>;
+
+    fn next(&mut self) -> Option<io::Result<Document>> {
+        self.next_reusing(&mut Vec::new()).transpose()
+    }
+}
+
+/// Why no single actor could be picked from an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickError {
+    /// The document (or, in a batch, the first bad line of those considered) is malformed.
+    Input(InputError),
+    /// No actor has the id asked for.
+    NotFound(String),
+    /// A batch without actors.
+    Empty,
+    /// The id asked for appears more than once.
+    Repeated(String),
+    /// A batch of this many actors and no id to pick one.
+    Several(usize),
+}
+
+/// The one actor of `docs` (as a [`DocumentReader`] gives them), or the one with id `id`.
+/// Documents are parsed without input limits.
+pub fn pick_actor(docs: &[Document], id: Option<&str>) -> Result<Actor, PickError> {
+    let text = |d: &Document| String::from_utf8_lossy(d.trimmed(true)).into_owned();
+    if let [doc @ Document { line: None, .. }] = docs {
+        let actor = parse_actor(&String::from_utf8_lossy(&doc.bytes)).map_err(PickError::Input)?;
+        return match id {
+            Some(want) if actor.id.as_deref() != Some(want) => Err(PickError::NotFound(want.to_string())),
+            _ => Ok(actor),
+        };
+    }
+    let mut found = Vec::new();
+    for doc in docs {
+        let line = text(doc);
+        if let Some(want) = id
+            && salvage_id(&line).as_deref() != Some(want)
+        {
+            continue;
+        }
+        found.push(parse_actor(&line).map_err(|e| PickError::Input(at_line(e, doc.line)))?);
+    }
+    match (found.len(), id) {
+        (1, _) => Ok(found.remove(0)),
+        (0, Some(want)) => Err(PickError::NotFound(want.to_string())),
+        (0, None) => Err(PickError::Empty),
+        (_, Some(want)) => Err(PickError::Repeated(want.to_string())),
+        (n, None) => Err(PickError::Several(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(input: &[u8], form: Option<InputForm>) -> (InputForm, Vec<Document>) {
+        let reader = DocumentReader::new(input, form).unwrap();
+        let form = reader.form();
+        (form, reader.collect::<io::Result<Vec<_>>>().unwrap())
+    }
+
+    #[test]
+    fn lines_are_numbered_and_blank_lines_skipped() {
+        let (form, docs) = read(b"{\"id\":\"a\"}\n  \n\n{\"id\":\"b\"}\r\n{\"id\":", None);
+        assert_eq!(form, InputForm::Lines);
+        assert_eq!(docs.iter().map(|d| d.line).collect::<Vec<_>>(), [Some(1), Some(4), Some(5)]);
+        assert_eq!(docs[1].trimmed(true), b"{\"id\":\"b\"}");
+        assert_eq!(docs[1].trimmed(false), b"{\"id\":\"b\"}\r");
+        assert_eq!(docs[2].bytes, b"{\"id\":");
+    }
+
+    #[test]
+    fn one_document_is_the_whole_input() {
+        let text = b"[\n  {\"primary\": []}\n]\n";
+        let (form, docs) = read(text, None);
+        assert_eq!(form, InputForm::One);
+        assert_eq!(docs, [Document { line: None, bytes: text.to_vec() }]);
+        // Empty input: one empty document, or no lines.
+        assert_eq!(read(b"", None).1, [Document { line: None, bytes: Vec::new() }]);
+        assert!(read(b"", Some(InputForm::Lines)).1.is_empty());
+        assert_eq!(InputForm::of_path(Path::new("a.jsonl")), Some(InputForm::Lines));
+        assert_eq!(InputForm::of_path(Path::new("-")), None);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_name_their_line_and_column() {
+        let e = utf8_error(b"{}\n{\"id\":\"x\xff\"}\n", 1).unwrap();
+        assert_eq!(e.message, "line 2: not valid UTF-8 text (invalid byte at column 9)");
+        assert!(utf8_error(b"fine\n", 1).is_none());
+        let doc = Document { line: Some(7), bytes: b"{\"id\":\"y\",\xff}".to_vec() };
+        let e = doc.parse(&InputLimits::default()).unwrap_err();
+        assert_eq!(e.message, "line 7: not valid UTF-8 text (invalid byte at column 11)");
+        assert_eq!(e.actor.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn one_actor_is_picked_by_id() {
+        let a = b"{\"id\":\"a\",\"subsystems\":[]}\n";
+        let input = [&a[..], b"{\"id\":\"b\",\"subsystems\":[]}\n", a, b"{\"id\":\"c\"}\n"].concat();
+        let (_, docs) = read(&input, None);
+        assert_eq!(pick_actor(&docs, Some("b")).unwrap().id.as_deref(), Some("b"));
+        assert_eq!(pick_actor(&docs, Some("a")), Err(PickError::Repeated("a".into())));
+        assert_eq!(pick_actor(&docs, Some("z")), Err(PickError::NotFound("z".into())));
+        assert_eq!(pick_actor(&docs[..0], None), Err(PickError::Empty));
+        assert!(matches!(pick_actor(&docs, None), Err(PickError::Input(e)) if e.message.starts_with("line 4: ")));
+        assert_eq!(pick_actor(&docs[..2], None), Err(PickError::Several(2)));
+    }
+}

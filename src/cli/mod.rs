@@ -1,0 +1,159 @@
+//! The command line: argument handling and printing over the library, one file per command.
+//! Only this module prints.
+//!
+//! Exit codes: 0 success; 1 rule errors or a failed actor; 2 usage or I/O errors (a failed
+//! write of output included; a closed pipe, as in `actorc run … | head`, ends quietly with 0).
+
+mod check;
+mod explain;
+mod graph;
+mod run;
+mod watch;
+
+use crate::diag::{self, Diagnostic};
+use crate::load::LoadOptions;
+use crate::rules::{Rules, compile};
+use crate::syntax::ParseLimits;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "actorc", version, about = "Compile, check and run .stat stat rules for games")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check rule sets and report every problem.
+    Check(check::CheckArgs),
+    /// Evaluate actors (JSON or NDJSON) into stat snapshots.
+    Run(run::RunArgs),
+    /// Explain a stat: its rule, or (with --input) how an actor's value came about.
+    Explain(explain::ExplainArgs),
+    /// Print the stat dependency graph (Graphviz DOT or JSON).
+    Graph(graph::GraphArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct LimitArgs {
+    /// Deepest expression nesting accepted (at most 1000).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    max_depth: u64,
+    /// Largest rule file accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_file_size: u64,
+}
+
+impl LimitArgs {
+    fn options(&self) -> LoadOptions {
+        LoadOptions { max_file_size: self.max_file_size, parse: ParseLimits { max_depth: self.max_depth as usize } }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            return match e.print() {
+                Ok(()) => code,
+                Err(e) => write_failed(&e),
+            };
+        }
+    };
+    let done = match cli.command {
+        Command::Check(a) => check::check(a),
+        Command::Run(a) => run::run(a),
+        Command::Explain(a) => explain::explain(a),
+        Command::Graph(a) => graph::graph(a),
+    };
+    done.unwrap_or_else(|code| code)
+}
+
+/// A command's exit code, or the code it stopped early with (after printing why).
+type Exit = Result<i32, i32>;
+
+fn use_color(c: Color) -> bool {
+    match c {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// Prints a usage or I/O error; its exit code.
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    2
+}
+
+/// A closed pipe (`actorc run … | head`) ends the run quietly; other write errors are I/O errors.
+fn write_failed(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return 0;
+    }
+    usage_error(&format!("cannot write output: {e}"))
+}
+
+/// Writes `text` to standard output.
+fn print_out(text: &str) -> Result<(), i32> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| write_failed(&e))
+}
+
+/// Writes `value` as indented JSON and a newline to standard output.
+fn print_json(value: &impl serde::Serialize) -> Result<(), i32> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| usage_error(&format!("cannot serialize: {e}")))?;
+    print_out(&format!("{text}\n"))
+}
+
+/// Loads and checks a rule set, printing its diagnostics; `Err(code)` when it has errors.
+fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rules, i32> {
+    let compiled = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
+    let warnings: Vec<&Diagnostic> = compiled.diagnostics.iter().filter(|d| !d.is_error()).collect();
+    if compiled.has_errors() || !warnings.is_empty() {
+        eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
+    }
+    Rules::from_compiled(compiled).map_err(|_| 1)
+}
+
+/// `path` opened for reading, or standard input for `-`.
+fn open_input(path: &Path) -> Result<Box<dyn BufRead>, i32> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())));
+    }
+    match std::fs::File::open(path) {
+        Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 16, f))),
+        Err(e) => Err(usage_error(&format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// `path` created for writing, or standard output when absent.
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, i32> {
+    match path {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => Err(usage_error(&format!("cannot write {}: {e}", p.display()))),
+        },
+        None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
+    }
+}
+
+// The library's batch functions under their old names here, for the fuzz targets, tests and
+// benches that still call them from `cli`.

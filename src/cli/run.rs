@@ -1,0 +1,173 @@
+//! `actorc run`: evaluates actors into snapshots (or values) with [`crate::batch::run`],
+//! with a progress bar and a summary on a terminal. `--watch` and `--stats` are in `watch`.
+
+use super::{Color, Exit, LimitArgs, load_rules, open_input, open_output, usage_error, use_color, write_failed};
+use crate::batch::{self, InputForm, Output, Progress, RunError, RunOptions, Summary, select};
+use crate::engine::{Backend, Engine};
+use crate::input::InputLimits;
+use clap::ValueEnum;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum EngineArg {
+    /// The reference interpreter.
+    Interp,
+    /// Cranelift native code.
+    Jit,
+}
+
+impl EngineArg {
+    pub(super) fn backend(self) -> Backend {
+        match self {
+            EngineArg::Interp => Backend::Interpreter,
+            EngineArg::Jit => Backend::Jit,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct RunArgs {
+    /// The rule set: .stat files and folders, loaded together.
+    #[arg(default_value = "rules")]
+    pub(super) rules: Vec<PathBuf>,
+    /// Actors: a JSON file (one actor), an NDJSON file (a batch), or `-` for standard input.
+    #[arg(long, short)]
+    pub(super) input: PathBuf,
+    /// Where to write snapshots (standard output if absent).
+    #[arg(long, short)]
+    pub(super) output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
+    pub(super) engine: EngineArg,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    pub(super) limits: LimitArgs,
+    /// Keep running: on every change of a rule file, re-evaluate and print what changed.
+    #[arg(long)]
+    pub(super) watch: bool,
+    /// Print the result cache's hit, miss and eviction counters to stderr.
+    #[arg(long)]
+    pub(super) stats: bool,
+    /// Actors kept in the result cache (with --watch or --stats).
+    #[arg(long, default_value_t = 100_000)]
+    pub(super) cache_capacity: usize,
+    /// Write only these stats' values, comma-separated (`{"id", "values": {stat: number}}`
+    /// per actor; a stat the actor has no value for is 0, as formulas read it). Skips
+    /// building snapshots.
+    #[arg(long, value_name = "STATS", value_delimiter = ',')]
+    values: Vec<String>,
+    #[command(flatten)]
+    pub(super) input_limits: InputLimitArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub(super) struct InputLimitArgs {
+    /// Deepest JSON nesting of one actor.
+    #[arg(long, default_value_t = InputLimits::default().max_depth)]
+    max_json_depth: usize,
+    /// Most subsystems per actor.
+    #[arg(long, default_value_t = InputLimits::default().max_subsystems)]
+    max_subsystems: usize,
+    /// Most contributions and caps per actor.
+    #[arg(long, default_value_t = InputLimits::default().max_contributions)]
+    max_contributions: usize,
+    /// Longest actor (an NDJSON line or a JSON file), in bytes.
+    #[arg(long, default_value_t = InputLimits::default().max_line_bytes)]
+    max_line_bytes: usize,
+}
+
+impl InputLimitArgs {
+    pub(super) fn limits(&self) -> InputLimits {
+        InputLimits {
+            max_depth: self.max_json_depth,
+            max_subsystems: self.max_subsystems,
+            max_contributions: self.max_contributions,
+            max_line_bytes: self.max_line_bytes,
+        }
+    }
+}
+
+pub(super) fn run(a: RunArgs) -> Exit {
+    if let Some(n) = a.threads {
+        // Fails only if the global pool exists already; then it serves as it is.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let color = use_color(a.color);
+    if (a.watch || a.stats) && !a.values.is_empty() {
+        return Err(usage_error("--values cannot be combined with --watch or --stats"));
+    }
+    if a.watch || a.stats {
+        return super::watch::run_watch(&a, color);
+    }
+    let rules = load_rules(&a.rules, &a.limits, color)?;
+    let output = match select(&rules.ir, &a.values) {
+        Ok(selection) if selection.is_empty() => Output::Snapshots,
+        Ok(selection) => Output::Values(selection),
+        Err(e) => return Err(usage_error(&e.to_string())),
+    };
+    let engine = Engine::new(&rules, a.engine.backend()).map_err(|e| {
+        eprintln!("error: {e}");
+        1
+    })?;
+    let input = open_input(&a.input)?;
+    let stdin = a.input.as_os_str() == "-";
+    let total = if stdin { None } else { std::fs::metadata(&a.input).ok().map(|m| m.len()) };
+    let mut out = open_output(a.output.as_deref())?;
+    let opts = RunOptions {
+        limits: a.input_limits.limits(),
+        output,
+        form: InputForm::of_path(&a.input),
+        pretty: a.output.is_none() && std::io::stdout().is_terminal(),
+    };
+    // The bar appears with the first chunk of a batch; one document has none.
+    let show_progress = !a.quiet && std::io::stderr().is_terminal();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut progress = |p: Progress| {
+        if show_progress {
+            let bar = bar.get_or_insert_with(|| progress_bar(total));
+            bar.inc(p.bytes);
+            bar.set_message(format!("{} actors", p.actors));
+        }
+    };
+    let done = batch::run(&engine, &opts, input, &mut out, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match done {
+        Ok(Summary::One { error: Some(e) }) => {
+            eprintln!("error: {e}");
+            Ok(1)
+        }
+        Ok(Summary::One { error: None }) => Ok(0),
+        Ok(Summary::Lines { ok, failed }) => {
+            if !a.quiet {
+                eprintln!("evaluated {} actors: {ok} ok, {failed} failed", ok + failed);
+            }
+            Ok(i32::from(failed > 0))
+        }
+        Err(RunError::Read { source, start: true }) => {
+            Err(usage_error(&format!("cannot read {}: {source}", a.input.display())))
+        }
+        Err(RunError::Write(e)) => Err(write_failed(&e)),
+        Err(e) => Err(usage_error(&e.to_string())),
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(n) => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
+}

@@ -1,0 +1,98 @@
+//! `actorc run --watch` / `--stats`: a [`Session`] over the result cache, fed by a
+//! [`Reloader`]; this file reports generations, latencies and cache counters on stderr.
+
+use super::run::RunArgs;
+use super::{Exit, open_input, open_output, usage_error, write_failed};
+use crate::batch::{DocumentReader, InputForm, Pass, RunError, Session, read_session_actors};
+use crate::cache::{Cache, Keep};
+use crate::diag;
+use crate::reload::{Outcome, Reloader, WatchTiming, watch};
+use std::sync::Arc;
+
+/// Evaluates through the result cache; with `--watch`, every published rule change
+/// re-evaluates and prints the changed values (stdout or `--output`) and the generation and
+/// build latency (stderr). Ctrl-C uses the default SIGINT termination: the output is
+/// flushed after every pass, so nothing written is lost.
+pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
+    let cannot_read = |e: std::io::Error| usage_error(&format!("cannot read {}: {e}", a.input.display()));
+    let docs = DocumentReader::new(open_input(&a.input)?, InputForm::of_path(&a.input)).map_err(cannot_read)?;
+    // Hashed once: the lookups after every reload hash nothing.
+    let actors = read_session_actors(docs, &a.input_limits.limits()).map_err(cannot_read)?;
+    let reloader = Arc::new(Reloader::new(a.rules.clone(), a.limits.options(), a.engine.backend()));
+    let report = |o: &Outcome| match o {
+        Outcome::Published { generation, took } => {
+            let w = &generation.rules.warnings;
+            if !w.is_empty() {
+                eprint!("{}", diag::render(&generation.rules.sources, w, color));
+            }
+            eprintln!("generation {} serving (built in {:.1} ms)", generation.number, took.as_secs_f64() * 1e3);
+        }
+        Outcome::Rejected { sources, diagnostics } => {
+            eprint!("{}", diag::render(sources, diagnostics, color));
+            eprintln!("rules rejected; the last good rules keep serving");
+        }
+        Outcome::Io(e) => eprintln!("error: {e}; the last good rules keep serving"),
+    };
+    let first = reloader.reload();
+    report(&first);
+    if let Outcome::Io(_) = first
+        && !a.watch
+    {
+        return Ok(2);
+    }
+    // Only --watch refreshes cached actors after a reload, which needs their prepared forms,
+    // and prints what changed, which needs the last results.
+    let keep = if a.watch { Keep::Prepared } else { Keep::Results };
+    let mut session = Session::new(actors, Cache::keeping(a.cache_capacity, keep), a.watch);
+    let mut out = open_output(a.output.as_deref())?;
+    let failed_write = |e: RunError| match e {
+        RunError::Write(e) => write_failed(&e),
+        e => usage_error(&e.to_string()),
+    };
+    let mut failed = match reloader.current() {
+        Some(g) => session.pass(&g, Pass::All, &mut out).map_err(failed_write)?,
+        None if a.watch => false,
+        None => return Ok(1),
+    };
+    let print_stats = |c: &Cache| {
+        let s = c.stats();
+        eprintln!(
+            "cache: {} hits, {} misses ({} incremental, {} dirty stats), {} evictions",
+            s.hits, s.misses, s.incremental, s.dirty_stats, s.evictions
+        );
+    };
+    if !a.watch {
+        if a.stats {
+            print_stats(session.cache());
+        }
+        return Ok(i32::from(failed));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _watch = watch(reloader.clone(), WatchTiming::default(), move |o| {
+        // The receiver goes only when the session ends.
+        let _ = tx.send((std::time::Instant::now(), o));
+    })
+    .map_err(|e| usage_error(&e.to_string()))?;
+    eprintln!("watching for rule changes (Ctrl-C to stop)");
+    let mut printed_all = reloader.current().is_some();
+    while let Ok((at, outcome)) = rx.recv() {
+        report(&outcome);
+        if let Outcome::Published { generation, took } = &outcome {
+            // Cached actors recompute only the stats whose rules changed; the lookups below hit.
+            session.refresh(generation);
+            let pass = if printed_all { Pass::Changes } else { Pass::All };
+            failed = session.pass(generation, pass, &mut out).map_err(failed_write)?;
+            printed_all = true;
+            eprintln!(
+                "generation {}: reload latency {:.1} ms (build {:.1} ms, re-evaluation included)",
+                generation.number,
+                (at.elapsed() + *took).as_secs_f64() * 1e3,
+                took.as_secs_f64() * 1e3
+            );
+            if a.stats {
+                print_stats(session.cache());
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}

@@ -1,0 +1,500 @@
+//! Building explanations: a stat's rule from the IR ([`rule_of`]), and an evaluation from
+//! the interpreter's own trace ([`Collector`], [`build()`]). Nothing here recomputes a fold,
+//! an apply or a clamp by hand.
+
+use super::model::*;
+use super::render::fmt_num;
+use crate::eval::{self, Trace};
+use crate::ingest::{self, FROM_PRIMARY, Prepared, Provenance};
+use crate::input::Actor;
+use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Stat, StatId, UnOp};
+use crate::rules::Rules;
+use crate::snapshot::Snapshot;
+use crate::syntax::Category;
+
+// ---------------------------------------------------------------------------------------
+// The rule.
+
+fn category_name(c: Category) -> &'static str {
+    match c {
+        Category::Primary => "primary",
+        Category::Derived => "derived",
+    }
+}
+
+fn stats_read(ir: &Ir, exprs: &[Option<Expr>]) -> Vec<StatId> {
+    let mut out: Vec<StatId> = Vec::new();
+    for e in exprs.iter().flatten() {
+        for n in &ir.nodes[e.range()] {
+            if let Node::Stat(s) = n
+                && !out.contains(s)
+            {
+                out.push(*s);
+            }
+        }
+    }
+    out
+}
+
+fn names(ir: &Ir, ids: &[StatId]) -> Vec<String> {
+    ids.iter().map(|&s| ir.stat(s).name.clone()).collect()
+}
+
+pub(super) fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
+    let ir = &rules.ir;
+    let src = &rules.sources;
+    let s = ir.stat(id);
+    let base = match (&s.formula_text, s.default) {
+        (Some(t), _) => {
+            BaseRule { source: "formula", text: t.clone(), reads: names(ir, &stats_read(ir, &[s.formula])) }
+        }
+        (None, Some(d)) => BaseRule { source: "default", text: fmt_num(d), reads: vec![] },
+        (None, None) => BaseRule { source: "zero", text: "0".into(), reads: vec![] },
+    };
+    let range = RangeRule {
+        min: s.min_text.as_deref().map_or_else(|| "-inf".into(), one_line),
+        max: s.max_text.as_deref().map_or_else(|| "inf".into(), one_line),
+        reads: names(ir, &stats_read(ir, &[s.min, s.max])),
+    };
+    let (mode, pipeline, operator) = match s.mode {
+        Mode::Pipeline(pid) => {
+            let p = ir.pipeline(pid);
+            let steps = p
+                .buckets
+                .iter()
+                .map(|&b| {
+                    let b = ir.bucket(b);
+                    BucketRule {
+                        bucket: b.name.clone(),
+                        fold: b.fold.keyword(),
+                        apply: pretty(ir, b.apply, &Subst::plain()).0,
+                        step: bucket_step_text(ir, b),
+                        location: src.location(b.span),
+                    }
+                })
+                .collect();
+            ("pipeline", Some(PipelineRule { name: p.name.clone(), location: src.location(p.span), steps }), None)
+        }
+        Mode::Operator(op) => ("operator", None, Some(op.keyword())),
+    };
+    let layers = ir
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerRule {
+            layer: l.name.clone(),
+            requires_realm: l.requires_realm,
+            unscoped: ir.unscoped.is_some_and(|u| u.index() == i),
+            location: src.location(l.span),
+        })
+        .collect();
+    RuleExplanation {
+        stat: s.name.clone(),
+        category: category_name(s.category),
+        location: src.location(s.span),
+        doc: s.doc.clone(),
+        whiteboard: whiteboard(ir, s),
+        base,
+        range,
+        mode,
+        pipeline,
+        operator,
+        policy: ir.policy().keyword(),
+        layers,
+    }
+}
+
+fn fold_text(f: Fold, bucket: &str) -> String {
+    match f {
+        Fold::Sum => format!("Σ {bucket}"),
+        Fold::Product => format!("Π {bucket}"),
+        Fold::DeltaProduct => format!("Π(1 + {bucket})"),
+        Fold::Min => format!("min({bucket})"),
+        Fold::Max => format!("max({bucket})"),
+        Fold::First => format!("first({bucket})"),
+        Fold::Each => "x".into(),
+    }
+}
+
+fn bucket_step_text(ir: &Ir, b: &crate::ir::Bucket) -> String {
+    if b.fold == Fold::Each {
+        let apply = pretty(ir, b.apply, &Subst { fancy: true, ..Subst::plain() }).0;
+        return format!("for each x in {}: value ← {apply}", b.name);
+    }
+    let x = fold_text(b.fold, &b.name);
+    let apply = pretty(ir, b.apply, &Subst { value: ("value".into(), ATOM), x: (x, ATOM), fancy: true }).0;
+    format!("value ← {apply}   (if any {})", b.name)
+}
+
+fn refs_value(ir: &Ir, e: Expr) -> bool {
+    ir.nodes[e.range()].iter().any(|n| matches!(n, Node::Value))
+}
+
+/// The stat's rule as one expression.
+fn whiteboard(ir: &Ir, s: &Stat) -> String {
+    let mut cur: (String, u8) = match (&s.formula_text, s.default) {
+        (Some(_), _) => match s.formula {
+            Some(f) => pretty(ir, f, &Subst { value: ("value".into(), ATOM), x: ("x".into(), ATOM), fancy: true }),
+            None => ("0".into(), ATOM),
+        },
+        (None, Some(d)) => (fmt_num(d), ATOM),
+        (None, None) => ("0".into(), ATOM),
+    };
+    match s.mode {
+        Mode::Pipeline(pid) => {
+            for &bid in &ir.pipeline(pid).buckets {
+                let b = ir.bucket(bid);
+                let x = fold_text(b.fold, &b.name);
+                cur = if b.fold == Fold::Each {
+                    let apply = pretty(ir, b.apply, &Subst { fancy: true, ..Subst::plain() }).0;
+                    (format!("each {}[value ↦ {apply}]({})", b.name, cur.0), ATOM)
+                } else if refs_value(ir, b.apply) {
+                    pretty(ir, b.apply, &Subst { value: cur, x: (x, ATOM), fancy: true })
+                } else {
+                    let apply =
+                        pretty(ir, b.apply, &Subst { value: ("value".into(), ATOM), x: (x, ATOM), fancy: true });
+                    (format!("{} ?? {}", apply.0, paren(cur, ATOM)), 0)
+                };
+            }
+        }
+        Mode::Operator(op) => cur = (format!("{}(contributions) ?? {}", op.keyword(), paren(cur, ATOM)), 0),
+    }
+    let lo = s.min.map_or("-inf".to_string(), |e| pretty(ir, e, &Subst { fancy: true, ..Subst::plain() }).0);
+    let hi = s.max.map_or("inf".to_string(), |e| pretty(ir, e, &Subst { fancy: true, ..Subst::plain() }).0);
+    format!("{} = clamp({}, {lo}, {hi})", s.name, cur.0)
+}
+
+const ATOM: u8 = 5;
+
+/// What `value` and `x` stand for, with their precedence.
+struct Subst {
+    value: (String, u8),
+    x: (String, u8),
+    /// `×` instead of `*`.
+    fancy: bool,
+}
+
+impl Subst {
+    fn plain() -> Subst {
+        Subst { value: ("value".into(), ATOM), x: ("x".into(), ATOM), fancy: false }
+    }
+}
+
+fn paren(t: (String, u8), need: u8) -> String {
+    if t.1 >= need { t.0 } else { format!("({})", t.0) }
+}
+
+/// Minimally parenthesised text of an expression (precedence: if 0, compare 1, + 2, × 3,
+/// unary minus 4, atoms and calls 5).
+fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
+    let mut texts: Vec<(String, u8)> = Vec::with_capacity(e.range().len());
+    let get = |texts: &Vec<(String, u8)>, id: crate::ir::NodeId| texts[id.index() - e.start as usize].clone();
+    for node in &ir.nodes[e.range()] {
+        let t = match *node {
+            Node::Const(v) => (fmt_num(v), ATOM),
+            Node::Stat(s) => (ir.stat(s).name.clone(), ATOM),
+            Node::Value => sub.value.clone(),
+            Node::X => sub.x.clone(),
+            Node::Unary(UnOp::Neg, a) => (format!("-{}", paren(get(&texts, a), 4)), 4),
+            Node::Unary(op, a) => (format!("{}({})", op.name(), get(&texts, a).0), ATOM),
+            Node::Binary(op, a, b) => {
+                let (sym, prec, right_assoc_ok) = match op {
+                    BinOp::Add => ("+", 2, true),
+                    BinOp::Sub => ("-", 2, false),
+                    BinOp::Mul => (if sub.fancy { "×" } else { "*" }, 3, true),
+                    BinOp::Div => ("/", 3, false),
+                    BinOp::Lt => ("<", 1, false),
+                    BinOp::Le => ("<=", 1, false),
+                    BinOp::Gt => (">", 1, false),
+                    BinOp::Ge => (">=", 1, false),
+                    BinOp::Eq => ("==", 1, false),
+                    BinOp::Ne => ("!=", 1, false),
+                    BinOp::Min | BinOp::Max | BinOp::Pow => {
+                        let f = match op {
+                            BinOp::Min => "min",
+                            BinOp::Max => "max",
+                            _ => "pow",
+                        };
+                        texts.push((format!("{f}({}, {})", get(&texts, a).0, get(&texts, b).0), ATOM));
+                        continue;
+                    }
+                };
+                let left_need = if prec == 1 { 2 } else { prec };
+                let right_need = if right_assoc_ok { prec } else { prec + 1 };
+                (format!("{} {sym} {}", paren(get(&texts, a), left_need), paren(get(&texts, b), right_need)), prec)
+            }
+            Node::Select(c, a, b) => {
+                (format!("if {} then {} else {}", get(&texts, c).0, paren(get(&texts, a), 1), get(&texts, b).0), 0)
+            }
+        };
+        texts.push(t);
+    }
+    texts.pop().unwrap_or_else(|| (String::new(), ATOM))
+}
+
+/// Source text on one line (runs of whitespace become one space).
+fn one_line(t: &str) -> String {
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+// ---------------------------------------------------------------------------------------
+// The evaluation.
+
+/// Records the steps of one stat as the interpreter evaluates it.
+#[derive(Default)]
+pub(super) struct Collector {
+    target: Option<StatId>,
+    range: Option<(f64, f64, f64, f64)>,
+    base: Option<f64>,
+    /// (slot, folded, after) per bucket.
+    buckets: Vec<(u32, Option<f64>, f64)>,
+    /// (slot, x, after) per `fold each` contribution.
+    each: Vec<(u32, f64, f64)>,
+    operator: Option<f64>,
+    clamp: Option<(f64, f64)>,
+}
+
+impl Collector {
+    pub(super) fn for_stat(target: StatId) -> Collector {
+        Collector { target: Some(target), ..Collector::default() }
+    }
+}
+
+impl Trace for Collector {
+    fn range(&mut self, stat: StatId, lo: f64, hi: f64, min: f64, max: f64) {
+        if Some(stat) == self.target {
+            self.range = Some((lo, hi, min, max));
+        }
+    }
+    fn base(&mut self, stat: StatId, base: f64) {
+        if Some(stat) == self.target {
+            self.base = Some(base);
+        }
+    }
+    fn bucket(&mut self, stat: StatId, slot: u32, folded: Option<f64>, after: f64) {
+        if Some(stat) == self.target {
+            self.buckets.push((slot, folded, after));
+        }
+    }
+    fn each(&mut self, stat: StatId, slot: u32, x: f64, after: f64) {
+        if Some(stat) == self.target {
+            self.each.push((slot, x, after));
+        }
+    }
+    fn operator(&mut self, stat: StatId, result: f64) {
+        if Some(stat) == self.target {
+            self.operator = Some(result);
+        }
+    }
+    fn clamp(&mut self, stat: StatId, before: f64, after: f64) {
+        if Some(stat) == self.target {
+            self.clamp = Some((before, after));
+        }
+    }
+}
+
+fn cap_mode_order(mode: &str) -> u8 {
+    match mode {
+        "BASELINE" => 0,
+        "ADDITIVE" => 1,
+        "OVERRIDE" => 2,
+        "HARD_MAX" => 3,
+        _ => 4,
+    }
+}
+
+fn input_values(ir: &Ir, snap: &Snapshot, ids: &[StatId]) -> Vec<InputValue> {
+    ids.iter()
+        .map(|&s| InputValue {
+            stat: ir.stat(s).name.clone(),
+            value: snap.entry(s).filter(|e| e.has_value()).map(|e| e.value),
+        })
+        .collect()
+}
+
+pub(super) fn build(
+    rules: &Rules,
+    actor: &Actor,
+    p: &Prepared,
+    prov: &Provenance,
+    snap: &Snapshot,
+    id: StatId,
+    t: &Collector,
+) -> Explanation {
+    let ir = &rules.ir;
+    let s = ir.stat(id);
+    let rule = rule_of(rules, id);
+    let ps = p.stats.iter().find(|x| x.stat == id);
+    let groups = ps.map_or(&[][..], |ps| &p.groups[ps.groups.0 as usize..ps.groups.1 as usize]);
+    let layer_caps = ps.map_or(&[][..], |ps| &p.layers[ps.layers.0 as usize..ps.layers.1 as usize]);
+
+    // Contributions, canonical order, and the bucket steps they feed.
+    let first_value = groups.first().map_or(0, |g| g.start as usize);
+    let mut contributions = Vec::new();
+    for g in groups {
+        for i in g.start as usize..g.end as usize {
+            let o = prov.values[i];
+            let sub = &actor.subsystems[o.subsystem as usize];
+            let (list, c) = if o.list == FROM_PRIMARY {
+                ("primary", &sub.primary[o.index as usize])
+            } else {
+                ("derived", &sub.derived[o.index as usize])
+            };
+            contributions.push(ContributionRow {
+                index: i - first_value,
+                subsystem: o.subsystem,
+                subsystem_system: sub.meta.system.to_string(),
+                system: c.system.to_string(),
+                list,
+                bucket: c.bucket.to_string(),
+                priority: c.priority.unwrap_or(0),
+                value: p.values[i],
+                outcome: None,
+            });
+        }
+    }
+    let mut buckets = Vec::new();
+    if let Mode::Pipeline(pid) = s.mode {
+        let pipeline = ir.pipeline(pid);
+        let mut each = t.each.iter();
+        for (g, &(slot, folded, after)) in groups.iter().zip(&t.buckets) {
+            let b = ir.bucket(pipeline.buckets[slot as usize]);
+            let idx: Vec<usize> = (g.start as usize - first_value..g.end as usize - first_value).collect();
+            let mut step = BucketStep {
+                slot,
+                bucket: b.name.clone(),
+                fold: b.fold.keyword(),
+                apply: pretty(ir, b.apply, &Subst::plain()).0,
+                contributions: idx.clone(),
+                folded,
+                each: vec![],
+                won: None,
+                lost: vec![],
+                after,
+            };
+            if b.fold == Fold::Each {
+                for &i in &idx {
+                    if let Some(&(_, x, after)) = each.next() {
+                        step.each.push(EachStep { contribution: i, x, after });
+                    }
+                }
+            }
+            if b.fold == Fold::First && !idx.is_empty() {
+                step.won = Some(idx[0]);
+                step.lost = idx[1..].to_vec();
+                contributions[idx[0]].outcome = Some("won");
+                for &i in &idx[1..] {
+                    contributions[i].outcome = Some("lost");
+                }
+            }
+            buckets.push(step);
+        }
+    }
+
+    let base = t.base.map(|value| {
+        let (source, text) = match (&s.formula_text, s.default) {
+            (Some(f), _) => ("formula", one_line(f)),
+            (None, Some(d)) => ("default", fmt_num(d)),
+            (None, None) => ("zero", "0".into()),
+        };
+        BaseStep { source, text, value, inputs: input_values(ir, snap, &stats_read(ir, &[s.formula])) }
+    });
+
+    let (lo, hi, min, max) = t.range.unwrap_or((f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY));
+    let range = RangeStep { min: lo, max: hi, inputs: input_values(ir, snap, &stats_read(ir, &[s.min, s.max])) };
+
+    // Caps per layer, from provenance.
+    let cap_row = |o: ingest::Origin| -> Option<(bool, CapRow)> {
+        let sub = actor.subsystems.get(o.subsystem as usize)?;
+        let c = sub.caps.get(o.index as usize)?;
+        Some((
+            c.kind == "max",
+            CapRow {
+                subsystem: o.subsystem,
+                subsystem_system: sub.meta.system.to_string(),
+                system: c.system.to_string(),
+                kind: c.kind.to_string(),
+                mode: c.mode.to_string(),
+                priority: c.priority.unwrap_or(0),
+                value: c.value,
+                realm: c.realm.as_deref().map(str::to_string),
+            },
+        ))
+    };
+    let layers: Vec<LayerStep> = layer_caps
+        .iter()
+        .map(|l| {
+            let mut caps: Vec<CapRow> = prov
+                .caps
+                .iter()
+                .filter(|(st, ly, _, _)| *st == id && *ly == l.layer)
+                .filter_map(|&(_, _, _, o)| cap_row(o).map(|r| r.1))
+                .collect();
+            // Provenance order is (is_max, mode, …): min side first; show max side first.
+            caps.sort_by_key(|c| (c.kind != "max", cap_mode_order(&c.mode)));
+            let (lmin, lmax) = eval::layer_range(l, lo, hi);
+            let raw_min = crate::num::fmax(crate::num::fmax(l.min.candidate, l.min.hard), lo);
+            LayerStep {
+                layer: ir.layers[l.layer.index()].name.clone(),
+                caps,
+                min: lmin,
+                max: lmax,
+                conflict: raw_min > lmax,
+            }
+        })
+        .collect();
+
+    let clamp = t.clamp.map(|(before, after)| {
+        let bound = if after.to_bits() == before.to_bits() {
+            None
+        } else if before > after {
+            Some("max")
+        } else {
+            Some("min")
+        };
+        let mut by = None;
+        let mut caps = Vec::new();
+        if let Some(side) = bound {
+            let is_max = side == "max";
+            let target = if is_max { max } else { min };
+            // The first layer whose own caps on this side give the effective bound.
+            for (l, step) in layer_caps.iter().zip(&layers) {
+                let own = if is_max {
+                    crate::num::fmin(l.max.candidate, l.max.hard)
+                } else {
+                    crate::num::fmax(l.min.candidate, l.min.hard)
+                };
+                let layer_bound = if is_max { step.max } else { step.min };
+                let from_caps = if is_max { own.is_finite() && own <= hi } else { own.is_finite() && own >= lo };
+                // A Min lowered to Max by a conflict comes from the max caps.
+                let conflict_min = !is_max && step.conflict;
+                if layer_bound.to_bits() == target.to_bits() && (from_caps || conflict_min) {
+                    by = Some(step.layer.clone());
+                    let want_max = is_max || conflict_min;
+                    caps = step.caps.iter().filter(|c| (c.kind == "max") == want_max).cloned().collect();
+                    break;
+                }
+            }
+            if by.is_none() {
+                by = Some("range".to_string());
+            }
+        }
+        ClampStep { before, after, bound, by, caps }
+    });
+
+    Explanation {
+        actor: actor.id.clone(),
+        rule,
+        value: snap.entry(id).filter(|e| e.has_value()).map(|e| e.value),
+        in_snapshot: snap.entry(id).is_some(),
+        contributions,
+        base,
+        buckets,
+        operator: t.operator,
+        range,
+        layers,
+        min,
+        max,
+        clamp,
+    }
+}

@@ -1,0 +1,236 @@
+//! The data of an explanation: [`RuleExplanation`] (a stat's rule as declared) and
+//! [`Explanation`] (one actor's evaluation of one stat, step by step), with their rows.
+//! Plain serializable data: built by [`super::build`], rendered by [`super::render`].
+
+use crate::eval::EvalError;
+use crate::input::InputError;
+use serde::Serialize;
+
+/// Why no explanation could be made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExplainError {
+    UnknownStat { name: String, suggestion: Option<String> },
+    Input(InputError),
+    Eval(EvalError),
+}
+
+impl std::fmt::Display for ExplainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExplainError::UnknownStat { name, suggestion } => {
+                write!(f, "unknown stat `{name}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean `{s}`?)")?;
+                }
+                Ok(())
+            }
+            ExplainError::Input(e) => write!(f, "{e}"),
+            ExplainError::Eval(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExplainError {}
+
+/// A stat's rule as declared, with where each part is written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleExplanation {
+    pub stat: String,
+    pub category: &'static str,
+    /// `file:line:col` of the declaration.
+    pub location: String,
+    pub doc: Vec<String>,
+    /// The whole rule on one line, e.g. `hp_max = clamp(first(OVERRIDE) ?? ((base + Σ FLAT) ×
+    /// Π(1 + MULT) + Σ POST_ADD), 1, 2000000)`.
+    pub whiteboard: String,
+    pub base: BaseRule,
+    pub range: RangeRule,
+    /// `pipeline` or `operator`.
+    pub mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<&'static str>,
+    pub policy: &'static str,
+    pub layers: Vec<LayerRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaseRule {
+    /// `formula`, `default` or `zero`.
+    pub source: &'static str,
+    /// The formula's source text or the default's value.
+    pub text: String,
+    /// Stats the formula reads.
+    pub reads: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RangeRule {
+    pub min: String,
+    pub max: String,
+    /// Stats the bounds read.
+    pub reads: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineRule {
+    pub name: String,
+    pub location: String,
+    pub steps: Vec<BucketRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketRule {
+    pub bucket: String,
+    pub fold: &'static str,
+    /// The apply expression as written in the IR (`value`, `x`).
+    pub apply: String,
+    /// One step of the whiteboard: `value ← value + Σ FLAT`.
+    pub step: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerRule {
+    pub layer: String,
+    pub requires_realm: bool,
+    pub unscoped: bool,
+    pub location: String,
+}
+
+/// An evaluation of one stat for one actor, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub actor: Option<String>,
+    pub rule: RuleExplanation,
+    /// The final value; `None` when the stat has only caps, or nothing at all.
+    pub value: Option<f64>,
+    /// The stat has a snapshot entry (a value or caps); without one it was skipped and
+    /// readers see 0.
+    pub in_snapshot: bool,
+    pub contributions: Vec<ContributionRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseStep>,
+    pub buckets: Vec<BucketStep>,
+    /// Operator-mode result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<f64>,
+    pub range: RangeStep,
+    pub layers: Vec<LayerStep>,
+    /// Effective range (`CapsUsed`), `null` = unbounded.
+    pub min: f64,
+    pub max: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clamp: Option<ClampStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContributionRow {
+    /// Position in canonical order among this stat's contributions.
+    pub index: usize,
+    pub subsystem: u32,
+    /// The subsystem's `meta.system`.
+    pub subsystem_system: String,
+    /// The contribution's own `system`.
+    pub system: String,
+    /// `primary` or `derived`.
+    pub list: &'static str,
+    pub bucket: String,
+    pub priority: i64,
+    pub value: f64,
+    /// `won` or `lost` in a `fold first` bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaseStep {
+    pub source: &'static str,
+    pub text: String,
+    pub value: f64,
+    pub inputs: Vec<InputValue>,
+}
+
+/// A stat a formula reads and its final value (`None`: no value, read as 0).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputValue {
+    pub stat: String,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketStep {
+    pub slot: u32,
+    pub bucket: String,
+    pub fold: &'static str,
+    pub apply: String,
+    /// Indices into [`Explanation::contributions`].
+    pub contributions: Vec<usize>,
+    /// The folded value (absent for `fold each`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded: Option<f64>,
+    /// `fold each`: the running value after each contribution.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub each: Vec<EachStep>,
+    /// `fold first`: the winning contribution and the ones that lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub won: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<usize>,
+    pub after: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EachStep {
+    pub contribution: usize,
+    pub x: f64,
+    pub after: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RangeStep {
+    pub min: f64,
+    pub max: f64,
+    pub inputs: Vec<InputValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerStep {
+    pub layer: String,
+    pub caps: Vec<CapRow>,
+    /// `eval::layer_range` within the stat's range.
+    pub min: f64,
+    pub max: f64,
+    /// The caps asked for Min > Max, so Min was lowered to Max.
+    pub conflict: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapRow {
+    pub subsystem: u32,
+    pub subsystem_system: String,
+    pub system: String,
+    pub kind: String,
+    pub mode: String,
+    pub priority: i64,
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClampStep {
+    pub before: f64,
+    pub after: f64,
+    /// `min` or `max` when the clamp changed the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<&'static str>,
+    /// The layer that set that bound, or `range` (the stat's own range).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The caps of that layer on that side.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caps: Vec<CapRow>,
+}

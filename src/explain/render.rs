@@ -1,0 +1,283 @@
+//! Text rendering of explanations: aligned sections for people (the JSON form is the
+//! model's `Serialize`).
+
+use super::model::*;
+use std::fmt::Write;
+
+/// Shortest text that reads back as the same number; `inf`, `-inf`.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format!("{v}")
+}
+
+// ---------------------------------------------------------------------------------------
+// Text.
+
+/// Left-aligned columns, two spaces apart, each line indented by `indent`.
+fn table(out: &mut String, indent: &str, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    for r in rows {
+        let mut line = String::from(indent);
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// The rule as a designer would read it.
+pub fn render_rule(r: &RuleExplanation) -> String {
+    let mut out = String::new();
+    write_rule(&mut out, r).expect(INFALLIBLE);
+    out
+}
+
+/// The `expect` message of writes into a `String`, which cannot fail.
+const INFALLIBLE: &str = "a String accepts every write";
+
+fn write_rule(out: &mut String, r: &RuleExplanation) -> std::fmt::Result {
+    writeln!(out, "{} {}  ({})", r.category, r.stat, r.location)?;
+    for d in &r.doc {
+        writeln!(out, "  /// {}", d.trim())?;
+    }
+    writeln!(out, "\n  {}", r.whiteboard)?;
+    if r.whiteboard.contains(" ?? ") {
+        writeln!(out, "  (`a ?? b` is a when its bucket or operator has contributions, else b)")?;
+    }
+    out.push('\n');
+    let mut rows = Vec::new();
+    let base = match r.base.source {
+        "formula" => format!("base = {}", r.base.text),
+        "default" => format!("base = {} (default)", r.base.text),
+        _ => "base = 0".to_string(),
+    };
+    rows.push(vec!["1.".into(), base, String::new()]);
+    let mut n = 2;
+    if let Some(p) = &r.pipeline {
+        for s in &p.steps {
+            rows.push(vec![format!("{n}."), format!("{} (fold {}): {}", s.bucket, s.fold, s.step), s.location.clone()]);
+            n += 1;
+        }
+    }
+    if let Some(op) = r.operator {
+        rows.push(vec![format!("{n}."), format!("value = {op} of all contributions (bucket ignored)"), String::new()]);
+        n += 1;
+    }
+    rows.push(vec![
+        format!("{n}."),
+        format!("caps: per layer, then across layers (policy {})", r.policy),
+        r.layers.first().map_or(String::new(), |l| l.location.clone()),
+    ]);
+    rows.push(vec![
+        format!("{}.", n + 1),
+        format!("clamp to the stat's range {} .. {} and the caps", r.range.min, r.range.max),
+        r.location.clone(),
+    ]);
+    writeln!(out, "  steps:")?;
+    table(out, "    ", &rows);
+    if let Some(p) = &r.pipeline {
+        writeln!(out, "  pipeline {}  ({})", p.name, p.location)?;
+    }
+    if !r.base.reads.is_empty() {
+        writeln!(out, "  formula reads: {}", r.base.reads.join(", "))?;
+    }
+    if !r.range.reads.is_empty() {
+        writeln!(out, "  range reads: {}", r.range.reads.join(", "))?;
+    }
+    let layers: Vec<String> = r
+        .layers
+        .iter()
+        .map(|l| {
+            let mut s = l.layer.clone();
+            if l.requires_realm {
+                s.push_str(" (requires realm)");
+            }
+            if l.unscoped {
+                s.push_str(" (unscoped)");
+            }
+            s
+        })
+        .collect();
+    if !layers.is_empty() {
+        writeln!(out, "  layers: {}", layers.join(", "))?;
+    }
+    Ok(())
+}
+
+fn opt_num(v: Option<f64>) -> String {
+    v.map_or("(no value, reads 0)".into(), fmt_num)
+}
+
+fn cap_cells(c: &CapRow) -> Vec<String> {
+    let mut v = vec![
+        format!("#{} ({})", c.subsystem, c.subsystem_system),
+        c.system.clone(),
+        c.kind.clone(),
+        c.mode.clone(),
+        format!("prio {}", c.priority),
+        fmt_num(c.value),
+    ];
+    if let Some(r) = &c.realm {
+        v.push(format!("realm {r}"));
+    }
+    v
+}
+
+/// An evaluation as aligned sections.
+pub fn render(e: &Explanation) -> String {
+    let mut out = String::new();
+    write_explanation(&mut out, e).expect(INFALLIBLE);
+    out
+}
+
+fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
+    let r = &e.rule;
+    let who = e.actor.as_deref().map_or(String::new(), |a| format!(" of actor `{a}`"));
+    writeln!(out, "{}{who} = {}", r.stat, opt_num(e.value).replace("(no value, reads 0)", "(no value)"))?;
+    writeln!(out, "  {} {}  ({})", r.category, r.stat, r.location)?;
+    writeln!(out, "  {}", r.whiteboard)?;
+
+    if !e.in_snapshot {
+        out.push_str("\n  no contributions, no caps, no formula and no default: the stat is not in the\n");
+        out.push_str("  snapshot, and formulas that read it see 0\n");
+        return Ok(());
+    }
+    out.push_str("\ncontributions (canonical order)\n");
+    if e.contributions.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let mut rows = vec![vec![
+            "#".into(),
+            "subsystem".into(),
+            "system".into(),
+            "list".into(),
+            "bucket".into(),
+            "prio".into(),
+            "value".into(),
+            String::new(),
+        ]];
+        for c in &e.contributions {
+            rows.push(vec![
+                c.index.to_string(),
+                format!("#{} ({})", c.subsystem, c.subsystem_system),
+                c.system.clone(),
+                c.list.into(),
+                c.bucket.clone(),
+                c.priority.to_string(),
+                fmt_num(c.value),
+                c.outcome.unwrap_or("").into(),
+            ]);
+        }
+        table(out, "  ", &rows);
+    }
+
+    out.push_str("\nbase\n");
+    match &e.base {
+        Some(b) => {
+            let what = match b.source {
+                "formula" => format!("formula {}", b.text),
+                "default" => format!("default {}", b.text),
+                _ => "no formula, no default".to_string(),
+            };
+            let note = if r.mode == "operator" { "  (replaced by the operator when it has contributions)" } else { "" };
+            writeln!(out, "  {what} = {}{note}", fmt_num(b.value))?;
+            let rows: Vec<Vec<String>> =
+                b.inputs.iter().map(|i| vec![i.stat.clone(), "=".into(), opt_num(i.value)]).collect();
+            table(out, "    ", &rows);
+        }
+        None => out.push_str("  (no value: the stat only has caps)\n"),
+    }
+
+    if !e.buckets.is_empty() {
+        out.push_str("\nbuckets\n");
+        let mut rows = vec![vec![
+            "slot".into(),
+            "bucket".into(),
+            "fold".into(),
+            "apply".into(),
+            "folded".into(),
+            "value after".into(),
+        ]];
+        for b in &e.buckets {
+            rows.push(vec![
+                b.slot.to_string(),
+                b.bucket.clone(),
+                b.fold.into(),
+                b.apply.clone(),
+                b.folded.map_or("-".into(), fmt_num),
+                fmt_num(b.after),
+            ]);
+            for s in &b.each {
+                rows.push(vec![
+                    String::new(),
+                    format!("  #{}", s.contribution),
+                    String::new(),
+                    format!("x = {}", fmt_num(s.x)),
+                    String::new(),
+                    fmt_num(s.after),
+                ]);
+            }
+        }
+        table(out, "  ", &rows);
+        for b in &e.buckets {
+            if let Some(w) = b.won {
+                let lost: Vec<String> = b.lost.iter().map(|i| format!("#{i}")).collect();
+                let lost = if lost.is_empty() { "none".into() } else { lost.join(", ") };
+                writeln!(out, "  {}: #{w} won (first in canonical order); lost: {lost}", b.bucket)?;
+            }
+        }
+    }
+    if let Some(v) = e.operator {
+        let op = r.operator.unwrap_or("?");
+        writeln!(out, "\noperator\n  {op} of {} contributions = {}", e.contributions.len(), fmt_num(v))?;
+    }
+
+    out.push_str("\ncaps\n");
+    let (lo, hi) = (fmt_num(e.range.min), fmt_num(e.range.max));
+    if lo == r.range.min && hi == r.range.max {
+        writeln!(out, "  stat range {lo} .. {hi}")?;
+    } else {
+        writeln!(out, "  stat range {lo} .. {hi}  (declared {} .. {})", r.range.min, r.range.max)?;
+    }
+    for i in &e.range.inputs {
+        writeln!(out, "    {} = {}", i.stat, opt_num(i.value))?;
+    }
+    if e.layers.is_empty() {
+        out.push_str("  no caps\n");
+    }
+    for l in &e.layers {
+        let conflict = if l.conflict { "  (Min > Max: Min lowered to Max)" } else { "" };
+        writeln!(out, "  layer {}: Min {}, Max {}{conflict}", l.layer, fmt_num(l.min), fmt_num(l.max))?;
+        let rows: Vec<Vec<String>> = l.caps.iter().map(cap_cells).collect();
+        table(out, "    ", &rows);
+    }
+    writeln!(out, "  effective range ({}): {} .. {}", r.policy, fmt_num(e.min), fmt_num(e.max))?;
+
+    out.push_str("\nresult\n");
+    match &e.clamp {
+        Some(c) => match (c.bound, &c.by) {
+            (Some(b), Some(by)) => {
+                let by = if by == "range" { "the stat's own range".to_string() } else { format!("layer {by}") };
+                writeln!(out, "  {} clamped to {} (the {b} bound, set by {by})", fmt_num(c.before), fmt_num(c.after))?;
+                let rows: Vec<Vec<String>> = c.caps.iter().map(cap_cells).collect();
+                table(out, "    ", &rows);
+            }
+            _ => {
+                writeln!(out, "  {} (within {} .. {}, not clamped)", fmt_num(c.after), fmt_num(e.min), fmt_num(e.max))?;
+            }
+        },
+        None => out.push_str("  no value\n"),
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! What changed between two rule sets, as the cache needs it: per-stat rule fingerprints
+//! ([`fingerprints`], computed once per generation) and the [`RuleDiff`] between two of them.
+//!
+//! Invariant: equal structure keys mean a prepared actor and a snapshot of the old rules fit
+//! the new ones (same stats in the same order, layers, policy, buckets and pipelines by
+//! position); a stat whose fingerprint is unchanged has the same rule.
+
+use crate::eval::Affected;
+use crate::ir::{self as dump, Ir, Mode};
+
+/// Per-stat rule fingerprints and the structure key of one IR.
+#[derive(Debug)]
+pub struct Fingerprints {
+    structure: String,
+    stats: Vec<String>,
+}
+
+/// The fingerprints of `ir`'s rules.
+pub fn fingerprints(ir: &Ir) -> Fingerprints {
+    let mut structure = format!("{:?}|{:?}|", ir.policy(), ir.unscoped);
+    for l in &ir.layers {
+        structure.push_str(&format!("{}:{};", l.name, l.requires_realm));
+    }
+    for s in &ir.stats {
+        structure.push_str(&s.name);
+        structure.push(',');
+    }
+    // Buckets and pipelines by position: what ingest resolves, so equal structure means a
+    // prepared actor stays valid for the new rules.
+    for b in &ir.buckets {
+        structure.push_str(&format!("|{}", b.name));
+    }
+    for p in &ir.pipelines {
+        structure.push_str(&format!("|{}={:?}", p.name, p.buckets));
+    }
+    let stats = ir
+        .stats
+        .iter()
+        .map(|s| {
+            let mut f = format!("{:?}|", s.category);
+            match s.mode {
+                Mode::Pipeline(p) => {
+                    let p = ir.pipeline(p);
+                    f.push_str(&format!("pipeline {}:", p.name));
+                    for b in &p.buckets {
+                        let b = ir.bucket(*b);
+                        f.push_str(&format!("[{} {} {}]", b.name, b.fold.keyword(), dump::expr_text(ir, b.apply)));
+                    }
+                }
+                Mode::Operator(op) => f.push_str(op.keyword()),
+            }
+            let e = |x: Option<crate::ir::Expr>| x.map(|x| dump::expr_text(ir, x)).unwrap_or_default();
+            f.push_str(&format!("|{}|{}|{}|{:?}", e(s.formula), e(s.min), e(s.max), s.default.map(f64::to_bits)));
+            f
+        })
+        .collect();
+    Fingerprints { structure, stats }
+}
+
+/// How the rules changed between two generations of the same structure: per stat whether
+/// its rule changed, and the stats that reaches (the changed ones and their dependents).
+#[derive(Debug)]
+pub struct RuleDiff {
+    pub dirty: Box<[bool]>,
+    pub affected: Affected,
+}
+
+/// The changes from `old` to `new` (the fingerprints of `new_ir`); `None` when the structure
+/// changed, so prepared actors and snapshots of `old` cannot be reused.
+pub fn rule_diff(old: &Fingerprints, new: &Fingerprints, new_ir: &Ir) -> Option<RuleDiff> {
+    (old.structure == new.structure).then(|| {
+        let dirty: Box<[bool]> = old.stats.iter().zip(&new.stats).map(|(x, y)| x != y).collect();
+        let affected = Affected::of(new_ir, &dirty);
+        RuleDiff { dirty, affected }
+    })
+}
