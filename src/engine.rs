@@ -386,8 +386,7 @@ impl Engine {
                 .par_chunks(ACTORS_PER_TASK)
                 .map_init(Task::default, |task, chunk| {
                     self.prepare_into(chunk, &mut task.prepared);
-                    let evaluated = self.evaluate_chunk(&prepared(&task.prepared), &mut task.scratch, &mut task.jit);
-                    in_place(task.prepared.iter().map(|a| a.as_ref().err()), evaluated)
+                    self.evaluate_placed(&task.prepared, &mut task.scratch, &mut task.jit)
                 })
                 .collect(),
             Batch::Prepared(batch) => self.evaluate_prepared_chunks(&batch.actors),
@@ -455,10 +454,7 @@ impl Engine {
             .par_chunks(ACTORS_PER_TASK)
             .map_init(
                 || (Scratch::default(), jit::Buffers::default()),
-                |(scratch, bufs), chunk| {
-                    let evaluated = self.evaluate_chunk(&prepared(chunk), scratch, bufs);
-                    in_place(chunk.iter().map(|a| a.as_ref().err()), evaluated)
-                },
+                |(scratch, bufs), chunk| self.evaluate_placed(chunk, scratch, bufs),
             )
             .collect()
     }
@@ -474,16 +470,22 @@ impl Engine {
         );
     }
 
-    /// The back end's results for one chunk's prepared actors, in order.
-    fn evaluate_chunk(
+    /// One result per actor of `chunk`, in order: its input error, or the back end's result.
+    fn evaluate_placed(
         &self,
-        actors: &[&Prepared],
+        chunk: &[Result<Prepared, InputError>],
         scratch: &mut Scratch,
         bufs: &mut jit::Buffers,
-    ) -> Vec<Result<Snapshot, EvalError>> {
+    ) -> Vec<Result<Snapshot, ActorError>> {
         match &self.jit {
-            None => actors.iter().map(|p| eval::eval(&self.ir, p, scratch)).collect(),
-            Some(jit) => jit.evaluate(actors, bufs),
+            None => chunk
+                .iter()
+                .map(|a| match a {
+                    Ok(p) => Ok(eval::eval(&self.ir, p, scratch)?),
+                    Err(e) => Err(ActorError::from(e.clone())),
+                })
+                .collect(),
+            Some(jit) => in_place(chunk.iter().map(|a| a.as_ref().err()), jit.evaluate(&prepared(chunk), bufs)),
         }
     }
 
