@@ -28,7 +28,7 @@ fn prepare(label: &str, rules: &GeneratedRules) -> PathBuf {
     let dir = rules.write(label);
     let compiled = compile(std::slice::from_ref(&dir), &LoadOptions::default()).expect("load");
     if compiled.has_errors() {
-        panic!("{}", actorc::diag::render(&compiled.sources, &compiled.diagnostics, false));
+        panic!("{}", actorc::diag::render_plain(&compiled.sources, &compiled.diagnostics));
     }
     let warnings = compiled.diagnostics.len();
     let ir = compiled.ir.expect("lowered");

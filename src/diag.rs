@@ -244,5 +244,5 @@ pub fn to_json(sources: &SourceMap, diags: &[Diagnostic]) -> serde_json::Value {
             }
         })
         .collect();
-    serde_json::to_value(items).unwrap_or_default()
+    serde_json::to_value(items).expect("diagnostics are strings and numbers, which always serialize")
 }

@@ -6,7 +6,6 @@
 
 use crate::ir::{Expr, Ir, Mode, Node, StatId, UnknownStat};
 use crate::rules::Rules;
-use crate::syntax::Category;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -86,13 +85,7 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
         }
         let (kind, mode) = match s.mode {
             Mode::Operator(op) => ("operator", format!("merge {}", op.keyword())),
-            Mode::Pipeline(p) => (
-                match s.category {
-                    Category::Primary => "primary",
-                    Category::Derived => "derived",
-                },
-                ir.pipeline(p).name.clone(),
-            ),
+            Mode::Pipeline(p) => (s.category.keyword(), ir.pipeline(p).name.clone()),
         };
         let f = rules.sources.get(s.span.file);
         let (line, _) = f.line_col(s.span.start as usize);

@@ -20,13 +20,13 @@ pub struct Rules {
 
 /// What checking a rule set found: sources, every diagnostic, and the IR when there were no errors.
 #[derive(Debug)]
-pub struct Compiled {
+pub struct Analysis {
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
     pub ir: Option<Ir>,
 }
 
-impl Compiled {
+impl Analysis {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -63,7 +63,7 @@ impl std::error::Error for LoadError {
 }
 
 /// Load, check and (when clean) lower the rule set at `path`.
-pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Compiled, RootError> {
+pub fn compile(paths: &[PathBuf], opts: &LoadOptions) -> Result<Analysis, RootError> {
     let loaded = load(paths, opts)?;
     Ok(compile_loaded(loaded))
 }
@@ -73,13 +73,13 @@ pub fn compile_with(
     paths: &[PathBuf],
     opts: &LoadOptions,
     src: &dyn crate::load::SourceProvider,
-) -> Result<Compiled, RootError> {
+) -> Result<Analysis, RootError> {
     Ok(compile_loaded(crate::load::load_with(paths, opts, src)?))
 }
 
 /// Checks and (when clean) lowers `text` as the one rule file `path`, in memory: nothing is
 /// read from disk, so imports resolve to nothing (E0006); bytes that are not UTF-8 give E0007.
-pub fn compile_str(path: impl AsRef<Path>, text: impl AsRef<[u8]>) -> Compiled {
+pub fn compile_str(path: impl AsRef<Path>, text: impl AsRef<[u8]>) -> Analysis {
     let mut loaded = crate::load::Loaded::default();
     let opts = LoadOptions::default();
     let file = crate::load::parse_bytes(&mut loaded, path.as_ref(), text.as_ref().to_vec(), &opts);
@@ -87,13 +87,13 @@ pub fn compile_str(path: impl AsRef<Path>, text: impl AsRef<[u8]>) -> Compiled {
     compile_loaded(loaded)
 }
 
-pub fn compile_loaded(loaded: crate::load::Loaded) -> Compiled {
+pub fn compile_loaded(loaded: crate::load::Loaded) -> Analysis {
     let mut diagnostics = loaded.diags;
     let (checked, check_diags) = check(&loaded.files);
     diagnostics.extend(check_diags);
     diag::sort(&mut diagnostics);
     let ir = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(lower(&checked, &loaded.sources)) };
-    Compiled { sources: loaded.sources, diagnostics, ir }
+    Analysis { sources: loaded.sources, diagnostics, ir }
 }
 
 impl Rules {
@@ -103,16 +103,15 @@ impl Rules {
     }
 
     pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Rules, LoadError> {
-        let compiled = compile(&[path.to_path_buf()], opts).map_err(LoadError::Io)?;
-        Rules::from_compiled(compiled)
+        Rules::from_analysis(compile(&[path.to_path_buf()], opts).map_err(LoadError::Io)?)
     }
 
-    pub fn from_compiled(compiled: Compiled) -> Result<Rules, LoadError> {
-        match compiled.ir {
-            Some(ir) => {
-                Ok(Rules { ir: Arc::new(ir), sources: Arc::new(compiled.sources), warnings: compiled.diagnostics })
-            }
-            None => Err(LoadError::Invalid { sources: compiled.sources, diagnostics: compiled.diagnostics }),
+    /// The rules of a clean analysis (warnings kept), or its diagnostics.
+    pub fn from_analysis(analysis: Analysis) -> Result<Rules, LoadError> {
+        let Analysis { sources, diagnostics, ir } = analysis;
+        match ir {
+            Some(ir) => Ok(Rules { ir: Arc::new(ir), sources: Arc::new(sources), warnings: diagnostics }),
+            None => Err(LoadError::Invalid { sources, diagnostics }),
         }
     }
 }

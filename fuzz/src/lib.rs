@@ -44,7 +44,7 @@ pub fn rule_text(data: &[u8]) {
         if !again.is_empty() {
             let mut sources = SourceMap::default();
             sources.add(Path::new("formatted.stat"), once.clone());
-            panic!("the formatted text does not parse:\n{once}\n{}", actorc::diag::render(&sources, &again, false));
+            panic!("the formatted text does not parse:\n{once}\n{}", actorc::diag::render_plain(&sources, &again));
         }
         let twice = format_file(&ast2);
         assert_eq!(once, twice, "formatting is not idempotent");
@@ -68,6 +68,9 @@ pub fn rule_text(data: &[u8]) {
             );
         }
     }
+    let _ = actorc::diag::render_plain(&compiled.sources, &compiled.diagnostics);
+    // The excerpts too, where the command line is built (the fuzzer's build; the tests' with `cli`).
+    #[cfg(any(fuzzing, feature = "cli"))]
     let _ = actorc::diag::render(&compiled.sources, &compiled.diagnostics, false);
     let _ = actorc::diag::to_json(&compiled.sources, &compiled.diagnostics);
     match &compiled.ir {
@@ -80,7 +83,7 @@ pub fn rule_text(data: &[u8]) {
             let _ = actorc::cost::over_budget(ir, &cost, 0, 4096);
         }
     }
-    if let Ok(rules) = Rules::from_compiled(compiled) {
+    if let Ok(rules) = Rules::from_analysis(compiled) {
         let engine = Engine::new(&rules, Backend::Interpreter).expect("the interpreter takes any rule set");
         let _ = engine.evaluate(&Actor::default());
     }

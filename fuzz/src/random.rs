@@ -444,5 +444,5 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
 
 /// The rules as one in-memory file, or why they are rejected.
 pub fn rules(text: &str) -> Result<Rules, String> {
-    Rules::from_compiled(actorc::rules::compile_str("gen.stat", text)).map_err(|e| e.to_string())
+    Rules::from_analysis(actorc::rules::compile_str("gen.stat", text)).map_err(|e| e.to_string())
 }

@@ -3,7 +3,7 @@
 use super::{Color, Exit, Format, LimitArgs, print_json, print_out, usage_error, use_color};
 use crate::diag;
 use crate::load::stat_files_in;
-use crate::rules::{Compiled, compile};
+use crate::rules::{Analysis, compile};
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 
@@ -123,7 +123,7 @@ pub(super) fn check(a: CheckArgs) -> Exit {
     Ok(i32::from(any_error))
 }
 
-fn summary(set: &Path, c: &Compiled) -> String {
+fn summary(set: &Path, c: &Analysis) -> String {
     let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = c.diagnostics.len() - errors;
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });

@@ -130,7 +130,7 @@ fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rule
     if compiled.has_errors() || !warnings.is_empty() {
         eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
     }
-    Rules::from_compiled(compiled).map_err(|_| 1)
+    Rules::from_analysis(compiled).map_err(|_| 1)
 }
 
 /// `path` opened for reading, or standard input for `-`.

@@ -10,17 +10,9 @@ use crate::input::Actor;
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Stat, StatId, UnOp};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
-use crate::syntax::Category;
 
 // ---------------------------------------------------------------------------------------
 // The rule.
-
-fn category_name(c: Category) -> &'static str {
-    match c {
-        Category::Primary => "primary",
-        Category::Derived => "derived",
-    }
-}
 
 fn stats_read(ir: &Ir, exprs: &[Option<Expr>]) -> Vec<StatId> {
     let mut out: Vec<StatId> = Vec::new();
@@ -90,7 +82,7 @@ pub(super) fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
         .collect();
     RuleExplanation {
         stat: s.name.clone(),
-        category: category_name(s.category),
+        category: s.category.keyword(),
         location: src.location(s.span),
         doc: s.doc.clone(),
         whiteboard: whiteboard(ir, s),

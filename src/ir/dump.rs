@@ -5,40 +5,42 @@ use std::fmt::Write;
 
 pub fn dump(ir: &Ir) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "policy {}", ir.policy().keyword());
+    write_dump(ir, &mut out).expect("writing to a String cannot fail");
+    out
+}
+
+fn write_dump(ir: &Ir, out: &mut String) -> std::fmt::Result {
+    writeln!(out, "policy {}", ir.policy().keyword())?;
     for (i, l) in ir.layers.iter().enumerate() {
         let unscoped = if ir.unscoped == Some(LayerId(i as u32)) { " unscoped" } else { "" };
         let realm = if l.requires_realm { " requires realm" } else { "" };
-        let _ = writeln!(out, "layer L{i} {}{realm}{unscoped}", l.name);
+        writeln!(out, "layer L{i} {}{realm}{unscoped}", l.name)?;
     }
     for (i, b) in ir.buckets.iter().enumerate() {
-        let _ = writeln!(out, "bucket B{i} {} fold {} apply {}", b.name, b.fold.keyword(), expr_text(ir, b.apply));
+        writeln!(out, "bucket B{i} {} fold {} apply {}", b.name, b.fold.keyword(), expr_text(ir, b.apply))?;
     }
     for (i, p) in ir.pipelines.iter().enumerate() {
         let names: Vec<String> = p.buckets.iter().map(|b| format!("B{}", b.0)).collect();
-        let _ = writeln!(out, "pipeline P{i} {} = {}", p.name, names.join(", "));
+        writeln!(out, "pipeline P{i} {} = {}", p.name, names.join(", "))?;
     }
     for (i, s) in ir.stats.iter().enumerate() {
         let mode = match s.mode {
             Mode::Pipeline(p) => format!("pipeline P{}", p.0),
             Mode::Operator(op) => format!("merge {}", op.keyword()),
         };
-        let cat = match s.category {
-            crate::syntax::Category::Primary => "primary",
-            crate::syntax::Category::Derived => "derived",
-        };
-        let _ = write!(out, "stat S{i} {} {cat} {mode}", s.name);
+        let cat = s.category.keyword();
+        write!(out, "stat S{i} {} {cat} {mode}", s.name)?;
         if let Some(f) = s.formula {
-            let _ = write!(out, " = {}", expr_text(ir, f));
+            write!(out, " = {}", expr_text(ir, f))?;
         }
         let bound = |e: Option<Expr>, inf: &str| e.map_or(inf.to_string(), |e| expr_text(ir, e));
-        let _ = write!(out, " in {} .. {}", bound(s.min, "-inf"), bound(s.max, "inf"));
+        write!(out, " in {} .. {}", bound(s.min, "-inf"), bound(s.max, "inf"))?;
         if let Some(d) = s.default {
-            let _ = write!(out, " default {}", num(d));
+            write!(out, " default {}", num(d))?;
         }
         out.push('\n');
     }
-    out
+    Ok(())
 }
 
 fn num(v: f64) -> String {

@@ -166,7 +166,7 @@ impl Reloader {
             Ok(c) => c,
             Err(e) => return Outcome::Io(e),
         };
-        let rules = match Rules::from_compiled(compiled) {
+        let rules = match Rules::from_analysis(compiled) {
             Ok(r) => r,
             Err(crate::rules::LoadError::Invalid { sources, diagnostics }) => {
                 return Outcome::Rejected { sources, diagnostics };

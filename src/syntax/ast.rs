@@ -71,6 +71,16 @@ pub enum Category {
     Derived,
 }
 
+impl Category {
+    /// The declaration keyword: `primary` or `derived`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Category::Primary => "primary",
+            Category::Derived => "derived",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatDecl {
     pub category: Category,

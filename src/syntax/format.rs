@@ -1,7 +1,6 @@
 //! AST → canonical `.stat` text (`actorc fmt`). Parsing the output gives the same AST.
 
 use super::ast::*;
-use std::fmt::Write;
 
 pub fn format_file(ast: &Ast) -> String {
     let mut out = String::new();
@@ -16,7 +15,7 @@ pub fn format_file(ast: &Ast) -> String {
             if d.is_empty() {
                 out.push_str("///\n");
             } else {
-                let _ = writeln!(out, "/// {d}");
+                out.push_str(&format!("/// {d}\n"));
             }
         }
         format_item(&mut out, &item.kind);
@@ -29,17 +28,17 @@ pub fn format_file(ast: &Ast) -> String {
 fn format_item(out: &mut String, kind: &ItemKind) {
     match kind {
         ItemKind::Import(i) => {
-            let _ = write!(out, "import \"{}\"", i.path);
+            out.push_str(&format!("import \"{}\"", i.path));
         }
         ItemKind::Bucket(b) => {
-            let _ = write!(out, "bucket {} fold {} apply {}", b.name.name, b.fold.name, expr(&b.apply));
+            out.push_str(&format!("bucket {} fold {} apply {}", b.name.name, b.fold.name, expr(&b.apply)));
         }
         ItemKind::Pipeline(p) => {
             let names: Vec<&str> = p.buckets.iter().map(|b| b.name.as_str()).collect();
-            let _ = write!(out, "pipeline {} = {}", p.name.name, names.join(", "));
+            out.push_str(&format!("pipeline {} = {}", p.name.name, names.join(", ")));
         }
         ItemKind::DefaultPipeline(p) => {
-            let _ = write!(out, "default pipeline {}", p.name);
+            out.push_str(&format!("default pipeline {}", p.name));
         }
         ItemKind::Layers(l) => {
             let layers: Vec<String> = l
@@ -50,28 +49,25 @@ fn format_item(out: &mut String, kind: &ItemKind) {
                     None => l.name.name.clone(),
                 })
                 .collect();
-            let _ = write!(out, "layers {}", layers.join(", "));
+            out.push_str(&format!("layers {}", layers.join(", ")));
             for p in &l.policies {
-                let _ = write!(out, " policy {}", p.name);
+                out.push_str(&format!(" policy {}", p.name));
             }
             for u in &l.unscoped {
-                let _ = write!(out, " unscoped {}", u.name);
+                out.push_str(&format!(" unscoped {}", u.name));
             }
         }
         ItemKind::Stat(s) => {
-            let cat = match s.category {
-                Category::Primary => "primary",
-                Category::Derived => "derived",
-            };
-            let _ = write!(out, "{cat} {}", s.name.name);
+            let cat = s.category.keyword();
+            out.push_str(&format!("{cat} {}", s.name.name));
             for c in &s.clauses {
-                let _ = match &c.kind {
-                    ClauseKind::Formula(e) => write!(out, " = {}", expr(e)),
-                    ClauseKind::Range(lo, hi) => write!(out, " in {} .. {}", expr(lo), expr(hi)),
-                    ClauseKind::Merge(m) => write!(out, " merge {}", m.name),
-                    ClauseKind::Pipeline(p) => write!(out, " pipeline {}", p.name),
-                    ClauseKind::Default(e) => write!(out, " default {}", expr(e)),
-                };
+                out.push_str(&match &c.kind {
+                    ClauseKind::Formula(e) => format!(" = {}", expr(e)),
+                    ClauseKind::Range(lo, hi) => format!(" in {} .. {}", expr(lo), expr(hi)),
+                    ClauseKind::Merge(m) => format!(" merge {}", m.name),
+                    ClauseKind::Pipeline(p) => format!(" pipeline {}", p.name),
+                    ClauseKind::Default(e) => format!(" default {}", expr(e)),
+                });
             }
         }
     }
@@ -89,7 +85,7 @@ pub fn expr(e: &Expr) -> String {
 fn write_expr(out: &mut String, e: &Expr, min_prec: u8) {
     match &e.kind {
         ExprKind::Number(v) => {
-            let _ = write!(out, "{v}");
+            out.push_str(&v.to_string());
         }
         ExprKind::Name(n) => out.push_str(n),
         ExprKind::Neg(inner) => {
@@ -105,7 +101,7 @@ fn write_expr(out: &mut String, e: &Expr, min_prec: u8) {
             // Left-associative: the right operand of the same level needs parentheses.
             // Comparisons do not chain, so both their operands must bind tighter.
             write_expr(out, a, if p == 1 { 2 } else { p });
-            let _ = write!(out, " {} ", op.symbol());
+            out.push_str(&format!(" {} ", op.symbol()));
             write_expr(out, b, p + 1);
             if paren {
                 out.push(')');

@@ -3,28 +3,14 @@
 //! snapshots sit beside their fixture: `E0101_unknown_stat.stat` has
 //! `E0101_unknown_stat.text.snap` and `E0101_unknown_stat.json.snap` (and `….ir.snap`).
 
+use crate::common::{relative, snapshots_in};
 use actorc::diag;
 use actorc::load::LoadOptions;
-use actorc::rules::{Compiled, compile};
+use actorc::rules::{Analysis, compile};
 use std::path::{Path, PathBuf};
 
-/// The path relative to the package, so snapshots do not depend on the checkout location.
-pub fn relative(path: &Path) -> PathBuf {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).to_path_buf()
-}
-
-pub fn compile_one(path: &Path, opts: &LoadOptions) -> Compiled {
+pub fn compile_one(path: &Path, opts: &LoadOptions) -> Analysis {
     compile(&[relative(path)], opts).expect("fixture readable")
-}
-
-/// Runs `f` with its insta snapshots stored in the folder `dir`, named as asserted (no
-/// module prefix, no suffix): fixtures keep their snapshots beside them.
-pub fn snapshots_in(dir: &Path, f: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(dir);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.remove_snapshot_suffix();
-    settings.bind(f);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! byte-identical NDJSON across repeated runs, thread counts, engines, and with the result
 //! cache on and off.
 
-use crate::run::actorc;
+use crate::common::actorc;
 use crate::workload::{Rng, Workload};
 
 /// A deterministic batch over the example game from the shared workload (3 subsystems, 20

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub fn rules_of(case: &Path) -> PathBuf {
     let local = case.join("rules.stat");
     if local.exists() {
-        return crate::check::relative(&local);
+        return crate::common::relative(&local);
     }
     PathBuf::from(std::fs::read_to_string(case.join("RULES")).expect("rules.stat or RULES").trim())
 }
@@ -41,7 +41,7 @@ fn eval_fixtures() {
         let case = path.parent().unwrap();
         let lines = run_case(case, Backend::Interpreter);
         let pretty: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-        crate::check::snapshots_in(case, || insta::assert_json_snapshot!("output", pretty));
+        crate::common::snapshots_in(case, || insta::assert_json_snapshot!("output", pretty));
     });
 }
 

@@ -1,7 +1,8 @@
 //! `actorc explain` and `actorc graph`: snapshots of both forms, bit equality of explained
 //! values with the engine, and exit codes.
 
-use crate::run::actorc;
+#[cfg(feature = "cli")]
+use crate::common::actorc;
 use actorc::explain::{explain, explain_rule, render, render_rule};
 use actorc::{Actor, Backend, Engine, Rules};
 
@@ -131,6 +132,7 @@ fn explained_values_equal_engine_bit_for_bit() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn explain_cli() {
     let out = actorc(
         &["explain", "rules/rpg", "--input", "examples/party.ndjson", "--actor", "rogue", "--stat", "attack_speed"],
@@ -163,6 +165,7 @@ fn explain_cli() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn explain_errors() {
     let out = actorc(&["explain", "rules/rpg", "--stat", "max_helth"], "");
     assert_eq!(out.code, 2);
@@ -183,6 +186,7 @@ fn explain_errors() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn graph_example_game() {
     let rules = Rules::load("rules/rpg").unwrap();
     let g = actorc::graph::graph(&rules, None).unwrap();

@@ -8,7 +8,11 @@ mod fuzz_logic;
 mod workload;
 
 mod cache;
+mod common;
+// The command line (and its text rendering of diagnostics) needs the `cli` feature.
+#[cfg(feature = "cli")]
 mod check;
+#[cfg(feature = "cli")]
 mod determinism;
 mod docs;
 mod eval;
@@ -20,5 +24,6 @@ mod json_ingest;
 mod layers;
 mod props;
 mod reload;
+#[cfg(feature = "cli")]
 mod run;
 mod syntax;

@@ -2,11 +2,10 @@
 //! test per editor save style against a real temporary folder (each well under 2 s).
 
 use actorc::load::LoadOptions;
-use actorc::reload::{Change, Outcome, Reloader, WatchTiming, watch};
+use actorc::reload::{Change, Outcome, Reloader};
 use actorc::{Actor, Backend};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const FILE: &str = "rules/rpg/progression.stat";
 const OLD: &str = "derived persuasion = charisma * 2 + luck * 0.5";
@@ -138,121 +137,129 @@ pub fn temp_rules(tag: &str) -> PathBuf {
     base.join("rpg")
 }
 
-fn watch_case(tag: &str, save: impl FnOnce(&Path, &str)) {
-    let dir = temp_rules(tag);
-    let r = Arc::new(Reloader::new(vec![dir.clone()], LoadOptions::default(), Backend::Interpreter));
-    assert!(matches!(r.reload(), Outcome::Published { .. }));
-    let timing = WatchTiming {
-        debounce: Duration::from_millis(30),
-        settle: Duration::from_millis(5),
-        recreate: Duration::from_millis(100),
-    };
-    let _w = watch(r.clone(), timing, |_| {}).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
-    let file = dir.join("progression.stat");
-    let text = std::fs::read_to_string(&file).unwrap().replace(OLD, NEW);
-    let start = Instant::now();
-    save(&file, &text);
-    while r.current().unwrap().number < 2 {
-        assert!(start.elapsed() < Duration::from_secs(2), "{tag}: no reload within 2 s");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let g = r.current().unwrap();
-    assert!(actorc::ir::dump(&g.rules.ir).contains("(charisma#"));
-    assert!(g.rules.sources.files().any(|(_, f)| f.text.contains(NEW)));
-    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
-}
+/// The file watcher and `run --watch` (the `watch` and `cli` features).
+#[cfg(feature = "cli")]
+mod watching {
+    use super::*;
+    use actorc::reload::{WatchTiming, watch};
+    use std::time::{Duration, Instant};
 
-#[test]
-fn watch_write_in_place() {
-    watch_case("inplace", |f, t| std::fs::write(f, t).unwrap());
-}
-
-#[test]
-fn watch_write_temp_and_rename() {
-    watch_case("rename", |f, t| {
-        let tmp = f.with_extension("stat.tmp~");
-        std::fs::write(&tmp, t).unwrap();
-        std::fs::rename(&tmp, f).unwrap();
-    });
-}
-
-#[test]
-fn watch_delete_and_recreate() {
-    watch_case("recreate", |f, t| {
-        std::fs::remove_file(f).unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-        std::fs::write(f, t).unwrap();
-    });
-}
-
-/// Lines of a child's output stream, read on another thread.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
-    use std::io::BufRead;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+    fn watch_case(tag: &str, save: impl FnOnce(&Path, &str)) {
+        let dir = temp_rules(tag);
+        let r = Arc::new(Reloader::new(vec![dir.clone()], LoadOptions::default(), Backend::Interpreter));
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let timing = WatchTiming {
+            debounce: Duration::from_millis(30),
+            settle: Duration::from_millis(5),
+            recreate: Duration::from_millis(100),
+        };
+        let _w = watch(r.clone(), timing, |_| {}).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let file = dir.join("progression.stat");
+        let text = std::fs::read_to_string(&file).unwrap().replace(OLD, NEW);
+        let start = Instant::now();
+        save(&file, &text);
+        while r.current().unwrap().number < 2 {
+            assert!(start.elapsed() < Duration::from_secs(2), "{tag}: no reload within 2 s");
+            std::thread::sleep(Duration::from_millis(5));
         }
-    });
-    rx
-}
+        let g = r.current().unwrap();
+        assert!(actorc::ir::dump(&g.rules.ir).contains("(charisma#"));
+        assert!(g.rules.sources.files().any(|(_, f)| f.text.contains(NEW)));
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
 
-/// Reads lines until one satisfies `want`; all lines read are returned. Fails after 30 s.
-fn until(rx: &std::sync::mpsc::Receiver<String>, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let done = want(&line);
-                seen.push(line);
-                if done {
-                    return seen;
+    #[test]
+    fn watch_write_in_place() {
+        watch_case("inplace", |f, t| std::fs::write(f, t).unwrap());
+    }
+
+    #[test]
+    fn watch_write_temp_and_rename() {
+        watch_case("rename", |f, t| {
+            let tmp = f.with_extension("stat.tmp~");
+            std::fs::write(&tmp, t).unwrap();
+            std::fs::rename(&tmp, f).unwrap();
+        });
+    }
+
+    #[test]
+    fn watch_delete_and_recreate() {
+        watch_case("recreate", |f, t| {
+            std::fs::remove_file(f).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            std::fs::write(f, t).unwrap();
+        });
+    }
+
+    /// Lines of a child's output stream, read on another thread.
+    fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+        use std::io::BufRead;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
                 }
             }
-            Err(_) => panic!("no {what} within 30 s; read: {seen:#?}"),
+        });
+        rx
+    }
+
+    /// Reads lines until one satisfies `want`; all lines read are returned. Fails after 30 s.
+    fn until(rx: &std::sync::mpsc::Receiver<String>, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let done = want(&line);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("no {what} within 30 s; read: {seen:#?}"),
+            }
         }
     }
-}
 
-#[test]
-fn run_watch_prints_changes_and_keeps_serving_through_a_broken_edit() {
-    let dir = temp_rules("cli");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actorc"))
-        .args(["run", dir.to_str().unwrap(), "--input", "examples/party.ndjson", "--watch", "--engine", "interp"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (out, err) = (lines_of(child.stdout.take().unwrap()), lines_of(child.stderr.take().unwrap()));
-    let records = until(&out, "six records", |l| l.starts_with("{\"id\":\"") && l.contains("\"bard\""));
-    assert!(records.iter().all(|l| l.contains("\"snapshot\"")), "{records:#?}");
-    until(&err, "the watch", |l| l.contains("watching for rule changes"));
+    #[test]
+    fn run_watch_prints_changes_and_keeps_serving_through_a_broken_edit() {
+        let dir = temp_rules("cli");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actorc"))
+            .args(["run", dir.to_str().unwrap(), "--input", "examples/party.ndjson", "--watch", "--engine", "interp"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, err) = (lines_of(child.stdout.take().unwrap()), lines_of(child.stderr.take().unwrap()));
+        let records = until(&out, "six records", |l| l.starts_with("{\"id\":\"") && l.contains("\"bard\""));
+        assert!(records.iter().all(|l| l.contains("\"snapshot\"")), "{records:#?}");
+        until(&err, "the watch", |l| l.contains("watching for rule changes"));
 
-    let file = dir.join("progression.stat");
-    let base = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, base.replace(OLD, NEW)).unwrap();
-    until(&err, "generation 2", |l| l.starts_with("generation 2: reload latency"));
-    let changes = until(&out, "a persuasion change", |l| l.starts_with("warrior persuasion: "));
-    let line = changes.last().unwrap();
-    let (old, new) = line["warrior persuasion: ".len()..].split_once(" → ").expect(line);
-    let (old, new): (f64, f64) = (old.parse().unwrap(), new.parse().unwrap());
-    assert!(new > old, "{line}");
+        let file = dir.join("progression.stat");
+        let base = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, base.replace(OLD, NEW)).unwrap();
+        until(&err, "generation 2", |l| l.starts_with("generation 2: reload latency"));
+        let changes = until(&out, "a persuasion change", |l| l.starts_with("warrior persuasion: "));
+        let line = changes.last().unwrap();
+        let (old, new) = line["warrior persuasion: ".len()..].split_once(" → ").expect(line);
+        let (old, new): (f64, f64) = (old.parse().unwrap(), new.parse().unwrap());
+        assert!(new > old, "{line}");
 
-    std::fs::write(&file, base.replace(OLD, "derived persuasion = charisma * ;")).unwrap();
-    let rejected = until(&err, "the rejection", |l| l.contains("the last good rules keep serving"));
-    assert!(rejected.iter().any(|l| l.contains("progression.stat:")), "{rejected:#?}");
-    assert!(child.try_wait().unwrap().is_none(), "a broken edit must not end the watch");
+        std::fs::write(&file, base.replace(OLD, "derived persuasion = charisma * ;")).unwrap();
+        let rejected = until(&err, "the rejection", |l| l.contains("the last good rules keep serving"));
+        assert!(rejected.iter().any(|l| l.contains("progression.stat:")), "{rejected:#?}");
+        assert!(child.try_wait().unwrap().is_none(), "a broken edit must not end the watch");
 
-    std::fs::write(&file, base).unwrap();
-    until(&err, "generation 3", |l| l.starts_with("generation 3: reload latency"));
-    let back = format!("warrior persuasion: {new} → {old}");
-    until(&out, "the change back", |l| l == back);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+        std::fs::write(&file, base).unwrap();
+        until(&err, "generation 3", |l| l.starts_with("generation 3: reload latency"));
+        let back = format!("warrior persuasion: {new} → {old}");
+        until(&out, "the change back", |l| l == back);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
 }

@@ -1,37 +1,6 @@
 //! `actorc run` end to end: input forms, bad input (spec §8), batches and exit codes.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-pub fn actorc(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_actorc"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Feed stdin from another thread so a large batch cannot deadlock against a full stdout
-    // pipe; the process may exit before reading its input (usage errors): ignore a broken pipe.
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_string();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use crate::common::actorc;
 
 const GOOD: &str = r#"{"id":"good","version":3,"subsystems":[{"primary":[{"dimension":"strength","bucket":"FLAT","value":10,"system":"a"}],"derived":[],"caps":[],"meta":{"system":"a"}}]}"#;
 
