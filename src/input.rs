@@ -1,7 +1,7 @@
 //! Actor input: the three forms of the v3 format (bare array, one object, NDJSON) as data.
 //!
 //! Invariant: parsing keeps names as strings; validation against a rule set happens in
-//! [`ingest`](crate::ingest), so every error can name the actor, subsystem and field.
+//! ingest, so every error can name the actor, subsystem and field.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -299,7 +299,7 @@ impl Default for InputLimits {
 /// Byte offset where `text` nests deeper than `max` arrays/objects (strings skipped).
 /// 64 bytes at a time: the bytes of interest are found with word arithmetic, and which of
 /// them lie in strings follows from the quotes before them. Blocks with a backslash (or
-/// after one) go through the byte-by-byte [`DepthScan::bytes`], the definition of the result.
+/// after one) go through the byte-by-byte `DepthScan::bytes`, the definition of the result.
 pub fn json_too_deep(text: &str, max: usize) -> Option<usize> {
     let mut scan = DepthScan::default();
     let mut blocks = text.as_bytes().chunks_exact(64);

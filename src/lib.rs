@@ -1,9 +1,17 @@
 //! actorc: a declarative stat-rule compiler and interpreter for games.
 //!
-//! Stages: [`load`] (files, imports) → [`syntax`] (parse) → [`check`] → [`ir`] (lower) →
-//! [`eval`] (the reference interpreter). [`Rules`] and [`Engine`] are the façade.
-//! [`explain`] (why a value is what it is, from the interpreter's own trace) and [`graph`]
-//! (the stat dependency graph) are the tools for designers.
+//! - [`Rules`] loads a rule set: [`load`] (files, imports) → [`syntax`] (parse) → check →
+//!   lower into the [`ir`]. [`rules::compile`] gives every [`Diagnostic`] instead.
+//! - [`Engine`] evaluates a [`Batch`] — [`Actor`]s ([`input`]), a [`PreparedBatch`] or a kept
+//!   [`Layout`] — into [`Snapshot`]s or a [`ValueTable`], with the reference interpreter or
+//!   the Cranelift JIT ([`Backend`]).
+//! - [`batch`] runs a whole input document into records (what `actorc run` does);
+//!   [`cache`] memoizes results; [`reload`] publishes new rule generations.
+//! - [`explain`] says why a value is what it is, from the interpreter's own trace; [`graph`]
+//!   draws the stat dependency graph.
+//!
+//! Features: `cli` (default) builds the command line; `watch` (in `cli`) adds
+//! `reload::watch`.
 //!
 //! ```
 //! use actorc::{Actor, Backend, Engine, Rules};
@@ -34,7 +42,7 @@ pub(crate) mod check;
 pub mod cost;
 pub mod diag;
 mod engine;
-pub mod eval;
+pub(crate) mod eval;
 pub(crate) mod ingest;
 pub mod input;
 pub mod ir;
@@ -64,9 +72,9 @@ struct ReadmeExamples;
 
 pub use diag::Diagnostic;
 pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, PreparedBatch, ValueTable};
-pub use eval::EvalError;
+pub use eval::{EvalError, Phase};
 pub use ingest::Prepared;
 pub use input::{Actor, InputError, InputLimits, ModifierPack, SubsystemOutput};
 pub use load::LoadOptions;
 pub use rules::{LoadError, Rules};
-pub use snapshot::{Entry, Snapshot};
+pub use snapshot::{Entry, Snapshot, StatChange};

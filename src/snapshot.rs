@@ -14,9 +14,11 @@ pub const DERIVED: u8 = 2;
 /// Encoding only: the range is stored (else it is the stat's default range).
 const EXPLICIT_RANGE: u8 = 0x40;
 
+/// One stat of a snapshot, unpacked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entry {
     pub stat: StatId,
+    /// Bits read by [`Entry::has_value`] and [`Entry::is_derived`].
     pub flags: u8,
     pub value: f64,
     /// The effective range (`CapsUsed`).
@@ -27,6 +29,11 @@ pub struct Entry {
 impl Entry {
     pub fn has_value(&self) -> bool {
         self.flags & HAS_VALUE != 0
+    }
+
+    /// Whether the value is reported under `Derived` (else `Primary`).
+    pub fn is_derived(&self) -> bool {
+        self.flags & DERIVED != 0
     }
 
     /// Every field equal, numbers by their bits.
@@ -314,7 +321,7 @@ pub enum StatChange<'a> {
 }
 
 impl Snapshot {
-    /// The stats whose value or range differs from `self` (old) to `other` (new): see [`changes`].
+    /// The stats whose value or range differs from `self` (old) to `other` (new): see `changes`.
     pub fn diff<'a>(&'a self, other: &'a Snapshot) -> Vec<StatChange<'a>> {
         changes(Some(self), Some(other))
     }
@@ -335,7 +342,7 @@ pub fn changes<'a>(old: Option<&'a Snapshot>, new: Option<&'a Snapshot>) -> Vec<
     let mut out = Vec::new();
     for derived in [false, true] {
         let value = |side: &BTreeMap<&str, Entry>, stat: &str| {
-            side.get(stat).filter(|e| e.has_value() && (e.flags & DERIVED != 0) == derived).map(|e| e.value)
+            side.get(stat).filter(|e| e.has_value() && e.is_derived() == derived).map(|e| e.value)
         };
         for &stat in &names {
             let (a, b) = (value(&old, stat), value(&new, stat));
@@ -362,7 +369,7 @@ impl Serialize for Section<'_> {
         let mut m = s.serialize_map(None)?;
         for e in snap.entries() {
             match self.1 {
-                Some(derived) if e.has_value() && (e.flags & DERIVED != 0) == derived => {
+                Some(derived) if e.has_value() && e.is_derived() == derived => {
                     m.serialize_entry(snap.name(e.stat), &e.value)?;
                 }
                 None => m.serialize_entry(snap.name(e.stat), &MinMax(e.min, e.max))?,

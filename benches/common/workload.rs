@@ -111,11 +111,9 @@ const EXTRA_SHARE: f64 = 0.15;
 impl Workload {
     pub fn from_ir(ir: &Ir) -> Workload {
         let mut stats = Vec::new();
-        let zeros = vec![0.0; ir.stats.len()];
-        let mut buf = vec![0.0; ir.nodes.len()];
         for stat in &ir.stats {
-            // Typical contribution size: a tenth of the upper bound, at most 100.
-            let hi = stat.max.map(|e| actorc::eval::eval_expr(ir, e, &zeros, 0.0, 0.0, &mut buf));
+            // Typical contribution size: a tenth of a constant upper bound, at most 100.
+            let hi = stat.max.and_then(|e| ir.constant(e));
             let scale = match hi {
                 Some(h) if h.is_finite() && h > 0.0 => h.min(1000.0) * 0.1,
                 _ => 100.0,

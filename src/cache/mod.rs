@@ -9,7 +9,7 @@
 //! Invariant: every result returned equals, bit for bit, a fresh evaluation with the
 //! generation's rules. On a miss for a known id, only dirty stats (prepared input differs, or
 //! the stat's rule fingerprint changed between generations) and their changed dependents are
-//! recomputed with [`eval_incremental`]; when the rule set's structure changed (stat ids or
+//! recomputed with `eval_incremental`; when the rule set's structure changed (stat ids or
 //! order, layers, policy) it falls back to a full evaluation. The rule changes come with the
 //! generation ([`Generation::rule_diff_since`], computed once by the reloader). What is kept per actor besides
 //! the result is a choice ([`Keep`]): the prepared form (for `refresh` and per-stat input

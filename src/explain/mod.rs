@@ -1,10 +1,10 @@
 //! `actorc explain`: why a stat has the value it has, or what its rule says.
 //!
 //! Invariant: an explanation is read off the real interpreter — the actor is prepared by
-//! [`ingest::prepare_with_provenance`] and evaluated by [`eval::eval_traced`] with a [`Trace`](eval::Trace)
+//! `ingest::prepare_with_provenance` and evaluated by `eval::eval_traced` with a `Trace`
 //! that records the target stat's steps — so its final value is the engine's value bit for
 //! bit; nothing here recomputes a fold, an apply or a clamp by hand. Layer ranges come from
-//! [`eval::layer_range`], the same function the interpreter uses.
+//! `eval::layer_range`, the same function the interpreter uses.
 //!
 //! `model` holds the data (re-exported here), `build` makes it (from the IR, and from the
 //! trace of an evaluation), `render` turns it into text.
