@@ -128,7 +128,7 @@ where
     let mut g = group(c, &format!("{p}prepared"));
     for (_, _, actors, engines) in cases {
         for case in engines {
-            let batch = case.engine.prepare(actors);
+            let batch = case.engine.prepare_batch(actors);
             g.bench_function(format!("{}/1thread", case.label), |b| {
                 pool.install(|| b.iter(|| case.engine.evaluate_batch(black_box(&batch))))
             });
@@ -158,7 +158,7 @@ where
         g.throughput(Throughput::Elements(n as u64));
         for (_, _, actors, engines) in cases {
             for case in engines {
-                let batch = case.engine.prepare(&actors[..n]);
+                let batch = case.engine.prepare_batch(&actors[..n]);
                 // One table, reused from iteration to iteration, as a game would each frame.
                 let mut table = ValueTable::default();
                 g.bench_function(format!("{}/1thread", case.label), |b| {
@@ -180,10 +180,12 @@ where
     for (name, _, actors, engines) in cases {
         let Some(case) = engines.first() else { continue };
         g.bench_function(format!("{name}/1thread"), |b| {
-            pool.install(|| b.iter(|| case.engine.prepare(black_box(actors))))
+            pool.install(|| b.iter(|| case.engine.prepare_batch(black_box(actors))))
         });
         if !cpu {
-            g.bench_function(format!("{name}/all_threads"), |b| b.iter(|| case.engine.prepare(black_box(actors))));
+            g.bench_function(format!("{name}/all_threads"), |b| {
+                b.iter(|| case.engine.prepare_batch(black_box(actors)))
+            });
         }
     }
     g.finish();
@@ -208,7 +210,7 @@ where
         g.bench_function(format!("{name}/parse_and_prepare_1thread"), |b| {
             b.iter(|| {
                 let parse = |l: &String| actorc::input::parse_actor_limited(black_box(l), &limits).unwrap();
-                lines[..PARSED].iter().map(|l| case.engine.prepare_actor(&parse(l)).unwrap()).collect::<Vec<_>>()
+                lines[..PARSED].iter().map(|l| case.engine.prepare(&parse(l)).unwrap()).collect::<Vec<_>>()
             })
         });
         g.bench_function(format!("{name}/prepare_json_1thread"), |b| {
@@ -223,7 +225,7 @@ where
             b.iter(|| {
                 let mut n = 0;
                 for (a, r) in actors.iter().zip(&results) {
-                    n += actorc::batch::record(a.id.as_deref(), black_box(r)).unwrap().len();
+                    n += actorc::run::record(a.id.as_deref(), black_box(r)).unwrap().len();
                 }
                 n
             })

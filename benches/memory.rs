@@ -68,7 +68,7 @@ fn main() {
 
     let interp = Engine::new(&rules, Backend::Interpreter).unwrap();
     let before = live();
-    let batch = interp.prepare(&actors);
+    let batch = interp.prepare_batch(&actors);
     per_actor("prepared actor (PreparedBatch)", live() - before);
     let jit = Engine::new(&rules, Backend::Jit).unwrap();
     let before = live();

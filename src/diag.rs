@@ -174,19 +174,30 @@ mod term {
         base.with_code(d.code).with_message(&d.message).with_labels(labels).with_notes(notes)
     }
 
+    /// A diagnostic codespan cannot show (a label outside its file): its plain form, so that
+    /// no diagnostic is lost.
+    fn fallback(sources: &SourceMap, d: &Diagnostic) -> String {
+        super::render_plain(sources, std::slice::from_ref(d))
+    }
+
     /// Renders diagnostics as text with source excerpts; `color` only for terminals.
     pub fn render(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
         let config = term::Config::default();
         if color {
             let mut buf = term::termcolor::Buffer::ansi();
             for d in diags {
-                let _ = term::emit_to_write_style(&mut buf, &config, sources, &to_codespan(d));
+                if term::emit_to_write_style(&mut buf, &config, sources, &to_codespan(d)).is_err() {
+                    std::io::Write::write_all(&mut buf, fallback(sources, d).as_bytes())
+                        .expect("a buffer takes any bytes");
+                }
             }
             String::from_utf8_lossy(buf.as_slice()).into_owned()
         } else {
             let mut out = String::new();
             for d in diags {
-                let _ = term::emit_to_string(&mut out, &config, sources, &to_codespan(d));
+                if term::emit_to_string(&mut out, &config, sources, &to_codespan(d)).is_err() {
+                    out.push_str(&fallback(sources, d));
+                }
             }
             out
         }

@@ -44,7 +44,14 @@ impl std::fmt::Display for ActorError {
     }
 }
 
-impl std::error::Error for ActorError {}
+impl std::error::Error for ActorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ActorError::Input(e) => Some(e.as_ref()),
+            ActorError::Eval(e) => Some(e.as_ref()),
+        }
+    }
+}
 
 impl From<InputError> for ActorError {
     fn from(e: InputError) -> Self {
@@ -82,11 +89,12 @@ impl std::error::Error for EngineError {
     }
 }
 
-/// Actors already ingested: evaluating them again (after a reload, say) skips ingest.
-/// A prepared batch belongs to the rule set it was prepared with.
-#[derive(Debug, Clone, Default)]
+/// Actors already ingested: evaluating them again skips ingest. A prepared batch belongs to
+/// the rule set it was prepared with (an engine evaluating it checks that); clones share it.
+#[derive(Debug, Clone)]
 pub struct PreparedBatch {
-    pub(crate) actors: Vec<Result<Prepared, InputError>>,
+    ir: Arc<Ir>,
+    actors: Arc<[Result<Prepared, InputError>]>,
 }
 
 impl PreparedBatch {
@@ -101,12 +109,6 @@ impl PreparedBatch {
     /// Each actor's input error, or `None` when it was prepared.
     pub fn errors(&self) -> impl Iterator<Item = Option<&InputError>> {
         self.actors.iter().map(|a| a.as_ref().err())
-    }
-}
-
-impl FromIterator<Result<Prepared, InputError>> for PreparedBatch {
-    fn from_iter<I: IntoIterator<Item = Result<Prepared, InputError>>>(iter: I) -> Self {
-        PreparedBatch { actors: iter.into_iter().collect() }
     }
 }
 
@@ -323,17 +325,31 @@ impl Engine {
     }
 
     /// Checks and ingests one actor.
-    pub fn prepare_actor(&self, actor: &Actor) -> Result<Prepared, InputError> {
+    pub fn prepare(&self, actor: &Actor) -> Result<Prepared, InputError> {
         prepare(&self.ir, actor)
     }
 
     /// Checks and ingests every actor (in parallel), for evaluation later, or again.
-    pub fn prepare(&self, actors: &[Actor]) -> PreparedBatch {
+    pub fn prepare_batch(&self, actors: &[Actor]) -> PreparedBatch {
         let prepare = |(i, a)| {
             jit::prefetch_next(actors, i);
-            self.prepare_actor(a)
+            self.prepare(a)
         };
-        PreparedBatch { actors: actors.par_iter().enumerate().map(prepare).collect() }
+        self.batch_of(actors.par_iter().enumerate().map(prepare).collect())
+    }
+
+    /// A prepared batch of actors this engine prepared.
+    pub(crate) fn batch_of(&self, actors: Vec<Result<Prepared, InputError>>) -> PreparedBatch {
+        PreparedBatch { ir: self.ir.clone(), actors: actors.into() }
+    }
+
+    /// The prepared actors of `batch`, checked to be of this engine's rules.
+    fn actors_of<'b>(&self, batch: &'b PreparedBatch) -> &'b [Result<Prepared, InputError>] {
+        assert!(
+            Arc::ptr_eq(&self.ir, &batch.ir),
+            "a prepared batch must be evaluated with the rules it was prepared with"
+        );
+        &batch.actors
     }
 
     /// Ingests an actor straight from its JSON text, without building an [`Actor`]: its id
@@ -347,11 +363,15 @@ impl Engine {
     /// Lays out a prepared batch for this engine's back end, so that evaluating it again
     /// skips ingest and layout (the JIT's structure-of-arrays form; the interpreter keeps the
     /// prepared actors).
+    ///
+    /// # Panics
+    /// If `batch` was prepared with other rules than this engine's.
     pub fn layout(&self, batch: &PreparedBatch) -> Layout {
+        let actors = self.actors_of(batch);
         let kind = match &self.jit {
             None => LayoutKind::Prepared(batch.clone()),
             Some(jit) => LayoutKind::Jit {
-                chunks: batch.actors.par_chunks(ACTORS_PER_TASK).map(|c| jit.layout(&prepared(c))).collect(),
+                chunks: actors.par_chunks(ACTORS_PER_TASK).map(|c| jit.layout(&prepared(c))).collect(),
                 errors: batch.errors().map(Option::<&InputError>::cloned).collect(),
             },
         };
@@ -360,7 +380,7 @@ impl Engine {
 
     /// Evaluates one actor.
     pub fn evaluate(&self, actor: &Actor) -> Result<Snapshot, ActorError> {
-        let p = self.prepare_actor(actor)?;
+        let p = self.prepare(actor)?;
         self.evaluate_prepared(&p, &mut Scratch::default())
     }
 
@@ -379,30 +399,48 @@ impl Engine {
     /// result per actor, in order.
     ///
     /// # Panics
-    /// If a layout was made by an engine that does not share this one's rules and back end.
+    /// If a prepared batch or a layout is of other rules than this engine's, or a JIT layout
+    /// is given to an interpreter engine.
     pub fn evaluate_batch<'a>(&self, batch: impl Into<Batch<'a>>) -> Vec<Result<Snapshot, ActorError>> {
-        let chunks: Vec<Vec<_>> = match batch.into() {
-            Batch::Actors(actors) => actors
-                .par_chunks(ACTORS_PER_TASK)
-                .map_init(Task::default, |task, chunk| {
-                    self.prepare_into(chunk, &mut task.prepared);
-                    self.evaluate_placed(&task.prepared, &mut task.scratch, &mut task.jit)
-                })
-                .collect(),
-            Batch::Prepared(batch) => self.evaluate_prepared_chunks(&batch.actors),
-            Batch::Layout(layout) => match self.laid_out(layout) {
-                Laid::Prepared(actors) => self.evaluate_prepared_chunks(actors),
-                Laid::Jit(jit, chunks, errors) => chunks
+        match batch.into() {
+            Batch::Actors(actors) => match &self.jit {
+                // The interpreter needs no chunks: each actor is ingested and evaluated alone.
+                None => actors
                     .par_iter()
-                    .zip(errors.par_chunks(ACTORS_PER_TASK))
-                    .map_init(jit::Buffers::default, |bufs, (l, errors)| {
-                        let evaluated = jit.snapshots(l, bufs);
-                        in_place(errors.iter().map(Option::as_ref), evaluated)
+                    .enumerate()
+                    .map_init(Scratch::default, |scratch, (i, a)| {
+                        jit::prefetch_next(actors, i);
+                        self.interpret(self.prepare(a).as_ref(), scratch)
                     })
                     .collect(),
+                // The JIT lays out each chunk while its prepared actors are still in cache.
+                Some(jit) => flatten(
+                    actors
+                        .par_chunks(ACTORS_PER_TASK)
+                        .map_init(
+                            || (Vec::new(), jit::Buffers::default()),
+                            |(prepared, bufs), chunk| {
+                                self.prepare_into(chunk, prepared);
+                                self.lay_out_and_place(jit, prepared, bufs)
+                            },
+                        )
+                        .collect(),
+                ),
             },
-        };
-        chunks.into_iter().flatten().collect()
+            Batch::Prepared(batch) => self.evaluate_all_prepared(self.actors_of(batch)),
+            Batch::Layout(layout) => match self.laid_out(layout) {
+                Laid::Prepared(actors) => self.evaluate_all_prepared(actors),
+                Laid::Jit(jit, chunks, errors) => flatten(
+                    chunks
+                        .par_iter()
+                        .zip(errors.par_chunks(ACTORS_PER_TASK))
+                        .map_init(jit::Buffers::default, |bufs, (l, errors)| {
+                            in_place(errors.iter().map(Option::as_ref), jit.snapshots(l, bufs))
+                        })
+                        .collect(),
+                ),
+            },
+        }
     }
 
     /// Evaluates a batch into values only (see [`ValueTable`]): the same numbers and errors
@@ -423,7 +461,7 @@ impl Engine {
                     self.values_chunk(&task.prepared, &mut rows, &mut task.scratch, &mut task.jit);
                 })
             }
-            Batch::Prepared(batch) => self.values_prepared_chunks(rows, &batch.actors),
+            Batch::Prepared(batch) => self.values_prepared_chunks(rows, self.actors_of(batch)),
             Batch::Layout(layout) => match self.laid_out(layout) {
                 Laid::Prepared(actors) => self.values_prepared_chunks(rows, actors),
                 Laid::Jit(jit, chunks, errors) => rows
@@ -442,21 +480,41 @@ impl Engine {
         into.clear();
         into.extend(chunk.iter().enumerate().map(|(i, a)| {
             jit::prefetch_next(chunk, i);
-            self.prepare_actor(a)
+            self.prepare(a)
         }));
     }
 
-    fn evaluate_prepared_chunks(
+    /// Every prepared actor's result, in order.
+    fn evaluate_all_prepared(&self, actors: &[Result<Prepared, InputError>]) -> Vec<Result<Snapshot, ActorError>> {
+        match &self.jit {
+            None => {
+                actors.par_iter().map_init(Scratch::default, |scratch, a| self.interpret(a.as_ref(), scratch)).collect()
+            }
+            Some(jit) => flatten(
+                actors
+                    .par_chunks(ACTORS_PER_TASK)
+                    .map_init(jit::Buffers::default, |bufs, chunk| self.lay_out_and_place(jit, chunk, bufs))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The interpreter's result for one actor: its input error, or its evaluation.
+    fn interpret(&self, actor: Result<&Prepared, &InputError>, scratch: &mut Scratch) -> Result<Snapshot, ActorError> {
+        match actor {
+            Ok(p) => Ok(eval::eval(&self.ir, p, scratch)?),
+            Err(e) => Err(ActorError::from(e.clone())),
+        }
+    }
+
+    /// The JIT's results for one chunk, laid out in `bufs`, with each input error in place.
+    fn lay_out_and_place(
         &self,
-        actors: &[Result<Prepared, InputError>],
-    ) -> Vec<Vec<Result<Snapshot, ActorError>>> {
-        actors
-            .par_chunks(ACTORS_PER_TASK)
-            .map_init(
-                || (Scratch::default(), jit::Buffers::default()),
-                |(scratch, bufs), chunk| self.evaluate_placed(chunk, scratch, bufs),
-            )
-            .collect()
+        jit: &jit::Compiled,
+        chunk: &[Result<Prepared, InputError>],
+        bufs: &mut jit::Buffers,
+    ) -> Vec<Result<Snapshot, ActorError>> {
+        in_place(chunk.iter().map(|a| a.as_ref().err()), jit.evaluate(&prepared(chunk), bufs))
     }
 
     fn values_prepared_chunks<'r>(
@@ -468,25 +526,6 @@ impl Engine {
             || (Scratch::default(), jit::Buffers::default()),
             |(scratch, bufs), (mut rows, chunk)| self.values_chunk(chunk, &mut rows, scratch, bufs),
         );
-    }
-
-    /// One result per actor of `chunk`, in order: its input error, or the back end's result.
-    fn evaluate_placed(
-        &self,
-        chunk: &[Result<Prepared, InputError>],
-        scratch: &mut Scratch,
-        bufs: &mut jit::Buffers,
-    ) -> Vec<Result<Snapshot, ActorError>> {
-        match &self.jit {
-            None => chunk
-                .iter()
-                .map(|a| match a {
-                    Ok(p) => Ok(eval::eval(&self.ir, p, scratch)?),
-                    Err(e) => Err(ActorError::from(e.clone())),
-                })
-                .collect(),
-            Some(jit) => in_place(chunk.iter().map(|a| a.as_ref().err()), jit.evaluate(&prepared(chunk), bufs)),
-        }
     }
 
     /// Fills `rows`, one per actor of `chunk`: its input error, or the back end's values.
@@ -527,6 +566,11 @@ impl Engine {
 enum Laid<'l> {
     Prepared(&'l [Result<Prepared, InputError>]),
     Jit(&'l jit::Compiled, &'l [jit::ChunkLayout], &'l [Option<InputError>]),
+}
+
+/// The chunks' results, in order, as one list.
+fn flatten<T>(chunks: Vec<Vec<T>>) -> Vec<T> {
+    chunks.into_iter().flatten().collect()
 }
 
 /// The prepared actors of a chunk, without its input errors.

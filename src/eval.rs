@@ -34,6 +34,8 @@ pub struct EvalError {
     pub message: String,
 }
 
+impl std::error::Error for EvalError {}
+
 impl std::fmt::Display for EvalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

@@ -130,6 +130,11 @@ fn file_label(path: &str) -> String {
 /// edges are dashed.
 pub fn to_dot(g: &Graph) -> String {
     let mut out = String::new();
+    write_dot(g, &mut out).expect("writing to a String cannot fail");
+    out
+}
+
+fn write_dot(g: &Graph, out: &mut String) -> std::fmt::Result {
     out.push_str("digraph stats {\n");
     out.push_str("  rankdir=LR;\n  newrank=true;\n");
     out.push_str("  graph [fontname=\"Helvetica\", fontsize=12, style=rounded, color=gray60];\n");
@@ -137,8 +142,8 @@ pub fn to_dot(g: &Graph) -> String {
     out.push_str("  edge [color=gray40, arrowsize=0.6];\n");
     let files: BTreeSet<&str> = g.nodes.iter().map(|n| n.file.as_str()).collect();
     for (i, file) in files.iter().enumerate() {
-        let _ = writeln!(out, "  subgraph cluster_{i} {{");
-        let _ = writeln!(out, "    label={};", quote(&file_label(file)));
+        writeln!(out, "  subgraph cluster_{i} {{")?;
+        writeln!(out, "    label={};", quote(&file_label(file)))?;
         for n in g.nodes.iter().filter(|n| n.file == *file) {
             let (shape, fill) = match (n.kind, n.has_formula) {
                 ("primary", _) => ("box", "#cfe2ff"),
@@ -146,13 +151,13 @@ pub fn to_dot(g: &Graph) -> String {
                 (_, true) => ("ellipse", "#fff3cd"),
                 _ => ("ellipse", "#e9ecef"),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {} [shape={shape}, fillcolor={}, tooltip={}];",
                 quote(&n.stat),
                 quote(fill),
                 quote(&format!("{} {} ({}:{})", n.kind, n.mode, n.file, n.line))
-            );
+            )?;
         }
         out.push_str("  }\n");
     }
@@ -162,8 +167,8 @@ pub fn to_dot(g: &Graph) -> String {
             "formula+range" => " [color=firebrick]",
             _ => "",
         };
-        let _ = writeln!(out, "  {} -> {}{style};", quote(&e.from), quote(&e.to));
+        writeln!(out, "  {} -> {}{style};", quote(&e.from), quote(&e.to))?;
     }
     out.push_str("}\n");
-    out
+    Ok(())
 }

@@ -19,6 +19,8 @@ pub struct InputError {
     pub message: String,
 }
 
+impl std::error::Error for InputError {}
+
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(a) = &self.actor {

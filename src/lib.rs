@@ -5,7 +5,7 @@
 //! - [`Engine`] evaluates a [`Batch`] — [`Actor`]s ([`input`]), a [`PreparedBatch`] or a kept
 //!   [`Layout`] — into [`Snapshot`]s or a [`ValueTable`], with the reference interpreter or
 //!   the Cranelift JIT ([`Backend`]).
-//! - [`batch`] runs a whole input document into records (what `actorc run` does);
+//! - [`run`] runs a whole input document into records (what `actorc run` does);
 //!   [`cache`] memoizes results; [`reload`] publishes new rule generations.
 //! - [`explain`] says why a value is what it is, from the interpreter's own trace; [`graph`]
 //!   draws the stat dependency graph.
@@ -37,7 +37,6 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The stages and their data (their layers: ARCHITECTURE.md).
-pub mod batch;
 pub(crate) mod check;
 pub mod cost;
 pub mod diag;
@@ -51,6 +50,7 @@ pub mod load;
 pub(crate) mod lower;
 pub mod num;
 pub mod rules;
+pub mod run;
 mod snapshot;
 pub mod source;
 pub mod syntax;

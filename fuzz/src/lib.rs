@@ -147,7 +147,7 @@ pub fn differential(data: &[u8]) {
     assert_same(&want, &got, "batch", &text, &actors);
     let one: Results = actors.iter().map(|a| jit.evaluate(a)).collect();
     assert_same(&want, &one, "one by one", &text, &actors);
-    let layout = jit.layout(&jit.prepare(&actors));
+    let layout = jit.layout(&jit.prepare_batch(&actors));
     assert_same(&want, &jit.evaluate_batch(&layout), "laid out", &text, &actors);
 }
 
@@ -174,7 +174,7 @@ fn v3() -> &'static (Engine, Engine) {
 /// Bytes as actor input over the v3 rules.
 ///
 /// As one document (`actorc run x.json`): parsing and both engines agree and never panic.
-/// As an NDJSON batch (`actorc run x.ndjson`, through `batch::run` with the JIT): one
+/// As an NDJSON batch (`actorc run x.ndjson`, through `run::run` with the JIT): one
 /// record per non-blank line, in order; a malformed line gives exactly one input-error
 /// record; a well-formed line's record equals evaluating that actor alone with the
 /// interpreter; and a clean run of only the well-formed lines gives the same records.
@@ -189,7 +189,7 @@ pub fn actor_input(data: &[u8]) {
         if let Some((id, prepared)) = interp.prepare_json(text, &limits) {
             let actor = parsed.as_ref().expect("taken straight from JSON, yet it does not parse");
             assert!(id == actor.id, "ids differ: {id:?} vs {:?}", actor.id);
-            assert!(Ok(prepared) == interp.prepare_actor(actor), "prepared straight from JSON differs");
+            assert!(Ok(prepared) == interp.prepare(actor), "prepared straight from JSON differs");
         }
         // The depth limit holds as if every document were scanned before it is parsed
         // (typed actors that account for all their brackets are not scanned), also at the
@@ -232,7 +232,7 @@ pub fn actor_input(data: &[u8]) {
             Ok(l) if l.trim().is_empty() => {}
             Ok(l) => match actorc::input::parse_actor_limited(l, &limits) {
                 Ok(actor) => {
-                    let rec = actorc::batch::record(actor.id.as_deref(), &interp.evaluate(&actor)).unwrap();
+                    let rec = actorc::run::record(actor.id.as_deref(), &interp.evaluate(&actor)).unwrap();
                     expected.push(Some(rec.clone()));
                     clean_input.extend_from_slice(line);
                     if !line.ends_with(b"\n") {
@@ -243,7 +243,7 @@ pub fn actor_input(data: &[u8]) {
                 Err(mut e) => {
                     e.message = format!("line {line_no}: {}", e.message);
                     expected.push(Some(
-                        actorc::batch::record(e.actor.clone().as_deref(), &Err(ActorError::from(e))).unwrap(),
+                        actorc::run::record(e.actor.clone().as_deref(), &Err(ActorError::from(e))).unwrap(),
                     ));
                 }
             },
@@ -277,9 +277,9 @@ pub fn actor_input(data: &[u8]) {
 /// An NDJSON batch from `data` to `out` as `actorc run` does it; the exit code it would give
 /// (0 when every actor succeeded, 1 when one failed).
 fn run_batch(engine: &Engine, limits: &InputLimits, data: &[u8], out: &mut Vec<u8>) -> i32 {
-    use actorc::batch::{InputForm, RunOptions};
+    use actorc::run::{InputForm, RunOptions};
     let opts = RunOptions { limits: *limits, form: Some(InputForm::Lines), ..RunOptions::default() };
-    match actorc::batch::run(engine, &opts, data, out, &mut |_| {}) {
+    match actorc::run::run(engine, &opts, data, out, &mut |_| {}) {
         Ok(summary) => i32::from(summary.failed()),
         Err(e) => panic!("a batch read from memory failed: {e}"),
     }

@@ -1,8 +1,8 @@
 //! `actorc explain`: a stat's rule, or how one actor's value came about.
 
 use super::{Color, Exit, Format, LimitArgs, load_rules, open_input, print_json, print_out, usage_error, use_color};
-use crate::batch::{DocumentReader, InputForm, PickError, pick_actor, utf8_error};
 use crate::explain::{self, ExplainError, explain_rule, render, render_rule, resolve};
+use crate::run::{DocumentReader, InputForm, PickError, pick_actor, utf8_error};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -52,7 +52,7 @@ pub(super) fn explain(a: ExplainArgs) -> Exit {
             }
             Ok(0)
         }
-        Err(e @ ExplainError::UnknownStat { .. }) => Err(usage_error(&e.to_string())),
+        Err(e @ ExplainError::UnknownStat(_)) => Err(usage_error(&e.to_string())),
         Err(e) => {
             eprintln!("error: {e}");
             Ok(1)

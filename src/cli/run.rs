@@ -1,10 +1,10 @@
-//! `actorc run`: evaluates actors into snapshots (or values) with [`crate::batch::run`],
+//! `actorc run`: evaluates actors into snapshots (or values) with [`crate::run::run`],
 //! with a progress bar and a summary on a terminal. `--watch` and `--stats` are in `watch`.
 
 use super::{Color, Exit, LimitArgs, load_rules, open_input, open_output, usage_error, use_color, write_failed};
-use crate::batch::{self, InputForm, Output, Progress, RunError, RunOptions, Summary, select};
 use crate::engine::{Backend, Engine};
 use crate::input::InputLimits;
+use crate::run::{InputForm, Output, Progress, RunError, RunOptions, Summary, select};
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -136,7 +136,7 @@ pub(super) fn run(a: RunArgs) -> Exit {
             bar.set_message(format!("{} actors", p.actors));
         }
     };
-    let done = batch::run(&engine, &opts, input, &mut out, &mut progress);
+    let done = crate::run::run(&engine, &opts, input, &mut out, &mut progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

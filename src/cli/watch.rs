@@ -3,10 +3,10 @@
 
 use super::run::RunArgs;
 use super::{Exit, open_input, open_output, usage_error, write_failed};
-use crate::batch::{DocumentReader, InputForm, Pass, RunError, Session, read_session_actors};
 use crate::cache::{Cache, Keep};
 use crate::diag;
 use crate::reload::{Outcome, Reloader, WatchTiming, watch};
+use crate::run::{DocumentReader, InputForm, Pass, RunError, Session, read_session_actors};
 use std::sync::Arc;
 
 /// Evaluates through the result cache; with `--watch`, every published rule change

@@ -19,14 +19,14 @@ pub use render::{fmt_num, render, render_rule};
 use crate::eval::{self, Scratch};
 use crate::ingest;
 use crate::input::Actor;
-use crate::ir::{Ir, StatId, UnknownStat};
+use crate::ir::{Ir, StatId};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
 use build::Collector;
 
 /// The stat's id, or an error with a did-you-mean suggestion.
 pub fn resolve(ir: &Ir, name: &str) -> Result<StatId, ExplainError> {
-    ir.resolve_stat(name).map_err(|UnknownStat { name, suggestion }| ExplainError::UnknownStat { name, suggestion })
+    ir.resolve_stat(name).map_err(ExplainError::UnknownStat)
 }
 
 /// Explains the rule of `stat` without an actor.

@@ -4,13 +4,14 @@
 
 use crate::eval::EvalError;
 use crate::input::InputError;
+use crate::ir::UnknownStat;
 use serde::Serialize;
 
 /// Why no explanation could be made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExplainError {
-    UnknownStat { name: String, suggestion: Option<String> },
+    UnknownStat(UnknownStat),
     Input(InputError),
     Eval(EvalError),
 }
@@ -18,20 +19,22 @@ pub enum ExplainError {
 impl std::fmt::Display for ExplainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExplainError::UnknownStat { name, suggestion } => {
-                write!(f, "unknown stat `{name}`")?;
-                if let Some(s) = suggestion {
-                    write!(f, " (did you mean `{s}`?)")?;
-                }
-                Ok(())
-            }
+            ExplainError::UnknownStat(e) => write!(f, "{e}"),
             ExplainError::Input(e) => write!(f, "{e}"),
             ExplainError::Eval(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for ExplainError {}
+impl std::error::Error for ExplainError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExplainError::UnknownStat(e) => Some(e),
+            ExplainError::Input(e) => Some(e),
+            ExplainError::Eval(e) => Some(e),
+        }
+    }
+}
 
 /// A stat's rule as declared, with where each part is written.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -294,7 +294,7 @@ impl Schema {
 }
 
 /// A stat name the rule set does not declare, with the closest declared one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UnknownStat {
     pub name: String,
     pub suggestion: Option<String>,

@@ -22,8 +22,8 @@ pub fn run_case(case: &Path, backend: Backend) -> Vec<String> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let (id, result) = actorc::batch::eval_line(&engine, &Default::default(), i + 1, l);
-            actorc::batch::record(id.as_deref(), &result).unwrap()
+            let (id, result) = actorc::run::eval_line(&engine, &Default::default(), i + 1, l);
+            actorc::run::record(id.as_deref(), &result).unwrap()
         })
         .collect()
 }
@@ -53,7 +53,7 @@ fn batch_equals_one_by_one() {
         let text = std::fs::read_to_string(case.join("actors.ndjson")).unwrap();
         let actors: Vec<actorc::Actor> = text.lines().filter_map(|l| actorc::input::parse_actor(l).ok()).collect();
         let batch = engine.evaluate_batch(&actors);
-        let prepared = engine.evaluate_batch(&engine.prepare(&actors));
+        let prepared = engine.evaluate_batch(&engine.prepare_batch(&actors));
         for (i, a) in actors.iter().enumerate() {
             let one = engine.evaluate(a);
             assert_eq!(batch[i], one);

@@ -117,9 +117,9 @@ fn value_tables_match_snapshots() {
             .collect();
         let (interp, jit) = engines(&rules);
         let want = interp.evaluate_batch(&actors);
-        let prepared = jit.prepare(&actors);
+        let prepared = jit.prepare_batch(&actors);
         let layout = jit.layout(&prepared);
-        let interp_layout = interp.layout(&interp.prepare(&actors));
+        let interp_layout = interp.layout(&interp.prepare_batch(&actors));
         interp.evaluate_values(&prepared, &mut reused[0]);
         jit.evaluate_values(&prepared, &mut reused[1]);
         jit.evaluate_values(&layout, &mut reused[2]);
@@ -220,7 +220,7 @@ fn differential_random_rules() {
             prop_assert!(w == g, "rules:\n{text}\nactor {i}: {:?}\n interp: {w:?}\n    jit: {g:?}", actors[i]);
         }
         // The kept-layout path gives the same results.
-        let prepared = jit.prepare(&actors);
+        let prepared = jit.prepare_batch(&actors);
         let layout = jit.layout(&prepared);
         let laid = jit.evaluate_batch(&layout);
         prop_assert!(laid == got, "rules:\n{text}\nlaid-out batch differs");
@@ -371,10 +371,10 @@ fn layout_is_reusable() {
     let rules = Rules::load("rules/actor_core_v3").unwrap();
     let (interp, jit) = engines(&rules);
     let actors = v3_actors(25);
-    let prepared = jit.prepare(&actors);
+    let prepared = jit.prepare_batch(&actors);
     let layout = jit.layout(&prepared);
     assert_eq!(layout.len(), actors.len());
-    let want = interp.evaluate_batch(&interp.prepare(&actors));
+    let want = interp.evaluate_batch(&interp.prepare_batch(&actors));
     let clone = jit.clone();
     assert_same(&want, &jit.evaluate_batch(&layout), "first run");
     assert_same(&want, &clone.evaluate_batch(&layout), "second run, cloned engine");

@@ -14,7 +14,7 @@ fn agrees(engine: &Engine, text: &str, limits: &InputLimits) -> bool {
     };
     let actor = parse_actor_limited(text, limits).unwrap_or_else(|e| panic!("taken, but {e}: {text}"));
     assert_eq!(id, actor.id, "{text}");
-    assert_eq!(Ok(prepared), engine.prepare_actor(&actor), "{text}");
+    assert_eq!(Ok(prepared), engine.prepare(&actor), "{text}");
     true
 }
 
@@ -120,7 +120,7 @@ proptest! {
         let actor = actorc::Actor { id, version, ..actor };
         let text = serde_json::to_string(&actor).unwrap();
         // Actors whose input is wrong (e.g. a cap mode on the wrong kind) are declined.
-        let ok = engine.prepare_actor(&actor).is_ok();
+        let ok = engine.prepare(&actor).is_ok();
         prop_assert_eq!(agrees(&engine, &text, &InputLimits::default()), ok, "{}", text);
     }
 }

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["reload", "explain", "graph"],
     &["cache"],
-    &["batch"],
+    &["run"],
     &["cli"],
 ];
 
@@ -48,11 +48,22 @@ fn named_after(code: &str, prefix: &str) -> Vec<String> {
             continue;
         }
         if let Some(list) = rest.strip_prefix('{') {
-            let end = list.find('}').unwrap_or(list.len());
-            for item in list[..end].split(',') {
-                let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() && name != "self" {
-                    out.push(name);
+            // The first segment of every item at the top level of the (nested) list.
+            let (mut depth, mut item_start) = (0, true);
+            for (i, c) in list.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && (c.is_alphanumeric() || c == '_') => {
+                        item_start = false;
+                        let name: String = list[i..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                        if name != "self" {
+                            out.push(name);
+                        }
+                    }
+                    _ => {}
                 }
             }
         } else {
@@ -119,7 +130,9 @@ fn no_module_imports_from_a_layer_above_it() {
 
 #[test]
 fn the_check_sees_a_bad_import() {
-    let code = code("use crate::engine::Engine; // crate::cli\nuse crate::{ir::Ir, input};\nlet x = super::abi::X;");
-    assert_eq!(named_after(&code, "crate"), ["engine", "ir", "input"]);
+    let code = code(
+        "use crate::engine::Engine; // crate::cli\nuse crate::{ir::{self, Ir}, input};\nuse crate::{eval::{self, X}, jit};\nlet x = super::abi::X;",
+    );
+    assert_eq!(named_after(&code, "crate"), ["engine", "ir", "input", "eval", "jit"]);
     assert_eq!(named_after(&code, "super"), ["abi"]);
 }

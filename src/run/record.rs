@@ -2,7 +2,7 @@
 //! (`--values`), serialized by serde; [`select`] resolves the stats of `--values`.
 
 use crate::engine::ActorError;
-use crate::ir::{Ir, StatId};
+use crate::ir::{Ir, StatId, UnknownStat};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -72,7 +72,7 @@ impl Selection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelectError {
     EmptyName,
-    Unknown { name: String, suggestion: Option<String> },
+    Unknown(UnknownStat),
 }
 
 impl std::fmt::Display for SelectError {
@@ -81,18 +81,19 @@ impl std::fmt::Display for SelectError {
             SelectError::EmptyName => {
                 write!(f, "--values: a stat name is empty (expected names separated by commas)")
             }
-            SelectError::Unknown { name, suggestion } => {
-                write!(f, "--values: unknown stat `{name}`")?;
-                match suggestion {
-                    Some(s) => write!(f, " (did you mean `{s}`?)"),
-                    None => Ok(()),
-                }
-            }
+            SelectError::Unknown(e) => write!(f, "--values: {e}"),
         }
     }
 }
 
-impl std::error::Error for SelectError {}
+impl std::error::Error for SelectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SelectError::EmptyName => None,
+            SelectError::Unknown(e) => Some(e),
+        }
+    }
+}
 
 /// The stats named by `names` (surrounding spaces ignored, repeats dropped).
 pub fn select(ir: &Ir, names: &[String]) -> Result<Selection, SelectError> {
@@ -101,10 +102,7 @@ pub fn select(ir: &Ir, names: &[String]) -> Result<Selection, SelectError> {
         if name.is_empty() {
             return Err(SelectError::EmptyName);
         }
-        let id = ir.find_stat(name).map_err(|suggestion| SelectError::Unknown {
-            name: name.to_string(),
-            suggestion: suggestion.map(str::to_string),
-        })?;
+        let id = ir.resolve_stat(name).map_err(SelectError::Unknown)?;
         if !stats.iter().any(|(s, _)| *s == id) {
             stats.push((id, name.to_string()));
         }

@@ -79,7 +79,15 @@ impl std::fmt::Display for RunError {
     }
 }
 
-impl std::error::Error for RunError {}
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Read { source, .. } => Some(source),
+            RunError::Write(e) => Some(e),
+            RunError::Serialize(e) => Some(e),
+        }
+    }
+}
 
 impl From<serde_json::Error> for RunError {
     fn from(e: serde_json::Error) -> Self {
@@ -122,7 +130,7 @@ fn run_one(engine: &Engine, opts: &RunOptions, doc: &Document, out: &mut dyn Wri
     let text = match &opts.output {
         Output::Values(selection) => {
             let id = actor.as_ref().ok().and_then(|a| a.id.clone());
-            let batch: PreparedBatch = [actor.and_then(|a| engine.prepare_actor(&a))].into_iter().collect();
+            let batch = engine.batch_of(vec![actor.and_then(|a| engine.prepare(&a))]);
             let mut table = ValueTable::default();
             engine.evaluate_values(&batch, &mut table);
             match table.row(0) {
@@ -199,12 +207,12 @@ fn prepared_chunk(engine: &Engine, limits: &InputLimits, chunk: &[Document]) -> 
                 return (id, Ok(prepared));
             }
             match doc.parse(limits) {
-                Ok(actor) => (actor.id.clone(), engine.prepare_actor(&actor)),
+                Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
                 Err(e) => (e.actor.clone(), Err(e)),
             }
         })
         .unzip::<_, _, _, Vec<_>>();
-    (ids, actors.into_iter().collect())
+    (ids, engine.batch_of(actors))
 }
 
 /// One chunk's snapshot records and whether each actor succeeded: parsed and ingested in
@@ -303,7 +311,7 @@ mod tests {
     #[test]
     fn values_follow_the_selection() {
         let engine = engine();
-        let selection = crate::batch::select(engine.ir(), &["strength".into(), " spirit".into()]).unwrap();
+        let selection = crate::run::select(engine.ir(), &["strength".into(), " spirit".into()]).unwrap();
         let opts = RunOptions { output: Output::Values(selection), ..RunOptions::default() };
         let mut out = Vec::new();
         run(&engine, &opts, format!("{GOOD}\n").as_bytes(), &mut out, &mut |_| {}).unwrap();
@@ -311,7 +319,7 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "{\"id\":\"good\",\"values\":{\"strength\":10.0,\"spirit\":0.0}}\n"
         );
-        let unknown = crate::batch::select(engine.ir(), &["strenght".into()]).unwrap_err();
+        let unknown = crate::run::select(engine.ir(), &["strenght".into()]).unwrap_err();
         assert_eq!(unknown.to_string(), "--values: unknown stat `strenght` (did you mean `strength`?)");
     }
 

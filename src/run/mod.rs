@@ -13,12 +13,12 @@
 //! reading the input or writing the output ends a run early. Nothing here prints: the
 //! command line renders progress, summaries and errors.
 
+mod evaluate;
 mod read;
 mod record;
-mod run;
 mod session;
 
+pub use evaluate::{Output, Progress, RunError, RunOptions, Summary, eval_line, run};
 pub use read::{Document, DocumentReader, InputForm, PickError, pick_actor, utf8_error};
 pub use record::{Record, SelectError, Selection, Values, ValuesRecord, record, select};
-pub use run::{Output, Progress, RunError, RunOptions, Summary, eval_line, run};
 pub use session::{Pass, Session, SessionActor, read_session_actors};

@@ -2,9 +2,9 @@
 //! input through a result cache under each generation, writing every record or only what
 //! changed ([`Snapshot::diff`](crate::snapshot::Snapshot::diff)).
 
+use super::evaluate::RunError;
 use super::read::{DocumentReader, parse_document};
 use super::record::record;
-use super::run::RunError;
 use crate::cache::{Cache, KeyedActor};
 use crate::engine::ActorError;
 use crate::input::InputError;
@@ -69,10 +69,11 @@ impl Session {
     /// flushes it (Ctrl-C ends the process without unwinding). Returns whether any actor failed.
     pub fn pass(&mut self, g: &Generation, pass: Pass, out: &mut dyn Write) -> Result<bool, RunError> {
         let mut failed = false;
-        let mut last = self.last.take();
-        for (i, actor) in self.actors.iter().enumerate() {
+        // Fields apart, so that a failed write leaves what was remembered in place.
+        let Session { actors, cache, last } = self;
+        for (i, actor) in actors.iter().enumerate() {
             let (id, result) = match actor {
-                Ok(actor) => (actor.actor().id.as_deref(), self.cache.evaluate_keyed(g, actor)),
+                Ok(actor) => (actor.actor().id.as_deref(), cache.evaluate_keyed(g, actor)),
                 Err(e) => (e.actor.as_deref(), std::sync::Arc::new(Err(ActorError::from(e.clone())))),
             };
             failed |= result.is_err();
@@ -82,7 +83,7 @@ impl Session {
                 (Pass::Changes, None) => {}
             }
             // A copy, not the shared result: the cache may then update its own in place.
-            if let Some(last) = &mut last {
+            if let Some(last) = last {
                 let copy = Result::clone(&result);
                 match last.get_mut(i) {
                     Some(slot) => *slot = copy,
@@ -90,7 +91,6 @@ impl Session {
                 }
             }
         }
-        self.last = last;
         out.flush().map_err(RunError::Write)?;
         Ok(failed)
     }
@@ -126,11 +126,11 @@ fn write_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::InputForm;
     use crate::cache::Keep;
     use crate::engine::Backend;
     use crate::load::LoadOptions;
     use crate::reload::{Change, Outcome, Reloader};
+    use crate::run::InputForm;
 
     #[test]
     fn a_pass_after_a_reload_writes_only_the_changes() {
