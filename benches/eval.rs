@@ -6,14 +6,14 @@
 //! Groups (each reports elements = actors per second):
 //! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
 //! - `evaluate_batch_1thread`: the same in a one-thread rayon pool;
-//! - `prepared`: `evaluate_prepared_batch` on a batch ingested once (1 thread, all threads),
-//!   and for the JIT `evaluate_layout` on a batch also laid out once (`layout_kept`) and
-//!   laying it out alone (`layout`), so prepared = layout + layout_kept;
-//! - `values`: the evaluation part alone: `evaluate_values_into` (every stat's value, no
-//!   snapshot, into a table reused from iteration to iteration) on the prepared batch, and
-//!   for the JIT `evaluate_layout_values_into` on a kept layout (1 thread); `values_in_cache`: the same on the first 256 actors, whose layout
-//!   fits in the core's L2 cache;
-//! - `ingest`: `prepare_batch` only (1 thread, all threads);
+//! - `prepared`: `evaluate_batch` of a `PreparedBatch` ingested once (1 thread, all
+//!   threads), and for the JIT `evaluate_batch` of a `Layout` also laid out once
+//!   (`layout_kept`) and laying it out alone (`layout`), so prepared = layout + layout_kept;
+//! - `values`: the evaluation part alone: `evaluate_values` (every stat's value, no
+//!   snapshot, into a table reused from iteration to iteration) of the prepared batch, and
+//!   for the JIT of a kept layout (1 thread); `values_in_cache`: the same on the first 256
+//!   actors, whose layout fits in the core's L2 cache;
+//! - `ingest`: `Engine::prepare_batch` only (1 thread, all threads);
 //! - `json`: the NDJSON side of `actorc run`: parsing lines, writing the records;
 //! - `cpu/…`: the one-thread groups again, measured in process CPU time instead of wall
 //!   time (see `common::ProcessCpu`), for figures that a busy machine disturbs less.

@@ -1,4 +1,4 @@
-//! Memory figures (a counting allocator, no criterion), printed for the README:
+//! Memory figures (a counting allocator, no criterion), printed for docs/performance.md:
 //! - heap bytes per prepared actor (`Engine::prepare_batch`) and per JIT layout;
 //! - heap bytes per snapshot, and per cached actor (`Cache`) with each [`Keep`];
 //! - resident memory (VmRSS) over many hot reloads of the example game rules.

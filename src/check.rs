@@ -5,28 +5,16 @@
 //! lowering cannot fail.
 
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{Fold, Operator, Policy, UnOp, valid_stat_name};
+use crate::ir::{Fold, Function, Operator, Policy, UnOp, valid_stat_name};
 use crate::source::{FileId, Span};
 use crate::syntax::*;
 use rustc_hash::FxHashMap;
 
 pub const REQUIREMENTS: &[&str] = &["realm"];
 
-/// The functions that are not unary: `min`, `max` (any number of arguments), `clamp`, `pow`.
-const OTHER_FUNCTIONS: [(&str, (usize, usize)); 4] =
-    [("min", (2, usize::MAX)), ("max", (2, usize::MAX)), ("clamp", (3, 3)), ("pow", (2, 2))];
-
-/// Function name → (min args, max args).
-pub fn function_arity(name: &str) -> Option<(usize, usize)> {
-    match UnOp::from_function(name) {
-        Some(_) => Some((1, 1)),
-        None => OTHER_FUNCTIONS.iter().find(|(f, _)| *f == name).map(|&(_, arity)| arity),
-    }
-}
-
 /// Every function name, for suggestions.
 fn functions() -> impl Iterator<Item = &'static str> {
-    OTHER_FUNCTIONS.iter().map(|(f, _)| *f).chain(UnOp::FUNCTIONS.iter().map(|op| op.name()))
+    Function::all().map(Function::name)
 }
 
 /// The keywords of `ALL`, for suggestions and the "… are: a, b" help.
@@ -120,19 +108,21 @@ pub fn const_eval(e: &Expr) -> Option<f64> {
             let v: Option<Vec<f64>> = args.iter().map(const_eval).collect();
             let v = v?;
             let arg = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
-            match f.name.as_str() {
-                "min" => v.iter().copied().reduce(num::fmin)?,
-                "max" => v.iter().copied().reduce(num::fmax)?,
-                "clamp" => num::clamp(arg(0), arg(1), arg(2)),
-                "pow" => num::pow(arg(0), arg(1)),
-                "abs" => arg(0).abs(),
-                "floor" => arg(0).floor(),
-                "ceil" => arg(0).ceil(),
-                "round" => num::round(arg(0)),
-                "sqrt" => arg(0).sqrt(),
-                "exp" => num::exp(arg(0)),
-                "ln" => num::ln(arg(0)),
-                _ => return None,
+            match Function::from_name(&f.name)? {
+                Function::Min => v.iter().copied().reduce(num::fmin)?,
+                Function::Max => v.iter().copied().reduce(num::fmax)?,
+                Function::Clamp => num::clamp(arg(0), arg(1), arg(2)),
+                Function::Pow => num::pow(arg(0), arg(1)),
+                Function::Unary(op) => match op {
+                    UnOp::Neg => -arg(0),
+                    UnOp::Abs => arg(0).abs(),
+                    UnOp::Floor => arg(0).floor(),
+                    UnOp::Ceil => arg(0).ceil(),
+                    UnOp::Round => num::round(arg(0)),
+                    UnOp::Sqrt => arg(0).sqrt(),
+                    UnOp::Exp => num::exp(arg(0)),
+                    UnOp::Ln => num::ln(arg(0)),
+                },
             }
         }
     })
@@ -432,7 +422,7 @@ impl<'a> Checker<'a> {
                 for a in args {
                     self.expr(a, scope, deps);
                 }
-                match function_arity(&f.name) {
+                match Function::from_name(&f.name).map(Function::arity) {
                     None => {
                         let d = unknown("E0105", "function", f, functions());
                         self.diags.push(d);

@@ -304,7 +304,7 @@ impl Engine {
     pub fn new(rules: &Rules, backend: Backend) -> Result<Engine, EngineError> {
         match backend {
             Backend::Interpreter => Ok(Engine { ir: rules.ir.clone(), jit: None }),
-            Backend::Jit => Engine::jit_with_function_size(rules, jit::STATS_PER_FUNCTION),
+            Backend::Jit => Engine::jit_with_function_size(rules, jit::UNITS_PER_FUNCTION),
         }
     }
 
@@ -312,7 +312,7 @@ impl Engine {
     /// of stats (the default is 4): smaller functions compile faster, and every size gives
     /// the same results.
     pub fn jit_with_function_size(rules: &Rules, units: usize) -> Result<Engine, EngineError> {
-        let compiled = jit::Compiled::with_chunks(rules.ir.clone(), units.max(1)).map_err(EngineError::Jit)?;
+        let compiled = jit::Compiled::with_function_size(rules.ir.clone(), units.max(1)).map_err(EngineError::Jit)?;
         Ok(Engine { ir: rules.ir.clone(), jit: Some(Arc::new(compiled)) })
     }
 

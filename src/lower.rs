@@ -146,7 +146,7 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
             let node = match n.as_str() {
                 "value" => resolve(n).unwrap_or(Node::Value),
                 "x" => resolve(n).unwrap_or(Node::X),
-                _ => resolve(n).unwrap_or(Node::Const(0.0)),
+                _ => resolve(n).expect(CHECKED),
             };
             push(ir, node)
         }
@@ -180,24 +180,21 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
         }
         ExprKind::Call(f, args) => {
             let ids: Vec<NodeId> = args.iter().map(|a| emit(ir, a, resolve)).collect();
-            match f.name.as_str() {
-                "min" | "max" => {
-                    let op = if f.name == "min" { BinOp::Min } else { BinOp::Max };
+            match Function::from_name(&f.name).expect(CHECKED) {
+                function @ (Function::Min | Function::Max) => {
+                    let op = if function == Function::Min { BinOp::Min } else { BinOp::Max };
                     let mut acc = ids[0];
                     for &b in &ids[1..] {
                         acc = push(ir, Node::Binary(op, acc, b));
                     }
                     acc
                 }
-                "clamp" => {
+                Function::Clamp => {
                     let lo = push(ir, Node::Binary(BinOp::Max, ids[0], ids[1]));
                     push(ir, Node::Binary(BinOp::Min, lo, ids[2]))
                 }
-                "pow" => push(ir, Node::Binary(BinOp::Pow, ids[0], ids[1])),
-                name => {
-                    let op = UnOp::from_function(name).expect(CHECKED);
-                    push(ir, Node::Unary(op, ids[0]))
-                }
+                Function::Pow => push(ir, Node::Binary(BinOp::Pow, ids[0], ids[1])),
+                Function::Unary(op) => push(ir, Node::Unary(op, ids[0])),
             }
         }
     }

@@ -10,9 +10,10 @@
 //! generation's rules. On a miss for a known id, only dirty stats (prepared input differs, or
 //! the stat's rule fingerprint changed between generations) and their changed dependents are
 //! recomputed with `eval_incremental`; when the rule set's structure changed (stat ids or
-//! order, layers, policy) it falls back to a full evaluation. The rule changes come with the
-//! generation ([`Generation::rule_diff_since`], computed once by the reloader). What is kept per actor besides
-//! the result is a choice ([`Keep`]): the prepared form (for `refresh` and per-stat input
+//! order, layers, policy), or the entry is more than [`DIFF_HISTORY`](crate::reload::DIFF_HISTORY) (8) generations
+//! old, it falls back to a full evaluation. The rule changes come with the generation
+//! ([`Generation::rule_diff_since`], computed once by the reloader). What is kept per actor
+//! besides the result is a choice ([`Keep`]): the prepared form (for `refresh` and per-stat input
 //! comparison) costs about six times the memory of the result. Capacity is bounded with LRU
 //! eviction (`lru`: a dense slab with an index-linked list; a removal moves the last slot
 //! into the hole, so nothing removed stays alive). The key is in `key`.
@@ -44,7 +45,7 @@ pub struct CacheStats {
 }
 
 /// One cached actor besides its id (which the LRU stores). Small on purpose (see the memory
-/// figures in the README): the hash as two words (no 16-byte alignment) and the prepared
+/// figures in docs/performance.md): the hash as two words (no 16-byte alignment) and the prepared
 /// form boxed.
 struct Slot {
     hash: [u64; 2],
@@ -198,7 +199,8 @@ impl Cache {
 
     /// Brings every cached actor up to generation `g` without its input: after a hot reload,
     /// each recomputes only the stats whose rules changed and their dependents. Entries whose
-    /// rule-set structure changed are dropped (their next lookup is a miss); those without a
+    /// rule-set structure changed, or more than 8 generations old, are dropped (their next
+    /// lookup is a miss); those without a
     /// prepared form ([`Keep::Results`], or a bad input) are left for their next lookup.
     /// Returns how many entries were recomputed.
     pub fn refresh(&mut self, g: &Generation) -> usize {

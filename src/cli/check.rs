@@ -81,19 +81,19 @@ pub(super) fn check(a: CheckArgs) -> Exit {
     let mut any_error = false;
     let mut json = Vec::new();
     for set in &sets {
-        let mut compiled =
+        let mut analysis =
             compile(std::slice::from_ref(set), &a.limits.options()).map_err(|e| usage_error(&e.to_string()))?;
-        let cost = compiled.ir.as_ref().map(crate::cost::cost);
-        if let (Some(ir), Some(c), Some(budget)) = (&compiled.ir, &cost, a.max_cost)
+        let cost = analysis.ir.as_ref().map(crate::cost::cost);
+        if let (Some(ir), Some(c), Some(budget)) = (&analysis.ir, &cost, a.max_cost)
             && let Some(d) = crate::cost::over_budget(ir, c, budget, a.cost_contributions)
         {
-            compiled.diagnostics.push(d);
+            analysis.diagnostics.push(d);
         }
-        any_error |= compiled.has_errors();
+        any_error |= analysis.has_errors();
         match a.format {
             Format::Text => {
-                eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
-                let mut line = summary(set, &compiled);
+                eprint!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
+                let mut line = summary(set, &analysis);
                 if let Some(c) = &cost {
                     line.push_str(&format!(", cost ≤ {} + {} per contribution", c.fixed, c.per_contribution));
                 }
@@ -109,11 +109,11 @@ pub(super) fn check(a: CheckArgs) -> Exit {
             }
             Format::Json => json.push(serde_json::json!({
                 "rule_set": set.display().to_string(),
-                "diagnostics": diag::to_json(&compiled.sources, &compiled.diagnostics),
+                "diagnostics": diag::to_json(&analysis.sources, &analysis.diagnostics),
                 "cost": cost,
             })),
         }
-        if let (Some(Emit::Ir), Some(ir)) = (a.emit, &compiled.ir) {
+        if let (Some(Emit::Ir), Some(ir)) = (a.emit, &analysis.ir) {
             print_out(&crate::ir::dump(ir))?;
         }
     }

@@ -125,12 +125,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), i32> {
 
 /// Loads and checks a rule set, printing its diagnostics; `Err(code)` when it has errors.
 fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rules, i32> {
-    let compiled = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
-    let warnings: Vec<&Diagnostic> = compiled.diagnostics.iter().filter(|d| !d.is_error()).collect();
-    if compiled.has_errors() || !warnings.is_empty() {
-        eprint!("{}", diag::render(&compiled.sources, &compiled.diagnostics, color));
+    let analysis = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
+    let warnings: Vec<&Diagnostic> = analysis.diagnostics.iter().filter(|d| !d.is_error()).collect();
+    if analysis.has_errors() || !warnings.is_empty() {
+        eprint!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
     }
-    Rules::from_analysis(compiled).map_err(|_| 1)
+    Rules::from_analysis(analysis).map_err(|_| 1)
 }
 
 /// `path` opened for reading, or standard input for `-`.
@@ -154,6 +154,3 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, i32> {
         None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
     }
 }
-
-// The library's batch functions under their old names here, for the fuzz targets, tests and
-// benches that still call them from `cli`.

@@ -190,27 +190,18 @@ fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
             Node::Unary(UnOp::Neg, a) => (format!("-{}", paren(get(&texts, a), 4)), 4),
             Node::Unary(op, a) => (format!("{}({})", op.name(), get(&texts, a).0), ATOM),
             Node::Binary(op, a, b) => {
-                let (sym, prec, right_assoc_ok) = match op {
-                    BinOp::Add => ("+", 2, true),
-                    BinOp::Sub => ("-", 2, false),
-                    BinOp::Mul => (if sub.fancy { "×" } else { "*" }, 3, true),
-                    BinOp::Div => ("/", 3, false),
-                    BinOp::Lt => ("<", 1, false),
-                    BinOp::Le => ("<=", 1, false),
-                    BinOp::Gt => (">", 1, false),
-                    BinOp::Ge => (">=", 1, false),
-                    BinOp::Eq => ("==", 1, false),
-                    BinOp::Ne => ("!=", 1, false),
-                    BinOp::Min | BinOp::Max | BinOp::Pow => {
-                        let f = match op {
-                            BinOp::Min => "min",
-                            BinOp::Max => "max",
-                            _ => "pow",
-                        };
-                        texts.push((format!("{f}({}, {})", get(&texts, a).0, get(&texts, b).0), ATOM));
-                        continue;
-                    }
+                if op.is_function() {
+                    texts.push((format!("{}({}, {})", op.keyword(), get(&texts, a).0, get(&texts, b).0), ATOM));
+                    continue;
+                }
+                let (prec, right_assoc_ok) = match op {
+                    BinOp::Add => (2, true),
+                    BinOp::Sub => (2, false),
+                    BinOp::Mul => (3, true),
+                    BinOp::Div => (3, false),
+                    _ => (1, false), // the comparisons
                 };
+                let sym = if op == BinOp::Mul && sub.fancy { "×" } else { op.keyword() };
                 let left_need = if prec == 1 { 2 } else { prec };
                 let right_need = if right_assoc_ok { prec } else { prec + 1 };
                 (format!("{} {sym} {}", paren(get(&texts, a), left_need), paren(get(&texts, b), right_need)), prec)

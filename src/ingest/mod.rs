@@ -456,12 +456,13 @@ impl Reduce {
 
 fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     // Declared names are valid by construction (E0310), so only a miss needs the pattern.
-    ir.find_stat(name).map_err(|suggestion| {
-        if !crate::ir::valid_stat_name(name) {
-            return format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)");
-        }
-        format!("unknown dimension `{name}`{}", did_you_mean_suffix(suggestion))
-    })
+    if let Some(&id) = ir.stat_ids.get(name) {
+        return Ok(id);
+    }
+    if !crate::ir::valid_stat_name(name) {
+        return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
+    }
+    ir.find_stat(name).map_err(|suggestion| format!("unknown dimension `{name}`{}", did_you_mean_suffix(suggestion)))
 }
 
 /// The position of `bucket` in `stat`'s pipeline (0 for an operator stat, which takes any

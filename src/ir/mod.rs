@@ -182,10 +182,54 @@ impl UnOp {
             UnOp::Ln => "ln",
         }
     }
+}
 
-    /// The unary function called `name`, if any.
-    pub fn from_function(name: &str) -> Option<UnOp> {
-        UnOp::FUNCTIONS.iter().copied().find(|op| op.name() == name)
+/// A function of the rule language, as written in a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Unary(UnOp),
+    /// Two or more arguments, folded left.
+    Min,
+    Max,
+    /// `clamp(v, lo, hi)`: `min(max(v, lo), hi)`.
+    Clamp,
+    Pow,
+}
+
+impl Function {
+    /// Every function: the unary ones, then `min`, `max`, `clamp`, `pow`.
+    pub fn all() -> impl Iterator<Item = Function> {
+        UnOp::FUNCTIONS.iter().map(|&op| Function::Unary(op)).chain([
+            Function::Min,
+            Function::Max,
+            Function::Clamp,
+            Function::Pow,
+        ])
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Unary(op) => op.name(),
+            Function::Min => "min",
+            Function::Max => "max",
+            Function::Clamp => "clamp",
+            Function::Pow => "pow",
+        }
+    }
+
+    /// The function called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Function> {
+        Function::all().find(|f| f.name() == name)
+    }
+
+    /// The number of arguments it takes: (at least, at most).
+    pub fn arity(self) -> (usize, usize) {
+        match self {
+            Function::Unary(_) => (1, 1),
+            Function::Min | Function::Max => (2, usize::MAX),
+            Function::Clamp => (3, 3),
+            Function::Pow => (2, 2),
+        }
     }
 }
 

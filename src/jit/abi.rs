@@ -7,7 +7,7 @@
 //! constants give; change a field only together with its constant.
 
 use crate::eval::Phase;
-use crate::ir::{Ir, Mode, Policy, StatId};
+use crate::ir::{Ir, Policy, StatId};
 use std::mem::offset_of;
 
 /// The kernel: `(slots, stats, values, caps, out)` for one lane pair.
@@ -66,8 +66,7 @@ pub(crate) const ERR_WORDS: usize = 4;
 /// A rule set's dimensions in the layout (shared by the code generator and the layout builder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dims {
-    /// First slot of each stat, then the number of slots.
-    pub slot_base: Vec<u32>,
+    /// (stat, pipeline position) slots: the stats' slots start at [`Ir::slot_base`].
     pub slots: u32,
     pub stats: u32,
     pub layers: u32,
@@ -75,17 +74,8 @@ pub(crate) struct Dims {
 
 impl Dims {
     pub fn new(ir: &Ir) -> Dims {
-        let mut slot_base = Vec::with_capacity(ir.stats.len() + 1);
-        let mut slots = 0;
-        for s in &ir.stats {
-            slot_base.push(slots);
-            slots += match s.mode {
-                Mode::Pipeline(p) => ir.pipeline(p).buckets.len() as u32,
-                Mode::Operator(_) => 1,
-            };
-        }
-        slot_base.push(slots);
-        Dims { slot_base, slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
+        let slots = ir.slot_base.last().copied().unwrap_or(0);
+        Dims { slots, stats: ir.stats.len() as u32, layers: ir.layers.len() as u32 }
     }
 
     pub fn out_words(&self) -> usize {
@@ -93,7 +83,7 @@ impl Dims {
     }
 }
 
-/// Elements of a slot folded without a loop (see [`Translator::fold`]).
+/// Elements of a slot folded without a loop (see `Translator::fold` in `codegen`).
 pub(crate) const UNROLLED: usize = 4;
 
 /// One member of a family: what its body needs besides the family's mode. Each number is

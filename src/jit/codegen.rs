@@ -2,14 +2,15 @@
 //! families of stats: see [`super::family`]) for one lane pair (two actors, one per `F64X2`
 //! lane).
 //!
-//! Signature: `extern "C" fn(slots, stats, values, caps, out)` — `slots` and `stats` point at
-//! the pair's descriptors, `values` and `caps` at the batch's pools, `out` at the pair's
-//! output words (see [`super::layout`]). A stat outside a family calls the shared function
+//! Signature: `extern "C" fn(slots, stats, values, caps, out)` (`abi::Kernel`) — `slots` and
+//! `stats` point at the pair's descriptors, `values` and `caps` at its chunk layout's pools,
+//! `out` at the pair's output words (see `super::abi`). A stat outside a family calls the shared function
 //! of its pipeline or operator ([`Translator::pipeline_function`]). Every operation mirrors
 //! [`crate::eval`] one for one: the same fold order and starts, `fmin`/`fmax` for min/max,
 //! `nearest` for round, calls to [`crate::num`] for pow/exp/ln (per lane), both branches of
-//! `if` then a select. Per-lane errors are recorded branch-free in the output's error words:
-//! each lane keeps its smallest error code, which is its first failing check in id order.
+//! `if` then a select. A failed check records each failing lane's error in the output's error
+//! words from a cold block, entered only when some lane failed; each lane keeps its smallest
+//! error code, which is its first failing check in id order.
 
 use super::abi::{
     self, Dims, SLOT_COUNTS, SLOT_SIZE, SLOT_START, STAT_CAPS, STAT_CAPS_LEN, STAT_ENTRY, STAT_OUT_WORDS, STAT_SIZE,
@@ -588,7 +589,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             None => self.splat(stat.default.unwrap_or(0.0)),
         };
-        let slots = At { base: self.slots, offset: self.dims.slot_base[id.index()] as i32 * SLOT_SIZE };
+        let slots = At { base: self.slots, offset: self.ir.slot_base[id.index()] as i32 * SLOT_SIZE };
         let out = At { base: self.out, offset: id.index() as i32 * STAT_OUT_WORDS as i32 * 8 };
         let code = self.splat_i(error_code(id, Phase::Value));
         let value = match self.pipelines.iter().find(|(m, _)| *m == stat.mode) {

@@ -9,7 +9,7 @@
 //! function ([`plan`]). The error check keeps each lane's smallest error code, so the first
 //! failing stat in id order is reported whatever the order of evaluation.
 
-use super::abi::{Dims, Row, SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, error_code};
+use super::abi::{Row, SLOT_SIZE, STAT_OUT_WORDS, STAT_SIZE, error_code};
 use crate::eval::Phase;
 use crate::ir::{Expr, Ir, Mode, StatId};
 use std::ops::Range;
@@ -42,7 +42,7 @@ pub(crate) fn fixed_bound(ir: &Ir, e: Option<Expr>, absent: f64) -> Option<f64> 
 /// Groups `ir`'s stats into families (of two or more members) and the rest, then into
 /// functions of at most `per_function` units: families first, then the other stats in id
 /// order.
-pub(crate) fn plan(ir: &Ir, dims: &Dims, per_function: usize) -> Plan {
+pub(crate) fn plan(ir: &Ir, per_function: usize) -> Plan {
     let mut families: Vec<(Mode, Vec<(StatId, Row)>)> = Vec::new();
     let mut alone = Vec::new();
     for id in ir.stat_ids() {
@@ -59,7 +59,7 @@ pub(crate) fn plan(ir: &Ir, dims: &Dims, per_function: usize) -> Plan {
             hi: [hi; 2],
             base: [base; 2],
             code: [code; 2],
-            slots: dims.slot_base[id.index()] as i64 * SLOT_SIZE as i64,
+            slots: ir.slot_base[id.index()] as i64 * SLOT_SIZE as i64,
             stat: id.index() as i64 * STAT_SIZE as i64,
             out: (id.index() * STAT_OUT_WORDS * 8) as i64,
             _pad: 0,

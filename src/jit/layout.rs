@@ -184,7 +184,7 @@ impl ChunkLayout {
             let base = self.values.len();
             self.values.extend_from_slice(values);
             for (i, ls) in lane[k].iter().enumerate() {
-                let (first, end) = (dims.slot_base[i], dims.slot_base[i + 1]);
+                let (first, end) = (ir.slot_base[i], ir.slot_base[i + 1]);
                 for g in ls.groups {
                     // Prepared actors come from ingest; a hand-made one must still never make
                     // the kernel read outside the pool.

@@ -43,8 +43,8 @@ use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-/// Stats compiled into one native function.
-pub(crate) const STATS_PER_FUNCTION: usize = 4;
+/// Units (stats or families of stats) compiled into one native function.
+pub(crate) const UNITS_PER_FUNCTION: usize = 4;
 
 /// A parallel task's reused buffers: layout, one pair's kernel output, a lane's entries.
 #[derive(Default)]
@@ -117,8 +117,8 @@ fn err(e: impl std::error::Error + Send + Sync + 'static) -> CompileError {
 
 impl Compiled {
     /// Compiles `ir` (`opt_level=speed`) into native functions of at most
-    /// `stats_per_function` units (stats or families) each.
-    pub fn with_chunks(ir: Arc<Ir>, stats_per_function: usize) -> Result<Compiled, CompileError> {
+    /// `units_per_function` units (stats or families) each.
+    pub fn with_function_size(ir: Arc<Ir>, units_per_function: usize) -> Result<Compiled, CompileError> {
         let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
         let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
         let mut builder = JITBuilder::with_flags(&flags, default_libcall_names()).map_err(err)?;
@@ -127,7 +127,7 @@ impl Compiled {
         builder.symbol("actorc_ln", crate::num::ln as *const u8);
         let mut module = JITModule::new(builder);
         let dims = abi::Dims::new(&ir);
-        let plan = family::plan(&ir, &dims, stats_per_function);
+        let plan = family::plan(&ir, units_per_function);
         match Self::build(&ir, &dims, &plan, &mut module) {
             Ok(kernels) => Ok(Compiled { ir, dims, module: Mutex::new(Some(module)), kernels, _rows: plan.rows }),
             Err(e) => {

@@ -6,7 +6,7 @@
 //! position); a stat whose fingerprint is unchanged has the same rule.
 
 use crate::eval::Affected;
-use crate::ir::{self as dump, Ir, Mode};
+use crate::ir::{Ir, Mode, expr_text};
 
 /// Per-stat rule fingerprints and the structure key of one IR.
 #[derive(Debug)]
@@ -44,12 +44,12 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
                     f.push_str(&format!("pipeline {}:", p.name));
                     for b in &p.buckets {
                         let b = ir.bucket(*b);
-                        f.push_str(&format!("[{} {} {}]", b.name, b.fold.keyword(), dump::expr_text(ir, b.apply)));
+                        f.push_str(&format!("[{} {} {}]", b.name, b.fold.keyword(), expr_text(ir, b.apply)));
                     }
                 }
                 Mode::Operator(op) => f.push_str(op.keyword()),
             }
-            let e = |x: Option<crate::ir::Expr>| x.map(|x| dump::expr_text(ir, x)).unwrap_or_default();
+            let e = |x: Option<crate::ir::Expr>| x.map(|x| expr_text(ir, x)).unwrap_or_default();
             f.push_str(&format!("|{}|{}|{}|{:?}", e(s.formula), e(s.min), e(s.max), s.default.map(f64::to_bits)));
             f
         })

@@ -37,8 +37,6 @@ pub struct Generation {
     pub number: u64,
     pub rules: Rules,
     pub engine: Engine,
-    /// The fingerprints of its rules.
-    pub fingerprints: Arc<Fingerprints>,
     /// The rule diff from each of the last [`DIFF_HISTORY`] published generations, newest
     /// first: `(number, None)` when the structure changed since that one.
     since: Vec<(u64, Option<RuleDiff>)>,
@@ -162,11 +160,11 @@ impl Reloader {
                 .collect();
             return Outcome::Rejected { sources, diagnostics };
         }
-        let compiled = match compile_with(&self.roots, &self.opts, &*overlay) {
+        let analysis = match compile_with(&self.roots, &self.opts, &*overlay) {
             Ok(c) => c,
             Err(e) => return Outcome::Io(e),
         };
-        let rules = match Rules::from_analysis(compiled) {
+        let rules = match Rules::from_analysis(analysis) {
             Ok(r) => r,
             Err(crate::rules::LoadError::Invalid { sources, diagnostics }) => {
                 return Outcome::Rejected { sources, diagnostics };
@@ -183,9 +181,9 @@ impl Reloader {
         let fingerprints = Arc::new(fingerprints(&rules.ir));
         let since = recent.iter().map(|(n, old)| (*n, rule_diff(old, &fingerprints, &rules.ir))).collect();
         let number = self.next.fetch_add(1, Ordering::SeqCst);
-        recent.insert(0, (number, fingerprints.clone()));
+        recent.insert(0, (number, fingerprints));
         recent.truncate(DIFF_HISTORY);
-        let generation = Arc::new(Generation { number, rules, engine, fingerprints, since });
+        let generation = Arc::new(Generation { number, rules, engine, since });
         self.current.store(Some(generation.clone()));
         Outcome::Published { generation, took: start.elapsed() }
     }
