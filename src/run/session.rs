@@ -159,4 +159,47 @@ mod tests {
         session.pass(&generation, Pass::Changes, &mut again).unwrap();
         assert!(again.is_empty(), "nothing changed since: {}", String::from_utf8_lossy(&again));
     }
+
+    /// A writer that fails after `left` bytes.
+    struct Failing {
+        left: usize,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left < buf.len() {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.left -= buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_keeps_what_the_session_remembers() {
+        let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let party = std::fs::read("examples/party.ndjson").unwrap();
+        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines)).unwrap();
+        let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
+        let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
+        let g = r.current().unwrap();
+        session.pass(&g, Pass::All, &mut Vec::new()).unwrap();
+        let failed = session.pass(&g, Pass::All, &mut Failing { left: 10 });
+        assert!(matches!(failed, Err(RunError::Write(_))));
+
+        let file = "rules/rpg/progression.stat";
+        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
+        let Outcome::Published { generation, .. } = r.apply(Change::Write { path: file.into(), text }) else {
+            panic!("the edit publishes")
+        };
+        let mut out = Vec::new();
+        session.pass(&generation, Pass::Changes, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.lines().any(|l| l.contains(" persuasion: ")), "the changes after a failed write: {out}");
+    }
 }

@@ -61,3 +61,11 @@ fn batch_equals_one_by_one() {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "a prepared batch must be evaluated with the rules it was prepared with")]
+fn a_prepared_batch_belongs_to_its_rules() {
+    let engine = |_| Engine::new(&Rules::load("rules/actor_core_v3").unwrap(), Backend::Interpreter).unwrap();
+    let (a, b) = (engine(0), engine(1));
+    b.evaluate_batch(&a.prepare_batch(&[]));
+}
