@@ -63,29 +63,39 @@ impl Diagnostic {
     }
 }
 
-/// The closest candidate within a small edit distance.
+/// The closest candidate within a small edit distance (a third of the name's length, at
+/// least 1; case-insensitive; ties go to the first in byte order). Cheap whatever the input:
+/// candidates whose length alone rules them out are skipped, and one lookup compares at most
+/// [`SUGGESTION_WORK`] pairs of characters, so a huge name gets no suggestion.
 pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates.into_iter().map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
+    let name = name.to_lowercase();
+    let mut work = 0;
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let c_len = c.chars().count();
+        if c_len.abs_diff(len) > limit {
+            continue;
+        }
+        work += len * c_len;
+        if work > SUGGESTION_WORK {
+            break;
+        }
+        let d = strsim::levenshtein(&name, &c.to_lowercase());
+        if d <= limit && best.is_none_or(|b| (d, c) < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
+
+/// Character pairs one [`did_you_mean`] compares at most (about a millisecond).
+pub const SUGGESTION_WORK: usize = 2_000_000;
 
 /// ` (did you mean `s`?)` after a message, or nothing without a suggestion.
 pub fn did_you_mean_suffix(suggestion: Option<&str>) -> String {
     suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Sorts by file, position, then code so output is stable whatever order stages ran in.
@@ -256,4 +266,31 @@ pub fn to_json(sources: &SourceMap, diags: &[Diagnostic]) -> serde_json::Value {
         })
         .collect();
     serde_json::to_value(items).expect("diagnostics are strings and numbers, which always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_the_closest_name() {
+        let names = ["strength", "stamina", "Strong"];
+        assert_eq!(did_you_mean("strenght", names), Some("strength"));
+        assert_eq!(did_you_mean("STRONG", names), Some("Strong"));
+        assert_eq!(did_you_mean("luck", names), None);
+        // Ties go to the first in byte order, whatever the order of the candidates.
+        assert_eq!(did_you_mean("ab", ["ac", "aa"]), Some("aa"));
+    }
+
+    #[test]
+    fn a_huge_name_costs_a_bounded_amount_of_work() {
+        // Comparing these two in full would take minutes.
+        let huge = "a".repeat(300_000);
+        let typo = format!("{huge}b");
+        assert_eq!(did_you_mean(&typo, [huge.as_str()]), None);
+        // Candidates whose length rules them out are not compared at all.
+        let names: Vec<String> = (0..10_000).map(|i| format!("stat_{i}")).collect();
+        assert_eq!(did_you_mean(&typo, names.iter().map(String::as_str)), None);
+        assert_eq!(did_you_mean("stat_99999", names.iter().map(String::as_str)), Some("stat_9999"));
+    }
 }

@@ -144,13 +144,32 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead>, i32> {
     }
 }
 
-/// `path` created for writing, or standard output when absent.
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, i32> {
+/// `path` created for writing, or standard output when absent. Writing over the input file
+/// (`input`, also through a link) is a usage error: creating it would empty the input.
+fn open_output(path: Option<&Path>, input: &Path) -> Result<Box<dyn Write>, i32> {
     match path {
+        Some(p) if same_file(p, input) => {
+            Err(usage_error(&format!("--output {} is the input file; write elsewhere", p.display())))
+        }
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
             Err(e) => Err(usage_error(&format!("cannot write {}: {e}", p.display()))),
         },
         None => Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
+    }
+}
+
+/// Whether `a` and `b` name one existing file (the same device and inode on Unix).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
     }
 }

@@ -26,6 +26,10 @@ impl EngineArg {
     }
 }
 
+/// More worker threads than this is a usage error (each thread costs its stack, and no
+/// machine this runs on has that many cores).
+const MAX_THREADS: i64 = 1024;
+
 #[derive(clap::Args, Debug)]
 pub(super) struct RunArgs {
     /// The rule set: .stat files and folders, loaded together.
@@ -42,9 +46,9 @@ pub(super) struct RunArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     quiet: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    threads: Option<u16>,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
     #[command(flatten)]
@@ -97,7 +101,7 @@ impl InputLimitArgs {
 pub(super) fn run(a: RunArgs) -> Exit {
     if let Some(n) = a.threads {
         // Fails only if the global pool exists already; then it serves as it is.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(usize::from(n)).build_global();
     }
     let color = use_color(a.color);
     if (a.watch || a.stats) && !a.values.is_empty() {
@@ -119,7 +123,7 @@ pub(super) fn run(a: RunArgs) -> Exit {
     let input = open_input(&a.input)?;
     let stdin = a.input.as_os_str() == "-";
     let total = if stdin { None } else { std::fs::metadata(&a.input).ok().map(|m| m.len()) };
-    let mut out = open_output(a.output.as_deref())?;
+    let mut out = open_output(a.output.as_deref(), &a.input)?;
     let opts = RunOptions {
         limits: a.input_limits.limits(),
         output,

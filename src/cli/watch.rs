@@ -44,7 +44,7 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
     // and prints what changed, which needs the last results.
     let keep = if a.watch { Keep::Prepared } else { Keep::Results };
     let mut session = Session::new(actors, Cache::keeping(a.cache_capacity, keep), a.watch);
-    let mut out = open_output(a.output.as_deref())?;
+    let mut out = open_output(a.output.as_deref(), &a.input)?;
     let failed_write = |e: RunError| match e {
         RunError::Write(e) => write_failed(&e),
         e => usage_error(&e.to_string()),

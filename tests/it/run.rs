@@ -349,3 +349,43 @@ fn values_usage_errors() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("a stat name is empty"), "{}", out.stderr);
 }
+
+#[test]
+fn threads_out_of_range_are_a_usage_error() {
+    for n in ["0", "100000"] {
+        let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--threads", n], "");
+        assert_eq!(out.code, 2, "--threads {n}: {}", out.stderr);
+        assert!(out.stderr.contains("1..=1024"), "{}", out.stderr);
+    }
+    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--threads", "2", "-q"], "");
+    assert_eq!((out.code, out.stdout.lines().count()), (0, 6), "{}", out.stderr);
+}
+
+#[test]
+fn output_over_the_input_is_refused() {
+    let dir = std::env::temp_dir().join(format!("actorc-output-over-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("party.ndjson");
+    std::fs::copy("examples/party.ndjson", &input).unwrap();
+    let link = dir.join("link.ndjson");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    #[cfg(not(unix))]
+    std::fs::hard_link(&input, &link).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    for output in [&input, &link] {
+        let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+        for watch in [false, true] {
+            let mut args = vec!["run", "rules/rpg", "--input", i, "--output", o, "-q"];
+            if watch {
+                args.push("--stats");
+            }
+            let out = actorc(&args, "");
+            assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains("is the input file"), "{}", out.stderr);
+        }
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input is untouched");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
