@@ -126,8 +126,9 @@ fn file_label(path: &str) -> String {
 }
 
 /// Graphviz DOT: one cluster per source file; primaries are blue boxes, derived stats
-/// yellow ellipses (grey when they have no formula), operator stats pink hexagons; range
-/// edges are dashed.
+/// yellow ellipses (grey when they have no formula), operator stats pink hexagons. A
+/// formula's edge is grey, a range bound's dashed red, and a stat read by both gets both
+/// lines side by side.
 pub fn to_dot(g: &Graph) -> String {
     let mut out = String::new();
     write_dot(g, &mut out).expect("writing to a String cannot fail");
@@ -164,7 +165,7 @@ fn write_dot(g: &Graph, out: &mut String) -> std::fmt::Result {
     for e in &g.edges {
         let style = match e.via {
             "range" => " [style=dashed, color=firebrick]",
-            "formula+range" => " [color=firebrick]",
+            "formula+range" => " [color=\"gray40:firebrick\"]",
             _ => "",
         };
         writeln!(out, "  {} -> {}{style};", quote(&e.from), quote(&e.to))?;
