@@ -287,8 +287,12 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn Sour
     parse_bytes(loaded, path, bytes, opts)
 }
 
-/// Adds `bytes` as the text of `path` and parses it.
-pub fn parse_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> (FileId, Ast) {
+/// Adds `bytes` as the text of `path` and parses it. A UTF-8 byte-order mark at the start
+/// is not part of the text.
+pub fn parse_bytes(loaded: &mut Loaded, path: &Path, mut bytes: Vec<u8>, opts: &LoadOptions) -> (FileId, Ast) {
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
     match String::from_utf8(bytes) {
         Ok(text) => {
             let file = loaded.sources.add(path, text);
@@ -311,3 +315,6 @@ pub fn parse_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>, opts: &Load
         }
     }
 }
+
+/// The UTF-8 encoding of U+FEFF, which some editors put at the start of a file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
