@@ -13,20 +13,28 @@ use crate::reload::Generation;
 use crate::snapshot::{Snapshot, StatChange, changes};
 use std::io::{self, BufRead, Write};
 
-/// An actor of a [`Session`]: hashed once, or the error of its document.
-pub type SessionActor = Result<KeyedActor, InputError>;
+/// An actor of a [`Session`]: its id as written, and the actor hashed once or the error of
+/// its document. An actor without an id is cached under its line (`line 1` for one
+/// document), since the cache is keyed by id; its records still say it has none, as `run`'s.
+pub struct SessionActor {
+    id: Option<String>,
+    actor: Result<KeyedActor, InputError>,
+}
 
 /// Reads every actor of `docs` for a [`Session`]. A bad document stays in place as its
-/// error; an actor without an id is named by its line (`line 1` for one document), since
-/// the cache is keyed by id. NDJSON lines are parsed without their newline.
+/// error. NDJSON lines are parsed without their newline.
 pub fn read_session_actors<R: BufRead>(docs: DocumentReader<R>, limits: &InputLimits) -> io::Result<Vec<SessionActor>> {
     docs.map(|doc| {
         let doc = doc?;
         let bytes = if doc.line.is_some() { doc.trimmed(false) } else { &doc.bytes };
-        Ok(parse_document(limits, doc.line, bytes).map(|mut actor| {
-            actor.id.get_or_insert_with(|| format!("line {}", doc.line.unwrap_or(1)));
-            KeyedActor::new(actor)
-        }))
+        Ok(match parse_document(limits, doc.line, bytes) {
+            Ok(mut actor) => {
+                let id = actor.id.clone();
+                actor.id.get_or_insert_with(|| format!("line {}", doc.line.unwrap_or(1)));
+                SessionActor { id, actor: Ok(KeyedActor::new(actor)) }
+            }
+            Err(e) => SessionActor { id: e.actor.clone(), actor: Err(e) },
+        })
     })
     .collect()
 }
@@ -72,14 +80,16 @@ impl Session {
         // Fields apart, so that a failed write leaves what was remembered in place.
         let Session { actors, cache, last } = self;
         for (i, actor) in actors.iter().enumerate() {
-            let (id, result) = match actor {
-                Ok(actor) => (actor.actor().id.as_deref(), cache.evaluate_keyed(g, actor)),
+            let (label, result) = match &actor.actor {
+                Ok(keyed) => (keyed.actor().id.as_deref(), cache.evaluate_keyed(g, keyed)),
                 Err(e) => (e.actor.as_deref(), std::sync::Arc::new(Err(ActorError::from(e.clone())))),
             };
             failed |= result.is_err();
             match (pass, last.as_ref().and_then(|l| l.get(i))) {
-                (Pass::All, _) => writeln!(out, "{}", record(id, &result)?).map_err(RunError::Write)?,
-                (Pass::Changes, Some(old)) => write_changes(out, id.unwrap_or("?"), old, &result)?,
+                (Pass::All, _) => {
+                    writeln!(out, "{}", record(actor.id.as_deref(), &result)?).map_err(RunError::Write)?
+                }
+                (Pass::Changes, Some(old)) => write_changes(out, label.unwrap_or("?"), old, &result)?,
                 (Pass::Changes, None) => {}
             }
             // A copy, not the shared result: the cache may then update its own in place.

@@ -389,3 +389,14 @@ fn output_over_the_input_is_refused() {
     assert_eq!(std::fs::read(&input).unwrap(), before, "the input is untouched");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn stats_names_an_actor_without_id_as_run_does() {
+    let no_id = GOOD.replace(r#""id":"good","#, "");
+    let input = format!("{GOOD}\n{no_id}\n");
+    let plain = actorc(&["run", "rules/actor_core_v3", "--input", "-", "-q"], &input);
+    let stats = actorc(&["run", "rules/actor_core_v3", "--input", "-", "-q", "--stats"], &input);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(plain.stdout.lines().nth(1).unwrap().starts_with(r#"{"id":null,"#), "{}", plain.stdout);
+    assert_eq!(stats.stdout, plain.stdout, "{}", stats.stderr);
+}
