@@ -36,7 +36,8 @@ fn decline<E: serde::de::Error>() -> E {
     E::custom("not the plain form")
 }
 
-/// Stores the value of a field seen for the first time (serde rejects duplicate fields).
+/// Stores the value of a field seen for the first time; a repeated field declines the text,
+/// and the ordinary path reports it.
 fn once<T, E: serde::de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
     match slot.replace(value) {
         None => Ok(()),

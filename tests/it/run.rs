@@ -400,3 +400,22 @@ fn stats_names_an_actor_without_id_as_run_does() {
     assert!(plain.stdout.lines().nth(1).unwrap().starts_with(r#"{"id":null,"#), "{}", plain.stdout);
     assert_eq!(stats.stdout, plain.stdout, "{}", stats.stderr);
 }
+
+#[test]
+fn duplicate_keys_are_errors() {
+    let twice = GOOD.replace(r#""value":10"#, r#""value":5,"value":50"#);
+    assert_ne!(twice, GOOD);
+    // A batch line (the direct JSON path declines it) and one document (the ordinary path).
+    let batch = actorc(&["run", "rules/actor_core_v3", "--input", "-", "-q"], &format!("{GOOD}\n{twice}\n"));
+    assert_eq!(batch.code, 1, "{}", batch.stderr);
+    let second = batch.stdout.lines().nth(1).unwrap();
+    assert!(second.contains(r#""error""#) && second.contains("duplicate key `value`"), "{second}");
+    let dir = std::env::temp_dir().join(format!("actorc-duplicate-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = dir.join("actor.json");
+    std::fs::write(&one, &twice).unwrap();
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", one.to_str().unwrap(), "-q"], "");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("duplicate key `value`"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
