@@ -92,12 +92,12 @@ pub(super) fn check(a: CheckArgs) -> Exit {
         any_error |= analysis.has_errors();
         match a.format {
             Format::Text => {
-                eprint!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
+                err!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
                 let mut line = summary(set, &analysis);
                 if let Some(c) = &cost {
                     line.push_str(&format!(", cost ≤ {} + {} per contribution", c.fixed, c.per_contribution));
                 }
-                eprintln!("{line}");
+                errln!("{line}");
                 if let (true, Some(c)) = (a.cost, &cost) {
                     let mut table = format!("{:<32} {:>10} {:>18}\n", "stat", "fixed", "per contribution");
                     for s in &c.stats {

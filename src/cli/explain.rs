@@ -54,7 +54,7 @@ pub(super) fn explain(a: ExplainArgs) -> Exit {
         }
         Err(e @ ExplainError::UnknownStat(_)) => Err(usage_error(&e.to_string())),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(1)
         }
     }
@@ -67,12 +67,12 @@ fn read_actor(path: &Path, id: Option<&str>) -> Result<crate::input::Actor, i32>
     let docs = reader.collect::<Result<Vec<_>, _>>().map_err(cannot_read)?;
     // Input that is not UTF-8 is bad actor data (exit 1), not an I/O error.
     if let Some(e) = docs.iter().find_map(|d| utf8_error(&d.bytes, d.line.unwrap_or(1))) {
-        eprintln!("error: {}: {e}", path.display());
+        errln!("error: {}: {e}", path.display());
         return Err(1);
     }
     pick_actor(&docs, id).map_err(|e| match e {
         PickError::Input(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
         PickError::NotFound(want) => usage_error(&format!("actor `{want}` not found in {}", path.display())),

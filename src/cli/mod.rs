@@ -3,6 +3,29 @@
 //!
 //! Exit codes: 0 success; 1 rule errors or a failed actor; 2 usage or I/O errors (a failed
 //! write of output included; a closed pipe, as in `actorc run … | head`, ends quietly with 0).
+//! Messages go to standard error through `errln!`, which never panics: a command whose
+//! messages could not be written exits 2 (when it would have exited 0).
+
+/// Set when a message could not be written to standard error.
+static STDERR_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes a message to standard error; unlike `eprint!`, a failed write (a full disk, a
+/// closed pipe) does not panic but is remembered for the exit code.
+fn stderr_write(args: std::fmt::Arguments) {
+    if std::io::stderr().lock().write_fmt(args).is_err() {
+        STDERR_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `eprint!` that never panics (see [`stderr_write`]).
+macro_rules! err {
+    ($($arg:tt)*) => { $crate::cli::stderr_write(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics (see [`stderr_write`]).
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::cli::stderr_write(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 mod check;
 mod explain;
@@ -83,7 +106,8 @@ pub fn main() -> i32 {
         Command::Explain(a) => explain::explain(a),
         Command::Graph(a) => graph::graph(a),
     };
-    done.unwrap_or_else(|code| code)
+    let code = done.unwrap_or_else(|code| code);
+    if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }
 }
 
 /// A command's exit code, or the code it stopped early with (after printing why).
@@ -99,7 +123,7 @@ fn use_color(c: Color) -> bool {
 
 /// Prints a usage or I/O error; its exit code.
 fn usage_error(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
+    errln!("error: {msg}");
     2
 }
 
@@ -128,7 +152,7 @@ fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rule
     let analysis = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
     let warnings: Vec<&Diagnostic> = analysis.diagnostics.iter().filter(|d| !d.is_error()).collect();
     if analysis.has_errors() || !warnings.is_empty() {
-        eprint!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
+        err!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
     }
     Rules::from_analysis(analysis).map_err(|_| 1)
 }

@@ -117,7 +117,7 @@ pub(super) fn run(a: RunArgs) -> Exit {
         Err(e) => return Err(usage_error(&e.to_string())),
     };
     let engine = Engine::new(&rules, a.engine.backend()).map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         1
     })?;
     let input = open_input(&a.input)?;
@@ -146,13 +146,13 @@ pub(super) fn run(a: RunArgs) -> Exit {
     }
     match done {
         Ok(Summary::One { error: Some(e) }) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(1)
         }
         Ok(Summary::One { error: None }) => Ok(0),
         Ok(Summary::Lines { ok, failed }) => {
             if !a.quiet {
-                eprintln!("evaluated {} actors: {ok} ok, {failed} failed", ok + failed);
+                errln!("evaluated {} actors: {ok} ok, {failed} failed", ok + failed);
             }
             Ok(i32::from(failed > 0))
         }

@@ -23,15 +23,15 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
         Outcome::Published { generation, took } => {
             let w = &generation.rules.warnings;
             if !w.is_empty() {
-                eprint!("{}", diag::render(&generation.rules.sources, w, color));
+                err!("{}", diag::render(&generation.rules.sources, w, color));
             }
-            eprintln!("generation {} serving (built in {:.1} ms)", generation.number, took.as_secs_f64() * 1e3);
+            errln!("generation {} serving (built in {:.1} ms)", generation.number, took.as_secs_f64() * 1e3);
         }
         Outcome::Rejected { sources, diagnostics } => {
-            eprint!("{}", diag::render(sources, diagnostics, color));
-            eprintln!("rules rejected; the last good rules keep serving");
+            err!("{}", diag::render(sources, diagnostics, color));
+            errln!("rules rejected; the last good rules keep serving");
         }
-        Outcome::Io(e) => eprintln!("error: {e}; the last good rules keep serving"),
+        Outcome::Io(e) => errln!("error: {e}; the last good rules keep serving"),
     };
     let first = reloader.reload();
     report(&first);
@@ -56,9 +56,13 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
     };
     let print_stats = |c: &Cache| {
         let s = c.stats();
-        eprintln!(
+        errln!(
             "cache: {} hits, {} misses ({} incremental, {} dirty stats), {} evictions",
-            s.hits, s.misses, s.incremental, s.dirty_stats, s.evictions
+            s.hits,
+            s.misses,
+            s.incremental,
+            s.dirty_stats,
+            s.evictions
         );
     };
     if !a.watch {
@@ -73,7 +77,7 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
         let _ = tx.send((std::time::Instant::now(), o));
     })
     .map_err(|e| usage_error(&e.to_string()))?;
-    eprintln!("watching for rule changes (Ctrl-C to stop)");
+    errln!("watching for rule changes (Ctrl-C to stop)");
     let mut printed_all = reloader.current().is_some();
     while let Ok((at, outcome)) = rx.recv() {
         report(&outcome);
@@ -83,7 +87,7 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
             let pass = if printed_all { Pass::Changes } else { Pass::All };
             failed = session.pass(generation, pass, &mut out).map_err(failed_write)?;
             printed_all = true;
-            eprintln!(
+            errln!(
                 "generation {}: reload latency {:.1} ms (build {:.1} ms, re-evaluation included)",
                 generation.number,
                 (at.elapsed() + *took).as_secs_f64() * 1e3,

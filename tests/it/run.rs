@@ -419,3 +419,60 @@ fn duplicate_keys_are_errors() {
     assert!(out.stderr.contains("duplicate key `value`"), "{}", out.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs the binary with standard output and error sent where `stdout` and `stderr` say.
+#[cfg(target_os = "linux")]
+fn actorc_to(args: &[&str], stdout: std::process::Stdio, stderr: std::process::Stdio) -> std::process::ExitStatus {
+    std::process::Command::new(env!("CARGO_BIN_EXE_actorc")).args(args).stdout(stdout).stderr(stderr).status().unwrap()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_full_disk_is_exit_2_and_never_a_panic() {
+    use std::process::Stdio;
+    let full = || Stdio::from(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap());
+    let commands: [&[&str]; 5] = [
+        &["run", "rules/rpg", "--input", "examples/party.ndjson"],
+        &["check", "rules/rpg", "--emit", "ir"],
+        &["check", "rules/rpg", "--format", "json"],
+        &["graph", "rules/rpg"],
+        &["explain", "rules/rpg", "--input", "examples/hero.json", "--stat", "health"],
+    ];
+    for args in commands {
+        // Output to a full disk: one message, exit 2.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_actorc")).args(args).stdout(full()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches("cannot write output").count(), 1, "{args:?}: {stderr}");
+        // Messages to a full disk too: still exit 2, never a panic (101).
+        assert_eq!(actorc_to(args, full(), full()).code(), Some(2), "{args:?}");
+        // Only messages: exit 2 if the command had one to write, else its own 0.
+        let code = actorc_to(args, Stdio::null(), full()).code();
+        assert!(matches!(code, Some(0 | 2)), "{args:?}, stderr full: {code:?}");
+    }
+    // `check` always writes its summary to standard error.
+    assert_eq!(actorc_to(&["check", "rules/rpg"], Stdio::null(), full()).code(), Some(2));
+    // Rule errors keep their own code when their messages cannot be written.
+    let status = actorc_to(&["check", "tests/data/check/E0101_unknown_stat.stat"], Stdio::null(), full());
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = std::env::temp_dir().join(format!("actorc-closed-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("many.ndjson");
+    std::fs::write(&input, std::fs::read_to_string("examples/party.ndjson").unwrap().repeat(500)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actorc"))
+        .args(["run", "rules/rpg", "--input", input.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // About 750 KB of records, far more than a pipe holds: the run meets the closed end.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
