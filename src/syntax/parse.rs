@@ -412,10 +412,20 @@ impl Builder {
                 Some(lhs)
             }
             Rule::unary => {
+                // `( expr )` keeps its parentheses in its span, so its text is quoted whole.
+                let parens: Vec<Span> = p
+                    .clone()
+                    .into_inner()
+                    .filter(|p| matches!(p.as_rule(), Rule::lparen | Rule::rparen))
+                    .map(|p| self.span(&p))
+                    .collect();
                 let parts: Vec<P> = p.into_inner().filter(|p| !is_keyword(p.as_rule())).collect();
                 let (atom, negs) = parts.split_last()?;
                 self.deeper(atom, depth + negs.len())?;
                 let mut e = self.expr(atom.clone(), depth + negs.len() + 1)?;
+                if let (Some(open), Some(close)) = (parens.first(), parens.last()) {
+                    e.span = open.to(*close);
+                }
                 for n in negs.iter().rev() {
                     let span = self.span(n).to(e.span);
                     e = Expr { kind: ExprKind::Neg(Box::new(e)), span };

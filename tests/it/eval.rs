@@ -69,3 +69,21 @@ fn a_prepared_batch_belongs_to_its_rules() {
     let (a, b) = (engine(0), engine(1));
     b.evaluate_batch(&a.prepare_batch(&[]));
 }
+
+#[test]
+fn an_evaluation_error_quotes_the_formula_as_written() {
+    let text = "bucket FLAT fold sum apply value + x;\npipeline flat = FLAT;\ndefault pipeline flat;\n\
+                primary a;\nderived b = 10 / (a - 7);\nderived c = (a - 7);\n";
+    let rules = Rules::from_analysis(actorc::rules::compile_str("parens.stat", text)).unwrap();
+    let actor: actorc::Actor =
+        serde_json::from_str(r#"[{"primary": [{"dimension": "a", "bucket": "FLAT", "value": 7, "system": "s"}]}]"#)
+            .unwrap();
+    for backend in [Backend::Interpreter, Backend::Jit] {
+        let err = Engine::new(&rules, backend).unwrap().evaluate(&actor).unwrap_err();
+        let actorc::ActorError::Eval(e) = err else { panic!("{err}") };
+        assert_eq!(e.formula.as_deref(), Some("10 / (a - 7)"), "{backend:?}");
+        assert!(e.message.contains("`10 / (a - 7)`"), "{}", e.message);
+    }
+    let c = rules.ir.stat(rules.ir.find_stat("c").unwrap());
+    assert_eq!(c.formula_text.as_deref(), Some("(a - 7)"));
+}
