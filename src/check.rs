@@ -80,13 +80,32 @@ fn unknown<'c>(
 
 /// Evaluates an expression without names; `None` if it mentions any.
 pub fn const_eval(e: &Expr) -> Option<f64> {
+    let args: Option<Vec<f64>> = operands(e).into_iter().map(const_eval).collect();
+    fold_constant(&e.kind, &args?)
+}
+
+/// The operands of an expression node, in order.
+fn operands(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Number(_) | ExprKind::Name(_) => Vec::new(),
+        ExprKind::Neg(a) => vec![a],
+        ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::If(c, t, f) => vec![c, t, f],
+        ExprKind::Call(_, args) => args.iter().collect(),
+    }
+}
+
+/// The value of an expression node whose operands are the constants `args`; `None` for a
+/// name, or a call of an unknown function or with the wrong number of arguments.
+fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
     use crate::num;
-    Some(match &e.kind {
+    let arg = |i: usize| args.get(i).copied().unwrap_or(f64::NAN);
+    Some(match kind {
         ExprKind::Number(v) => *v,
         ExprKind::Name(_) => return None,
-        ExprKind::Neg(a) => -const_eval(a)?,
-        ExprKind::Binary(op, a, b) => {
-            let (a, b) = (const_eval(a)?, const_eval(b)?);
+        ExprKind::Neg(_) => -arg(0),
+        ExprKind::Binary(op, _, _) => {
+            let (a, b) = (arg(0), arg(1));
             match op {
                 BinOp::Add => a + b,
                 BinOp::Sub => a - b,
@@ -100,31 +119,32 @@ pub fn const_eval(e: &Expr) -> Option<f64> {
                 BinOp::Ne => num::bool_to_f64(a != b),
             }
         }
-        ExprKind::If(c, t, f) => {
-            let (c, t, f) = (const_eval(c)?, const_eval(t)?, const_eval(f)?);
-            if num::truthy(c) { t } else { f }
-        }
-        ExprKind::Call(f, args) => {
-            let v: Option<Vec<f64>> = args.iter().map(const_eval).collect();
-            let v = v?;
-            let arg = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
-            match Function::from_name(&f.name)? {
-                Function::Min => v.iter().copied().reduce(num::fmin)?,
-                Function::Max => v.iter().copied().reduce(num::fmax)?,
-                Function::Clamp => num::clamp(arg(0), arg(1), arg(2)),
-                Function::Pow => num::pow(arg(0), arg(1)),
-                Function::Unary(op) => match op {
-                    UnOp::Neg => -arg(0),
-                    UnOp::Abs => arg(0).abs(),
-                    UnOp::Floor => arg(0).floor(),
-                    UnOp::Ceil => arg(0).ceil(),
-                    UnOp::Round => num::round(arg(0)),
-                    UnOp::Sqrt => arg(0).sqrt(),
-                    UnOp::Exp => num::exp(arg(0)),
-                    UnOp::Ln => num::ln(arg(0)),
-                },
+        ExprKind::If(..) => {
+            if num::truthy(arg(0)) {
+                arg(1)
+            } else {
+                arg(2)
             }
         }
+        ExprKind::Call(f, _) => match Function::from_name(&f.name).filter(|f| {
+            let (lo, hi) = f.arity();
+            (lo..=hi).contains(&args.len())
+        })? {
+            Function::Min => args.iter().copied().reduce(num::fmin)?,
+            Function::Max => args.iter().copied().reduce(num::fmax)?,
+            Function::Clamp => num::clamp(arg(0), arg(1), arg(2)),
+            Function::Pow => num::pow(arg(0), arg(1)),
+            Function::Unary(op) => match op {
+                UnOp::Neg => -arg(0),
+                UnOp::Abs => arg(0).abs(),
+                UnOp::Floor => arg(0).floor(),
+                UnOp::Ceil => arg(0).ceil(),
+                UnOp::Round => num::round(arg(0)),
+                UnOp::Sqrt => arg(0).sqrt(),
+                UnOp::Exp => num::exp(arg(0)),
+                UnOp::Ln => num::ln(arg(0)),
+            },
+        },
     })
 }
 
@@ -377,7 +397,31 @@ impl<'a> Checker<'a> {
         deps
     }
 
-    fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) {
+    /// Checks an expression; returns its value when it is a constant. A constant that is not
+    /// finite is reported once, at the smallest expression that makes it (E0313).
+    fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) -> Option<f64> {
+        let args: Vec<Option<f64>> = operands(e).into_iter().map(|a| self.expr(a, scope, deps)).collect();
+        self.names_and_calls(e, scope, deps, &args);
+        let args: Option<Vec<f64>> = args.into_iter().collect();
+        let args = args?;
+        let value = fold_constant(&e.kind, &args)?;
+        let by_zero = matches!(e.kind, ExprKind::Binary(BinOp::Div, ..)) && args[1] == 0.0;
+        if !value.is_finite() && args.iter().all(|a| a.is_finite()) && !by_zero {
+            let what = if value.is_nan() { "NaN".to_string() } else { value.to_string() };
+            self.diags.push(
+                Diagnostic::error("E0313", format!("this constant is {what}"))
+                    .primary(e.span, format!("always {what}"))
+                    .help(
+                        "a stat whose formula, range bound, default or bucket result is not finite fails every actor",
+                    ),
+            );
+        }
+        Some(value)
+    }
+
+    /// The checks of one expression node whose operands were checked already (and are the
+    /// constants `args`, where they are constants).
+    fn names_and_calls(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>, args: &[Option<f64>]) {
         match &e.kind {
             ExprKind::Number(_) => {}
             ExprKind::Name(n) => match scope {
@@ -401,11 +445,9 @@ impl<'a> Checker<'a> {
                     }
                 },
             },
-            ExprKind::Neg(a) => self.expr(a, scope, deps),
-            ExprKind::Binary(op, a, b) => {
-                self.expr(a, scope, deps);
-                self.expr(b, scope, deps);
-                if *op == BinOp::Div && const_eval(b) == Some(0.0) {
+            ExprKind::Neg(_) => {}
+            ExprKind::Binary(op, _, b) => {
+                if *op == BinOp::Div && args[1] == Some(0.0) {
                     self.diags.push(
                         Diagnostic::error("E0304", "division by a constant zero")
                             .primary(b.span, "this is always zero")
@@ -413,16 +455,20 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            ExprKind::If(c, t, f) => {
-                self.expr(c, scope, deps);
-                self.expr(t, scope, deps);
-                self.expr(f, scope, deps);
-            }
-            ExprKind::Call(f, args) => {
-                for a in args {
-                    self.expr(a, scope, deps);
+            ExprKind::If(..) => {}
+            ExprKind::Call(f, call_args) => {
+                let function = Function::from_name(&f.name);
+                if let (Some(Function::Clamp), [_, Some(lo), Some(hi)]) = (function, args)
+                    && lo > hi
+                {
+                    self.diags.push(
+                        Diagnostic::error("E0303", format!("the bounds of `clamp` are empty: {lo} > {hi}"))
+                            .primary(call_args[1].span.to(call_args[2].span), "minimum is above maximum")
+                            .help("`clamp(v, lo, hi)` takes the minimum first"),
+                    );
                 }
-                match Function::from_name(&f.name).map(Function::arity) {
+                let args = call_args;
+                match function.map(Function::arity) {
                     None => {
                         let d = unknown("E0105", "function", f, functions());
                         self.diags.push(d);

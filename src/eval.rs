@@ -48,7 +48,10 @@ impl EvalError {
             Phase::Formula => (stat.formula_text.clone(), "base formula"),
             Phase::RangeMin => (stat.min_text.clone(), "range minimum"),
             Phase::RangeMax => (stat.max_text.clone(), "range maximum"),
-            Phase::Value => (None, "bucket pipeline"),
+            Phase::Value => match stat.mode {
+                Mode::Pipeline(_) => (None, "bucket pipeline"),
+                Mode::Operator(_) => (None, "merge of its contributions"),
+            },
         };
         let message = match &formula {
             Some(t) => format!("stat `{}`: {what} `{t}` produced {got}", stat.name),

@@ -87,3 +87,19 @@ fn an_evaluation_error_quotes_the_formula_as_written() {
     let c = rules.ir.stat(rules.ir.find_stat("c").unwrap());
     assert_eq!(c.formula_text.as_deref(), Some("(a - 7)"));
 }
+
+#[test]
+fn an_operator_stat_that_fails_says_so() {
+    let text = "bucket FLAT fold sum apply value + x;\npipeline flat = FLAT;\ndefault pipeline flat;\n\
+                derived total merge sum;\n";
+    let rules = Rules::from_analysis(actorc::rules::compile_str("merge.stat", text)).unwrap();
+    let actor: actorc::Actor = serde_json::from_str(
+        r#"[{"primary": [{"dimension": "total", "bucket": "FLAT", "value": 1e308, "system": "a"},
+                         {"dimension": "total", "bucket": "FLAT", "value": 1e308, "system": "b"}]}]"#,
+    )
+    .unwrap();
+    for backend in [Backend::Interpreter, Backend::Jit] {
+        let err = Engine::new(&rules, backend).unwrap().evaluate(&actor).unwrap_err();
+        assert_eq!(err.to_string(), "stat `total`: merge of its contributions produced inf", "{backend:?}");
+    }
+}

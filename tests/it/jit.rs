@@ -242,7 +242,9 @@ fn differential_random_rules() {
     if std::env::var_os("ACTORC_DIFF_CASES").is_none() && std::env::var_os("ACTORC_DIFF_ACTORS").is_none() {
         assert!(st.pairs >= 100_000, "CI runs at least 100,000 (rule set, actor) pairs: {st:?}");
     }
-    assert!(st.rejected * 5 <= st.rule_sets, "too many generated rule sets were rejected: {st:?}");
+    // A third of the generated rule sets fold a constant to NaN or an infinity, or divide by a
+    // constant zero (E0313, E0304), which `check` rejects: such a stat would fail every actor.
+    assert!(st.rejected * 5 <= st.rule_sets * 2, "too many generated rule sets were rejected: {st:?}");
     assert!(st.ok * 4 >= st.pairs, "too few actors evaluated without error: {st:?}");
 }
 
