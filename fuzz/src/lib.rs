@@ -230,15 +230,24 @@ pub fn actor_input(data: &[u8]) {
         let line_no = i + 1;
         match std::str::from_utf8(line) {
             Ok(l) if l.trim().is_empty() => {}
-            Ok(l) => match actorc::input::parse_actor_limited(l, &limits) {
+            Ok(l) => match actorc::input::parse_actor_limited(l.strip_suffix('\n').unwrap_or(l), &limits) {
                 Ok(actor) => {
-                    let rec = actorc::run::record(actor.id.as_deref(), &interp.evaluate(&actor)).unwrap();
-                    expected.push(Some(rec.clone()));
+                    // An input error found by ingest names its line, in this batch and in
+                    // the clean one.
+                    let result = interp.evaluate(&actor);
+                    let record = |line: usize| {
+                        let mut result = result.clone();
+                        if let Err(ActorError::Input(e)) = &mut result {
+                            e.message = format!("line {line}: {}", e.message);
+                        }
+                        actorc::run::record(actor.id.as_deref(), &result).unwrap()
+                    };
+                    expected.push(Some(record(line_no)));
                     clean_input.extend_from_slice(line);
                     if !line.ends_with(b"\n") {
                         clean_input.push(b'\n');
                     }
-                    clean_expected.push(rec);
+                    clean_expected.push(record(clean_expected.len() + 1));
                 }
                 Err(mut e) => {
                     e.message = format!("line {line_no}: {}", e.message);

@@ -1,7 +1,7 @@
 //! Running a whole input: [`run`] reads documents, evaluates them (NDJSON in chunks, parsed
 //! and ingested in parallel, evaluated as one batch) and writes one record per actor.
 
-use super::read::{Document, DocumentReader, InputForm, parse_document};
+use super::read::{Document, DocumentReader, InputForm, at_line, parse_document};
 use super::record::{Record, Selection, Values, ValuesRecord, record};
 use crate::engine::{ActorError, Engine, PreparedBatch, ValueTable};
 use crate::input::InputLimits;
@@ -207,7 +207,7 @@ fn prepared_chunk(engine: &Engine, limits: &InputLimits, chunk: &[Document]) -> 
                 return (id, Ok(prepared));
             }
             match doc.parse(limits) {
-                Ok(actor) => (actor.id.clone(), engine.prepare(&actor)),
+                Ok(actor) => (actor.id.clone(), engine.prepare(&actor).map_err(|e| at_line(e, doc.line))),
                 Err(e) => (e.actor.clone(), Err(e)),
             }
         })

@@ -53,10 +53,12 @@ impl Document {
         if crlf { b.strip_suffix(b"\r").unwrap_or(b) } else { b }
     }
 
-    /// Parses the document as it was read, within `limits`. An input error names the line
-    /// of an NDJSON document; bytes that are not UTF-8 are an input error.
+    /// Parses the document within `limits` (an NDJSON line without its newline, so that a
+    /// JSON error's position is on that line). An input error names the line of an NDJSON
+    /// document; bytes that are not UTF-8 are an input error.
     pub fn parse(&self, limits: &InputLimits) -> Result<Actor, InputError> {
-        parse_document(limits, self.line, &self.bytes)
+        let bytes = if self.line.is_some() { self.trimmed(false) } else { &self.bytes };
+        parse_document(limits, self.line, bytes)
     }
 }
 
@@ -67,7 +69,8 @@ pub(super) fn parse_document(limits: &InputLimits, line: Option<usize>, bytes: &
     parse_actor_limited(text, limits).map_err(|e| at_line(e, line))
 }
 
-fn at_line(mut e: InputError, line: Option<usize>) -> InputError {
+/// `e` with its NDJSON line (`line N: …`), so that every input error of a batch says where.
+pub(super) fn at_line(mut e: InputError, line: Option<usize>) -> InputError {
     if let Some(n) = line {
         e.message = format!("line {n}: {}", e.message);
     }

@@ -3,7 +3,7 @@
 //! changed ([`Snapshot::diff`](crate::snapshot::Snapshot::diff)).
 
 use super::evaluate::RunError;
-use super::read::{DocumentReader, parse_document};
+use super::read::{DocumentReader, at_line};
 use super::record::record;
 use crate::cache::{Cache, KeyedActor};
 use crate::engine::ActorError;
@@ -18,6 +18,8 @@ use std::io::{self, BufRead, Write};
 /// document), since the cache is keyed by id; its records still say it has none, as `run`'s.
 pub struct SessionActor {
     id: Option<String>,
+    /// Its NDJSON line, which an input error found when it is evaluated names.
+    line: Option<usize>,
     actor: Result<KeyedActor, InputError>,
 }
 
@@ -26,14 +28,13 @@ pub struct SessionActor {
 pub fn read_session_actors<R: BufRead>(docs: DocumentReader<R>, limits: &InputLimits) -> io::Result<Vec<SessionActor>> {
     docs.map(|doc| {
         let doc = doc?;
-        let bytes = if doc.line.is_some() { doc.trimmed(false) } else { &doc.bytes };
-        Ok(match parse_document(limits, doc.line, bytes) {
+        Ok(match doc.parse(limits) {
             Ok(mut actor) => {
                 let id = actor.id.clone();
                 actor.id.get_or_insert_with(|| format!("line {}", doc.line.unwrap_or(1)));
-                SessionActor { id, actor: Ok(KeyedActor::new(actor)) }
+                SessionActor { id, line: doc.line, actor: Ok(KeyedActor::new(actor)) }
             }
-            Err(e) => SessionActor { id: e.actor.clone(), actor: Err(e) },
+            Err(e) => SessionActor { id: e.actor.clone(), line: doc.line, actor: Err(e) },
         })
     })
     .collect()
@@ -80,10 +81,15 @@ impl Session {
         // Fields apart, so that a failed write leaves what was remembered in place.
         let Session { actors, cache, last } = self;
         for (i, actor) in actors.iter().enumerate() {
-            let (label, result) = match &actor.actor {
+            let (label, mut result) = match &actor.actor {
                 Ok(keyed) => (keyed.actor().id.as_deref(), cache.evaluate_keyed(g, keyed)),
                 Err(e) => (e.actor.as_deref(), std::sync::Arc::new(Err(ActorError::from(e.clone())))),
             };
+            if let (Ok(_), Err(ActorError::Input(e))) = (&actor.actor, result.as_ref()) {
+                // Found by ingest in the cache: say where, as `run` does.
+                let e = at_line(InputError::clone(e), actor.line);
+                result = std::sync::Arc::new(Err(ActorError::from(e)));
+            }
             failed |= result.is_err();
             match (pass, last.as_ref().and_then(|l| l.get(i))) {
                 (Pass::All, _) => {

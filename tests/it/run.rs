@@ -476,3 +476,16 @@ fn a_closed_pipe_ends_quietly() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_input_error_of_a_batch_names_its_line() {
+    let unknown = GOOD.replace(r#""dimension":"strength""#, r#""dimension":"strenght""#);
+    let input = format!("{GOOD}\n{unknown}\n{{\"id\":\"cut\",\n");
+    let plain = actorc(&["run", "rules/actor_core_v3", "--input", "-", "-q"], &input);
+    let lines: Vec<&str> = plain.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", plain.stdout);
+    assert!(lines[1].contains(r#""message":"line 2: unknown dimension `strenght`"#), "{}", lines[1]);
+    assert!(lines[2].contains(r#""message":"line 3: malformed JSON"#), "{}", lines[2]);
+    let stats = actorc(&["run", "rules/actor_core_v3", "--input", "-", "-q", "--stats"], &input);
+    assert_eq!(stats.stdout, plain.stdout, "{}", stats.stderr);
+}
