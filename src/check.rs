@@ -228,6 +228,11 @@ impl<'a> Checker<'a> {
                 match self.bucket_names.get(b.name.as_str()) {
                     Some(&i) => used[i] = true,
                     None => {
+                        // The bucket it was meant to be is not "unused": E0102 says it all.
+                        let meant = did_you_mean(&b.name, self.bucket_names.keys().copied());
+                        if let Some(&i) = meant.and_then(|m| self.bucket_names.get(m)) {
+                            used[i] = true;
+                        }
                         let d = unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
                         self.diags.push(d);
                     }
@@ -440,7 +445,9 @@ impl<'a> Checker<'a> {
                     Some(&i) => deps.push((i, e.span)),
                     None => {
                         let id = Ident { name: n.clone(), span: e.span };
-                        let d = unknown("E0101", "stat", &id, self.stat_names.keys().copied());
+                        // Never suggest a name that is itself refused (E0310).
+                        let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
+                        let d = unknown("E0101", "stat", &id, names);
                         self.diags.push(d);
                     }
                 },
@@ -468,12 +475,12 @@ impl<'a> Checker<'a> {
                     );
                 }
                 let args = call_args;
-                match function.map(Function::arity) {
+                match function.map(|f| (f, f.arity())) {
                     None => {
                         let d = unknown("E0105", "function", f, functions());
                         self.diags.push(d);
                     }
-                    Some((lo, hi)) if args.len() < lo || args.len() > hi => {
+                    Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {
                         let want = if lo == hi {
                             format!("{lo}")
                         } else if hi == usize::MAX {
@@ -487,7 +494,8 @@ impl<'a> Checker<'a> {
                                 "E0302",
                                 format!("`{}` takes {want} argument{s} but {} {} given", f.name, args.len(), if args.len() == 1 { "was" } else { "were" }),
                             )
-                            .primary(e.span, format!("`{}` takes {want}", f.name)),
+                            .primary(e.span, format!("`{}` takes {want}", f.name))
+                            .help(format!("call it as `{}`", function.signature())),
                         );
                     }
                     Some(_) => {}

@@ -222,6 +222,16 @@ impl Function {
         Function::all().find(|f| f.name() == name)
     }
 
+    /// How it is called, for messages: `clamp(v, lo, hi)`.
+    pub fn signature(self) -> String {
+        match self {
+            Function::Unary(op) => format!("{}(x)", op.name()),
+            Function::Min | Function::Max => format!("{}(a, b, …)", self.name()),
+            Function::Clamp => "clamp(v, lo, hi)".into(),
+            Function::Pow => "pow(base, exponent)".into(),
+        }
+    }
+
     /// The number of arguments it takes: (at least, at most).
     pub fn arity(self) -> (usize, usize) {
         match self {

@@ -229,6 +229,10 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
         d = d.help("every declaration ends with `;`");
     } else if at_declaration && found.starts_with('`') {
         d = d.help("a stat is declared as `primary NAME …;` or `derived NAME …;`");
+    } else if chunk[pos..].starts_with('%') {
+        d = d.help("there is no `%`: write a percentage as a fraction (`75%` is `0.75`)");
+    } else if chunk[pos..].starts_with('^') {
+        d = d.help("there is no `^` operator: write a power as `pow(a, 2)`");
     }
     d
 }
