@@ -38,7 +38,9 @@ pub trait SourceProvider {
     fn is_file(&self, path: &Path) -> bool;
     /// `.stat` files in a folder and its subfolders, sorted.
     fn stat_files_in(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// The file's bytes, at most `limit + 1` of them (so that a file over the limit is
+    /// known to be without reading it all); only a regular file is read.
+    fn read(&self, path: &Path, limit: u64) -> std::io::Result<Vec<u8>>;
     /// Identity of a file for "read once" (the canonical path on disk).
     fn key(&self, path: &Path) -> PathBuf;
 }
@@ -56,12 +58,45 @@ impl SourceProvider for Fs {
     fn stat_files_in(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         stat_files_in(dir)
     }
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+    fn read(&self, path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+        read_bounded(path, limit)
     }
     fn key(&self, path: &Path) -> PathBuf {
         std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
     }
+}
+
+/// At most `limit + 1` bytes of the regular file `path`. Anything else (a FIFO, which would
+/// block, a device such as `/dev/zero`, which never ends) is an error without being opened.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = file_kind(&meta);
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}, not a regular file")));
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(limit.saturating_add(1)).min(1 << 24) as usize);
+    std::fs::File::open(path)?.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What a path that is not a regular file is, for messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() { "a folder" } else { "a special file" }
 }
 
 /// An absolute path without `.`/`..`, its existing parent folder canonicalized, so two
@@ -124,11 +159,11 @@ impl SourceProvider for Overlay {
         found.sort();
         Ok(found)
     }
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+    fn read(&self, path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         match self.files.get(&normalize(path)) {
             Some(Some(t)) => Ok(t.clone().into_bytes()),
             Some(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "file was removed")),
-            None => std::fs::read(path),
+            None => read_bounded(path, limit),
         }
     }
     fn key(&self, path: &Path) -> PathBuf {
@@ -136,11 +171,16 @@ impl SourceProvider for Overlay {
     }
 }
 
-/// `.stat` files in a folder and its subfolders, sorted.
+/// `.stat` files in a folder and its subfolders, sorted. A folder reached again (through a
+/// symbolic link that loops) is searched once.
 pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
+        if !seen.insert(std::fs::canonicalize(&d)?) {
+            continue;
+        }
         for entry in std::fs::read_dir(&d)? {
             let path = entry?.path();
             if path.is_dir() {
@@ -253,15 +293,19 @@ fn resolve_import(base: &Path, spec: &str, src: &dyn SourceProvider) -> Result<V
         Ok(vec![target])
     } else if src.is_file(&with_ext) {
         Ok(vec![with_ext])
+    } else if let Ok(meta) = std::fs::metadata(&target) {
+        Err(format!("{} is {}, not a rule file", target.display(), file_kind(&meta)))
     } else {
         Err(format!("{} does not exist", target.display()))
     }
 }
 
 fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn SourceProvider) -> (FileId, Ast) {
-    let read = src.read(path);
-    let size = read.as_ref().map_or(0, |b| b.len() as u64);
+    let read = src.read(path, opts.max_file_size);
+    let mut size = read.as_ref().map_or(0, |b| b.len() as u64);
     if size > opts.max_file_size {
+        // Only the limit and one byte were read: the size comes from the file system.
+        size = std::fs::metadata(path).map_or(size, |m| m.len().max(size));
         let file = loaded.sources.add(path, String::new());
         loaded.diags.push(
             Diagnostic::error(

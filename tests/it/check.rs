@@ -144,3 +144,34 @@ mod hostile {
         assert_eq!(loaded.diags.iter().filter(|d| d.code == "E0003").count(), 3, "{:?}", loaded.diags);
     }
 }
+
+/// A rules folder with a symbolic-link loop, a FIFO, a link to `/dev/zero`, a 3 GB sparse
+/// file and an import of a device: loading ends at once, reads little, and says what each is.
+#[test]
+#[cfg(target_os = "linux")]
+fn hostile_folders_end_and_stay_small() {
+    let dir = std::env::temp_dir().join(format!("actorc-hostile-folder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for f in std::fs::read_dir("rules/actor_core_v3").unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    std::os::unix::fs::symlink(".", dir.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.stat")).unwrap();
+    let fifo = std::process::Command::new("mkfifo").arg(dir.join("fifo.stat")).status().unwrap();
+    assert!(fifo.success());
+    std::fs::File::create(dir.join("big.stat")).unwrap().set_len(3 << 30).unwrap();
+    std::fs::write(dir.join("imports.stat"), "import \"/dev/null\";\n").unwrap();
+
+    let c = compile(&[dir.clone()], &LoadOptions::default()).expect("the folder is read");
+    let codes: Vec<(&str, String)> = c.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect();
+    let has = |code: &str, text: &str| codes.iter().any(|(c, m)| *c == code && m.contains(text));
+    assert!(has("E0002", "big.stat is 3221225472 bytes"), "{codes:?}");
+    assert!(has("E0004", "fifo.stat: a FIFO"), "{codes:?}");
+    assert!(has("E0004", "zero.stat: a device"), "{codes:?}");
+    assert!(has("E0006", "/dev/null is a device"), "{codes:?}");
+    assert_eq!(codes.len(), 4, "the v3 files load once, through every link: {codes:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
