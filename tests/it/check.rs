@@ -165,7 +165,7 @@ fn hostile_folders_end_and_stay_small() {
     std::fs::File::create(dir.join("big.stat")).unwrap().set_len(3 << 30).unwrap();
     std::fs::write(dir.join("imports.stat"), "import \"/dev/null\";\n").unwrap();
 
-    let c = compile(&[dir.clone()], &LoadOptions::default()).expect("the folder is read");
+    let c = compile(std::slice::from_ref(&dir), &LoadOptions::default()).expect("the folder is read");
     let codes: Vec<(&str, String)> = c.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect();
     let has = |code: &str, text: &str| codes.iter().any(|(c, m)| *c == code && m.contains(text));
     assert!(has("E0002", "big.stat is 3221225472 bytes"), "{codes:?}");
