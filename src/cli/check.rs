@@ -1,6 +1,6 @@
 //! `actorc check`: diagnostics, costs and the IR of rule sets.
 
-use super::{Color, Exit, Format, LimitArgs, print_json, print_out, usage_error, use_color};
+use super::{Color, Exit, Format, LimitArgs, print_diagnostics, print_json, print_out, shown, usage_error, use_color};
 use crate::diag;
 use crate::load::stat_files_in;
 use crate::rules::{Analysis, compile};
@@ -92,7 +92,7 @@ pub(super) fn check(a: CheckArgs) -> Exit {
         any_error |= analysis.has_errors();
         match a.format {
             Format::Text => {
-                err!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
+                print_diagnostics(&analysis.sources, &analysis.diagnostics, color, a.limits.error_limit);
                 let mut line = summary(set, &analysis);
                 if let Some(c) = &cost {
                     line.push_str(&format!(", cost ≤ {} + {} per contribution", c.fixed, c.per_contribution));
@@ -107,11 +107,18 @@ pub(super) fn check(a: CheckArgs) -> Exit {
                     print_out(&table)?;
                 }
             }
-            Format::Json => json.push(serde_json::json!({
-                "rule_set": set.display().to_string(),
-                "diagnostics": diag::to_json(&analysis.sources, &analysis.diagnostics),
-                "cost": cost,
-            })),
+            Format::Json => {
+                let n = shown(&analysis.diagnostics, a.limits.error_limit);
+                let mut record = serde_json::json!({
+                    "rule_set": set.display().to_string(),
+                    "diagnostics": diag::to_json(&analysis.sources, &analysis.diagnostics[..n]),
+                    "cost": cost,
+                });
+                if n < analysis.diagnostics.len() {
+                    record["not_shown"] = (analysis.diagnostics.len() - n).into();
+                }
+                json.push(record);
+            }
         }
         if let (Some(Emit::Ir), Some(ir)) = (a.emit, &analysis.ir) {
             print_out(&crate::ir::dump(ir))?;

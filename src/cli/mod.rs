@@ -68,6 +68,9 @@ struct LimitArgs {
     /// Largest rule file accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_file_size: u64,
+    /// Errors shown per rule set; the rest are counted (0 shows all).
+    #[arg(long, default_value_t = 20)]
+    error_limit: usize,
 }
 
 impl LimitArgs {
@@ -152,9 +155,41 @@ fn load_rules(paths: &[PathBuf], limits: &LimitArgs, color: bool) -> Result<Rule
     let analysis = compile(paths, &limits.options()).map_err(|e| usage_error(&e.to_string()))?;
     let warnings: Vec<&Diagnostic> = analysis.diagnostics.iter().filter(|d| !d.is_error()).collect();
     if analysis.has_errors() || !warnings.is_empty() {
-        err!("{}", diag::render(&analysis.sources, &analysis.diagnostics, color));
+        print_diagnostics(&analysis.sources, &analysis.diagnostics, color, limits.error_limit);
     }
     Rules::from_analysis(analysis).map_err(|_| 1)
+}
+
+/// How many of `diags` are shown under `--error-limit`: those up to the `limit`th error (all
+/// when `limit` is 0).
+fn shown(diags: &[Diagnostic], limit: usize) -> usize {
+    if limit == 0 {
+        return diags.len();
+    }
+    let mut errors = 0;
+    diags
+        .iter()
+        .position(|d| {
+            errors += usize::from(d.is_error());
+            errors > limit
+        })
+        .unwrap_or(diags.len())
+}
+
+/// Writes diagnostics to standard error one at a time (never all of them in one string), at
+/// most `limit` errors (see [`shown`]), then how many were left out.
+fn print_diagnostics(sources: &crate::source::SourceMap, diags: &[Diagnostic], color: bool, limit: usize) {
+    let n = shown(diags, limit);
+    for d in &diags[..n] {
+        err!("{}", diag::render(sources, std::slice::from_ref(d), color));
+    }
+    if n < diags.len() {
+        let rest = diags.len() - n;
+        errln!(
+            "… and {rest} more diagnostic{} not shown (--error-limit 0 shows all)\n",
+            if rest == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// `path` opened for reading, or standard input for `-`.

@@ -2,9 +2,8 @@
 //! [`Reloader`]; this file reports generations, latencies and cache counters on stderr.
 
 use super::run::RunArgs;
-use super::{Exit, open_input, open_output, usage_error, write_failed};
+use super::{Exit, open_input, open_output, print_diagnostics, usage_error, write_failed};
 use crate::cache::{Cache, Keep};
-use crate::diag;
 use crate::reload::{Outcome, Reloader, WatchTiming, watch};
 use crate::run::{DocumentReader, InputForm, Pass, RunError, Session, read_session_actors};
 use std::sync::Arc;
@@ -19,16 +18,17 @@ pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
     // Hashed once: the lookups after every reload hash nothing.
     let actors = read_session_actors(docs, &a.input_limits.limits()).map_err(cannot_read)?;
     let reloader = Arc::new(Reloader::new(a.rules.clone(), a.limits.options(), a.engine.backend()));
+    let error_limit = a.limits.error_limit;
     let report = |o: &Outcome| match o {
         Outcome::Published { generation, took } => {
             let w = &generation.rules.warnings;
             if !w.is_empty() {
-                err!("{}", diag::render(&generation.rules.sources, w, color));
+                print_diagnostics(&generation.rules.sources, w, color, error_limit);
             }
             errln!("generation {} serving (built in {:.1} ms)", generation.number, took.as_secs_f64() * 1e3);
         }
         Outcome::Rejected { sources, diagnostics } => {
-            err!("{}", diag::render(sources, diagnostics, color));
+            print_diagnostics(sources, diagnostics, color, error_limit);
             errln!("rules rejected; the last good rules keep serving");
         }
         Outcome::Io(e) => errln!("error: {e}; the last good rules keep serving"),

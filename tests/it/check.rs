@@ -175,3 +175,39 @@ fn hostile_folders_end_and_stay_small() {
     assert_eq!(codes.len(), 4, "the v3 files load once, through every link: {codes:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// 40,000 unknown names on one 300 KB line: the output stays small, with the first errors
+/// (cut around each name) and how many more there are; JSON obeys the same limit.
+#[test]
+fn diagnostics_output_is_bounded() {
+    use crate::common::actorc;
+    let dir = std::env::temp_dir().join(format!("actorc-many-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("many.stat");
+    let names: Vec<String> = (0..40_000).map(|i| format!("n{i}")).collect();
+    let text = format!(
+        "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\nderived x = min({});\n",
+        names.join(", ")
+    );
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+
+    let out = actorc(&["check", path], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stderr.matches("error[E0101]").count(), 20, "the default limit");
+    assert!(out.stderr.contains("… and 39980 more diagnostics not shown (--error-limit 0 shows all)"));
+    assert!(out.stderr.len() < 20_000, "{} bytes of diagnostics", out.stderr.len());
+
+    let out = actorc(&["check", path, "--error-limit", "3"], "");
+    assert_eq!(out.stderr.matches("error[E0101]").count(), 3);
+
+    let out = actorc(&["check", path, "--format", "json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json[0]["diagnostics"].as_array().unwrap().len(), 20);
+    assert_eq!(json[0]["not_shown"], 39_980);
+
+    let out = actorc(&["check", path, "--error-limit", "0"], "");
+    assert_eq!(out.stderr.matches("error[E0101]").count(), 40_000);
+    assert!(out.stderr.len() < 40_000 * 400, "every excerpt is cut: {} bytes", out.stderr.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
