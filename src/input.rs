@@ -315,7 +315,11 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
 /// The id of an actor document even when the document is malformed, for error records: a
 /// top-level `"id": "…"` or `"id": 123` found by a scan that tracks nesting and strings.
 pub fn salvage_id(text: &str) -> Option<String> {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+    // A whole parse only of a small document: a large one (up to the line limit, or cut at
+    // it) is only scanned, which allocates nothing.
+    if text.len() <= 1 << 16
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+    {
         return id_of(&v);
     }
     let b = text.as_bytes();

@@ -2,6 +2,7 @@
 
 use super::{Color, Exit, Format, LimitArgs, load_rules, open_input, print_json, print_out, usage_error, use_color};
 use crate::explain::{self, ExplainError, explain_rule, render, render_rule, resolve};
+use crate::input::InputLimits;
 use crate::run::{DocumentReader, InputForm, PickError, pick_actor, utf8_error};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub(super) struct ExplainArgs {
     color: Color,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    input_limits: super::run::InputLimitArgs,
 }
 
 pub(super) fn explain(a: ExplainArgs) -> Exit {
@@ -43,7 +46,7 @@ pub(super) fn explain(a: ExplainArgs) -> Exit {
         }
         return Ok(0);
     };
-    let actor = read_actor(input, a.actor.as_deref())?;
+    let actor = read_actor(input, a.actor.as_deref(), &a.input_limits.limits())?;
     match explain::explain(&rules, &actor, &a.stat) {
         Ok((e, _)) => {
             match a.format {
@@ -61,10 +64,16 @@ pub(super) fn explain(a: ExplainArgs) -> Exit {
 }
 
 /// The actor to explain from a JSON or NDJSON input: `Err(code)` after printing why.
-fn read_actor(path: &Path, id: Option<&str>) -> Result<crate::input::Actor, i32> {
+fn read_actor(path: &Path, id: Option<&str>, limits: &InputLimits) -> Result<crate::input::Actor, i32> {
     let cannot_read = |e: std::io::Error| usage_error(&format!("cannot read {}: {e}", path.display()));
-    let reader = DocumentReader::new(open_input(path)?, InputForm::of_path(path)).map_err(cannot_read)?;
+    let reader =
+        DocumentReader::new(open_input(path)?, InputForm::of_path(path), limits.max_line_bytes).map_err(cannot_read)?;
     let docs = reader.collect::<Result<Vec<_>, _>>().map_err(cannot_read)?;
+    // The input limits of `run`: a document over the size limit was not read whole.
+    if let Some(Err(e)) = docs.iter().find(|d| d.len > limits.max_line_bytes as u64).map(|d| d.parse(limits)) {
+        errln!("error: {e}");
+        return Err(1);
+    }
     // Input that is not UTF-8 is bad actor data (exit 1), not an I/O error.
     if let Some(e) = docs.iter().find_map(|d| utf8_error(&d.bytes, d.line.unwrap_or(1))) {
         errln!("error: {}: {e}", path.display());

@@ -14,7 +14,12 @@ use std::sync::Arc;
 /// flushed after every pass, so nothing written is lost.
 pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
     let cannot_read = |e: std::io::Error| usage_error(&format!("cannot read {}: {e}", a.input.display()));
-    let docs = DocumentReader::new(open_input(&a.input)?, InputForm::of_path(&a.input)).map_err(cannot_read)?;
+    let docs = DocumentReader::new(
+        open_input(&a.input)?,
+        InputForm::of_path(&a.input),
+        a.input_limits.limits().max_line_bytes,
+    )
+    .map_err(cannot_read)?;
     // Hashed once: the lookups after every reload hash nothing.
     let actors = read_session_actors(docs, &a.input_limits.limits()).map_err(cannot_read)?;
     let reloader = Arc::new(Reloader::new(a.rules.clone(), a.limits.options(), a.engine.backend()));

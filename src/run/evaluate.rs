@@ -98,6 +98,9 @@ impl From<serde_json::Error> for RunError {
 /// Actors per chunk of an NDJSON run.
 const CHUNK: usize = 2048;
 
+/// Bytes of text per chunk (or the line limit, when it is larger).
+const CHUNK_BYTES: usize = 32 << 20;
+
 /// Largest line buffer a run keeps for reuse.
 const SPARE_LINE_BYTES: usize = 1 << 20;
 
@@ -113,7 +116,7 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Summary, RunError> {
     let read = |start| move |source| RunError::Read { source, start };
-    let mut docs = DocumentReader::new(input, opts.form).map_err(read(true))?;
+    let mut docs = DocumentReader::new(input, opts.form, opts.limits.max_line_bytes).map_err(read(true))?;
     let summary = match docs.form() {
         InputForm::One => {
             let doc = docs.next_reusing(&mut Vec::new()).map_err(read(true))?.expect("one document");
@@ -169,9 +172,16 @@ fn run_lines<R: BufRead>(
     while !done {
         // A rare huge line's buffer is let go rather than kept for the rest of the run.
         spare.extend(chunk.drain(..).map(|d| d.bytes).filter(|l| l.capacity() <= SPARE_LINE_BYTES));
-        while chunk.len() < CHUNK {
+        // A chunk holds at most `CHUNK` lines and about `chunk_bytes` of text (one line over),
+        // so that memory stays bounded by the line limit, however long the lines.
+        let chunk_bytes = opts.limits.max_line_bytes.max(CHUNK_BYTES);
+        let mut bytes = 0;
+        while chunk.len() < CHUNK && bytes < chunk_bytes {
             match docs.next_reusing(&mut spare).map_err(|source| RunError::Read { source, start: false })? {
-                Some(doc) => chunk.push(doc),
+                Some(doc) => {
+                    bytes += doc.bytes.len();
+                    chunk.push(doc)
+                }
                 None => {
                     done = true;
                     break;

@@ -43,7 +43,10 @@ impl InputForm {
 pub struct Document {
     /// The one-based line of an NDJSON document; `None` for a one-document input.
     pub line: Option<usize>,
+    /// The document as read: all of it, or, past the reader's limit, its first bytes.
     pub bytes: Vec<u8>,
+    /// Its whole length in bytes, without a line's `\n`.
+    pub len: u64,
 }
 
 impl Document {
@@ -57,6 +60,11 @@ impl Document {
     /// JSON error's position is on that line). An input error names the line of an NDJSON
     /// document; bytes that are not UTF-8 are an input error.
     pub fn parse(&self, limits: &InputLimits) -> Result<Actor, InputError> {
+        if self.len > limits.max_line_bytes as u64 {
+            let message = format!("actor is {} bytes, over the limit of {}", self.len, limits.max_line_bytes);
+            let actor = salvage_id(&String::from_utf8_lossy(&self.bytes));
+            return Err(at_line(InputError { actor, subsystem: None, field: String::new(), message }, self.line));
+        }
         let bytes = if self.line.is_some() { self.trimmed(false) } else { &self.bytes };
         parse_document(limits, self.line, bytes)
     }
@@ -99,11 +107,45 @@ pub fn utf8_error(bytes: &[u8], first_line: usize) -> Option<InputError> {
     std::str::from_utf8(line).err().map(|e| not_utf8(line, e, Some(line_no)))
 }
 
+/// Reads one line into `buf`, keeping at most `keep` bytes of it and skipping the rest, so
+/// that memory stays bounded however long the line is: its whole length (with its `\n`),
+/// and whether it ended with one; 0 at the end of the input.
+fn read_line_bounded<R: BufRead>(input: &mut R, buf: &mut Vec<u8>, keep: usize) -> io::Result<(u64, bool)> {
+    let mut total = 0u64;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((total, false));
+        }
+        let (n, ended) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let room = keep.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..n.min(room)]);
+        input.consume(n);
+        total += n as u64;
+        if ended {
+            return Ok((total, true));
+        }
+    }
+}
+
 /// The one reader of actor input: the whole input as one document, or its non-blank lines
 /// one by one. Line buffers can be handed back for reuse ([`DocumentReader::next_reusing`]).
+/// A document longer than the reader's limit is kept only in part (its length is known), so
+/// memory stays bounded whatever the input.
 pub struct DocumentReader<R> {
     input: R,
     form: InputForm,
+    /// Bytes of a document kept (the limit, one more to know it is over, and a `\n`).
+    keep: usize,
+    /// The whole length of `first` (with its `\n`), and whether it ended with one.
+    first_len: (u64, bool),
     /// The first line, read to decide the form and not yet handed out.
     first: Option<Vec<u8>>,
     line_no: usize,
@@ -112,13 +154,15 @@ pub struct DocumentReader<R> {
 }
 
 impl<R: BufRead> DocumentReader<R> {
-    /// Reads the first line; the form is `form`, or else decided by that line ([`InputForm::sniff`]).
-    pub fn new(mut input: R, form: Option<InputForm>) -> io::Result<DocumentReader<R>> {
+    /// Reads the first line; the form is `form`, or else decided by that line
+    /// ([`InputForm::sniff`]). Documents longer than `max_bytes` are kept only in part.
+    pub fn new(mut input: R, form: Option<InputForm>, max_bytes: usize) -> io::Result<DocumentReader<R>> {
         // Bytes, not text: input that is not UTF-8 is a bad actor, not an I/O error.
+        let keep = max_bytes.saturating_add(2);
         let mut first = Vec::new();
-        input.read_until(b'\n', &mut first)?;
+        let first_len = read_line_bounded(&mut input, &mut first, keep)?;
         let form = form.unwrap_or_else(|| InputForm::sniff(&first));
-        Ok(DocumentReader { input, form, first: Some(first), line_no: 0, bytes_read: 0, done: false })
+        Ok(DocumentReader { input, form, keep, first_len, first: Some(first), line_no: 0, bytes_read: 0, done: false })
     }
 
     pub fn form(&self) -> InputForm {
@@ -135,32 +179,38 @@ impl<R: BufRead> DocumentReader<R> {
     pub fn next_reusing(&mut self, spare: &mut Vec<Vec<u8>>) -> io::Result<Option<Document>> {
         if self.form == InputForm::One {
             let Some(mut bytes) = self.first.take() else { return Ok(None) };
-            self.input.read_to_end(&mut bytes)?;
-            self.bytes_read += bytes.len() as u64;
-            return Ok(Some(Document { line: None, bytes }));
+            let mut len = self.first_len.0;
+            while let (n @ 1.., _) = read_line_bounded(&mut self.input, &mut bytes, self.keep)? {
+                len += n;
+            }
+            self.bytes_read += len;
+            return Ok(Some(Document { line: None, bytes, len }));
         }
         while !self.done {
-            let line = match self.first.take() {
-                Some(l) => l,
+            let (line, (len, ended)) = match self.first.take() {
+                Some(l) => (l, self.first_len),
                 None => {
                     let mut l = spare.pop().unwrap_or_default();
                     l.clear();
-                    if self.input.read_until(b'\n', &mut l)? == 0 {
+                    let read = read_line_bounded(&mut self.input, &mut l, self.keep)?;
+                    if read.0 == 0 {
                         self.done = true;
                         break;
                     }
-                    l
+                    (l, read)
                 }
             };
             self.line_no += 1;
-            self.bytes_read += line.len() as u64;
-            if std::str::from_utf8(&line).is_ok_and(|l| l.trim().is_empty()) {
+            self.bytes_read += len;
+            let whole = len as usize == line.len();
+            if whole && std::str::from_utf8(&line).is_ok_and(|l| l.trim().is_empty()) {
                 // Only an empty input has an empty line.
                 self.done |= line.is_empty();
                 spare.push(line);
                 continue;
             }
-            return Ok(Some(Document { line: Some(self.line_no), bytes: line }));
+            let len = len - u64::from(ended);
+            return Ok(Some(Document { line: Some(self.line_no), bytes: line, len }));
         }
         Ok(None)
     }
@@ -224,7 +274,7 @@ mod tests {
     use super::*;
 
     fn read(input: &[u8], form: Option<InputForm>) -> (InputForm, Vec<Document>) {
-        let reader = DocumentReader::new(input, form).unwrap();
+        let reader = DocumentReader::new(input, form, 1 << 20).unwrap();
         let form = reader.form();
         (form, reader.collect::<io::Result<Vec<_>>>().unwrap())
     }
@@ -244,9 +294,9 @@ mod tests {
         let text = b"[\n  {\"primary\": []}\n]\n";
         let (form, docs) = read(text, None);
         assert_eq!(form, InputForm::One);
-        assert_eq!(docs, [Document { line: None, bytes: text.to_vec() }]);
+        assert_eq!(docs, [Document { line: None, bytes: text.to_vec(), len: text.len() as u64 }]);
         // Empty input: one empty document, or no lines.
-        assert_eq!(read(b"", None).1, [Document { line: None, bytes: Vec::new() }]);
+        assert_eq!(read(b"", None).1, [Document { line: None, bytes: Vec::new(), len: 0 }]);
         assert!(read(b"", Some(InputForm::Lines)).1.is_empty());
         assert_eq!(InputForm::of_path(Path::new("a.jsonl")), Some(InputForm::Lines));
         assert_eq!(InputForm::of_path(Path::new("-")), None);
@@ -257,7 +307,7 @@ mod tests {
         let e = utf8_error(b"{}\n{\"id\":\"x\xff\"}\n", 1).unwrap();
         assert_eq!(e.message, "line 2: not valid UTF-8 text (invalid byte at column 9)");
         assert!(utf8_error(b"fine\n", 1).is_none());
-        let doc = Document { line: Some(7), bytes: b"{\"id\":\"y\",\xff}".to_vec() };
+        let doc = Document { line: Some(7), bytes: b"{\"id\":\"y\",\xff}".to_vec(), len: 12 };
         let e = doc.parse(&InputLimits::default()).unwrap_err();
         assert_eq!(e.message, "line 7: not valid UTF-8 text (invalid byte at column 11)");
         assert_eq!(e.actor.as_deref(), Some("y"));
@@ -274,5 +324,26 @@ mod tests {
         assert_eq!(pick_actor(&docs[..0], None), Err(PickError::Empty));
         assert!(matches!(pick_actor(&docs, None), Err(PickError::Input(e)) if e.message.starts_with("line 4: ")));
         assert_eq!(pick_actor(&docs[..2], None), Err(PickError::Several(2)));
+    }
+
+    #[test]
+    fn a_document_over_the_limit_is_kept_in_part() {
+        let long = format!("{{\"id\":\"big\",\"subsystems\":[{}]}}", "0,".repeat(5000));
+        let input = format!("{{\"id\":\"a\",\"subsystems\":[]}}\n{long}\n{{\"id\":\"c\",\"subsystems\":[]}}");
+        let reader = DocumentReader::new(input.as_bytes(), None, 100).unwrap();
+        let docs = reader.collect::<io::Result<Vec<_>>>().unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[1].len, long.len() as u64);
+        assert_eq!(docs[1].bytes.len(), 102, "the limit, one byte more, and room for a newline");
+        let limits = InputLimits { max_line_bytes: 100, ..InputLimits::default() };
+        let e = docs[1].parse(&limits).unwrap_err();
+        assert_eq!(e.actor.as_deref(), Some("big"));
+        assert_eq!(e.message, format!("line 2: actor is {} bytes, over the limit of 100", long.len()));
+        assert!(docs[2].parse(&limits).is_ok());
+        // One document: the same.
+        let reader = DocumentReader::new(long.as_bytes(), Some(InputForm::One), 100).unwrap();
+        let docs = reader.collect::<io::Result<Vec<_>>>().unwrap();
+        assert_eq!((docs[0].len, docs[0].bytes.len()), (long.len() as u64, 102));
+        assert!(docs[0].parse(&limits).unwrap_err().message.starts_with("actor is "));
     }
 }

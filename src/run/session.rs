@@ -153,7 +153,7 @@ mod tests {
         let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
         assert!(matches!(r.reload(), Outcome::Published { .. }));
         let party = std::fs::read("examples/party.ndjson").unwrap();
-        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines)).unwrap();
+        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines), 1 << 20).unwrap();
         let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
         let n = actors.len();
         let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
@@ -200,7 +200,7 @@ mod tests {
         let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
         assert!(matches!(r.reload(), Outcome::Published { .. }));
         let party = std::fs::read("examples/party.ndjson").unwrap();
-        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines)).unwrap();
+        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines), 1 << 20).unwrap();
         let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
         let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
         let g = r.current().unwrap();
