@@ -55,7 +55,13 @@ struct Checker<'a> {
     pipeline_names: FxHashMap<&'a str, usize>,
     default_pipelines: Vec<&'a Ident>,
     layer_decls: Vec<&'a LayersDecl>,
+    /// Unknown names given a did-you-mean so far (see [`SUGGESTIONS`]).
+    suggested: std::cell::Cell<usize>,
 }
+
+/// Unknown names of one rule set that get a did-you-mean: enough for any real mistake, and
+/// a bound on the work when a file names thousands of unknown things.
+const SUGGESTIONS: usize = 100;
 
 fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
     Diagnostic::error("E0201", format!("{kind} `{}` is declared twice", name.name))
@@ -64,18 +70,25 @@ fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
         .help(format!("remove one declaration or rename it; {kind} names are shared by every file of the rule set"))
 }
 
-fn unknown<'c>(
-    code: &'static str,
-    kind: &str,
-    id: &Ident,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Diagnostic {
-    let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name))
-        .primary(id.span, format!("no {kind} of this name"));
-    if let Some(s) = did_you_mean(&id.name, candidates) {
-        d = d.help(format!("did you mean `{s}`?"));
+impl<'a> Checker<'a> {
+    /// An unknown name, with a did-you-mean among `candidates` for the first [`SUGGESTIONS`].
+    fn unknown<'c>(
+        &self,
+        code: &'static str,
+        kind: &str,
+        id: &Ident,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) -> Diagnostic {
+        let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name))
+            .primary(id.span, format!("no {kind} of this name"));
+        if self.suggested.get() < SUGGESTIONS {
+            self.suggested.set(self.suggested.get() + 1);
+            if let Some(s) = did_you_mean(&id.name, candidates) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+        }
+        d
     }
-    d
 }
 
 /// Evaluates an expression without names; `None` if it mentions any.
@@ -201,7 +214,7 @@ impl<'a> Checker<'a> {
                         .secondary(self.default_pipelines[0].span, "first declared here"),
                 );
             } else if !self.pipeline_names.contains_key(p.name.as_str()) {
-                let d = unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
+                let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
                 self.diags.push(d);
             }
         }
@@ -233,7 +246,7 @@ impl<'a> Checker<'a> {
                         if let Some(&i) = meant.and_then(|m| self.bucket_names.get(m)) {
                             used[i] = true;
                         }
-                        let d = unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
+                        let d = self.unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
                         self.diags.push(d);
                     }
                 }
@@ -308,7 +321,7 @@ impl<'a> Checker<'a> {
                 if k > 0 {
                     self.diags.push(duplicate_clause("unscoped", u.span, l.unscoped[0].span));
                 } else if !seen.contains_key(u.name.as_str()) {
-                    let d = unknown("E0104", "layer", u, seen.keys().copied());
+                    let d = self.unknown("E0104", "layer", u, seen.keys().copied());
                     self.diags.push(d);
                 }
             }
@@ -367,7 +380,7 @@ impl<'a> Checker<'a> {
                 ClauseKind::Pipeline(p) => {
                     pipeline = Some(c.span);
                     if !self.pipeline_names.contains_key(p.name.as_str()) {
-                        let d = unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
+                        let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
                         self.diags.push(d);
                     }
                 }
@@ -447,7 +460,7 @@ impl<'a> Checker<'a> {
                         let id = Ident { name: n.clone(), span: e.span };
                         // Never suggest a name that is itself refused (E0310).
                         let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
-                        let d = unknown("E0101", "stat", &id, names);
+                        let d = self.unknown("E0101", "stat", &id, names);
                         self.diags.push(d);
                     }
                 },
@@ -477,7 +490,7 @@ impl<'a> Checker<'a> {
                 let args = call_args;
                 match function.map(|f| (f, f.arity())) {
                     None => {
-                        let d = unknown("E0105", "function", f, functions());
+                        let d = self.unknown("E0105", "function", f, functions());
                         self.diags.push(d);
                     }
                     Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {

@@ -211,3 +211,19 @@ fn diagnostics_output_is_bounded() {
     assert!(out.stderr.len() < 40_000 * 400, "every excerpt is cut: {} bytes", out.stderr.len());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Only the first 100 unknown names get a did-you-mean: enough for any real mistake, and a
+/// bound on the work for a file that names thousands of unknown things.
+#[test]
+fn suggestions_stop_after_a_hundred_unknown_names() {
+    let refs: Vec<String> = (0..150).map(|_| "strengt".to_string()).collect();
+    let text = format!(
+        "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary strength;\nderived x = min({});\n",
+        refs.join(", ")
+    );
+    let c = actorc::rules::compile_str("many.stat", text);
+    let unknown: Vec<_> = c.diagnostics.iter().filter(|d| d.code == "E0101").collect();
+    assert_eq!(unknown.len(), 150);
+    let suggested = unknown.iter().filter(|d| d.help.as_deref() == Some("did you mean `strength`?")).count();
+    assert_eq!(suggested, 100);
+}
