@@ -352,9 +352,9 @@ impl<'a> Checker<'a> {
                     self.expr(e, Scope::Stats, &mut deps);
                 }
                 ClauseKind::Range(lo, hi) => {
-                    self.expr(lo, Scope::Stats, &mut deps);
-                    self.expr(hi, Scope::Stats, &mut deps);
-                    if let (Some(a), Some(b)) = (const_eval(lo), const_eval(hi))
+                    let lo_value = self.expr(lo, Scope::Stats, &mut deps);
+                    let hi_value = self.expr(hi, Scope::Stats, &mut deps);
+                    if let (Some(a), Some(b)) = (lo_value, hi_value)
                         && a > b
                     {
                         self.diags.push(

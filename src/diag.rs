@@ -207,11 +207,11 @@ mod term {
     /// characters of the line around the label, so that the output stays small. Works on a
     /// window of bytes around the label, never on the whole line.
     fn cut_excerpt(sources: &SourceMap, d: &Diagnostic) -> Option<String> {
-        let span = d.main_span()?;
-        let (start, line) = line_of(sources, span.file, span.start as usize);
-        if line.len() <= LONG_LINE {
+        if !on_long_line(sources, d) {
             return None;
         }
+        let span = d.main_span()?;
+        let (start, line) = line_of(sources, span.file, span.start as usize);
         let at = (span.start as usize - start).min(line.len());
         let from = floor_boundary(line, at.saturating_sub(60));
         let to = floor_boundary(line, (at + 60).min(line.len()));
@@ -221,6 +221,11 @@ mod term {
         let mut out = super::render_plain(sources, std::slice::from_ref(d));
         out.push_str(&format!("  │ {open}{}{close}\n  │ {pad}^ {label}\n\n", &line[from..to]));
         Some(out)
+    }
+
+    /// Whether `d`'s main label sits on a line longer than [`LONG_LINE`].
+    fn on_long_line(sources: &SourceMap, d: &Diagnostic) -> bool {
+        d.main_span().is_some_and(|span| line_of(sources, span.file, span.start as usize).1.len() > LONG_LINE)
     }
 
     /// The largest character boundary of `s` at or before byte `i`.
@@ -239,7 +244,7 @@ mod term {
         {
             return cut;
         }
-        if diags.iter().any(|d| cut_excerpt(sources, d).is_some()) {
+        if diags.iter().any(|d| on_long_line(sources, d)) {
             return diags.iter().map(|d| render(sources, std::slice::from_ref(d), color)).collect();
         }
         let config = term::Config::default();

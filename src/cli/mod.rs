@@ -105,7 +105,10 @@ pub fn main() -> i32 {
     };
     let done = match cli.command {
         Command::Check(a) => check::check(a),
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::start(a).and_then(|(a, color)| match a.watch || a.stats {
+            true => watch::run_watch(&a, color),
+            false => run::run(a, color),
+        }),
         Command::Explain(a) => explain::explain(a),
         Command::Graph(a) => graph::graph(a),
     };

@@ -98,7 +98,9 @@ impl InputLimitArgs {
     }
 }
 
-pub(super) fn run(a: RunArgs) -> Exit {
+/// What every `actorc run` does first (the thread pool, checks of flags that exclude each
+/// other); then `run` or, for `--watch` and `--stats`, `watch::run_watch`.
+pub(super) fn start(a: RunArgs) -> Result<(RunArgs, bool), i32> {
     if let Some(n) = a.threads {
         // Fails only if the global pool exists already; then it serves as it is.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(usize::from(n)).build_global();
@@ -107,9 +109,11 @@ pub(super) fn run(a: RunArgs) -> Exit {
     if (a.watch || a.stats) && !a.values.is_empty() {
         return Err(usage_error("--values cannot be combined with --watch or --stats"));
     }
-    if a.watch || a.stats {
-        return super::watch::run_watch(&a, color);
-    }
+    Ok((a, color))
+}
+
+/// A plain run: every actor of the input, once.
+pub(super) fn run(a: RunArgs, color: bool) -> Exit {
     let rules = load_rules(&a.rules, &a.limits, color)?;
     let output = match select(&rules.ir, &a.values) {
         Ok(selection) if selection.is_empty() => Output::Snapshots,

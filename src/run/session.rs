@@ -148,24 +148,35 @@ mod tests {
     use crate::reload::{Change, Outcome, Reloader};
     use crate::run::InputForm;
 
-    #[test]
-    fn a_pass_after_a_reload_writes_only_the_changes() {
+    /// The example game's rules, published, and its party as session actors.
+    fn example_game() -> (Reloader, Vec<SessionActor>) {
         let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
         assert!(matches!(r.reload(), Outcome::Published { .. }));
         let party = std::fs::read("examples/party.ndjson").unwrap();
         let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines), 1 << 20).unwrap();
-        let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
+        (r, read_session_actors(docs, &InputLimits::default()).unwrap())
+    }
+
+    /// Publishes an edit of `persuasion`'s formula (in memory, the file is untouched).
+    fn edit_persuasion(r: &Reloader) -> std::sync::Arc<Generation> {
+        let file = "rules/rpg/progression.stat";
+        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
+        let Outcome::Published { generation, .. } = r.apply(Change::Write { path: file.into(), text }) else {
+            panic!("the edit publishes")
+        };
+        generation
+    }
+
+    #[test]
+    fn a_pass_after_a_reload_writes_only_the_changes() {
+        let (r, actors) = example_game();
         let n = actors.len();
         let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
         let mut out = Vec::new();
         session.pass(&r.current().unwrap(), Pass::All, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap().lines().count(), n);
 
-        let file = "rules/rpg/progression.stat";
-        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
-        let Outcome::Published { generation, .. } = r.apply(Change::Write { path: file.into(), text }) else {
-            panic!("the edit publishes")
-        };
+        let generation = edit_persuasion(&r);
         assert_eq!(session.refresh(&generation), n);
         let mut out = Vec::new();
         session.pass(&generation, Pass::Changes, &mut out).unwrap();
@@ -197,22 +208,14 @@ mod tests {
 
     #[test]
     fn a_failed_write_keeps_what_the_session_remembers() {
-        let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
-        assert!(matches!(r.reload(), Outcome::Published { .. }));
-        let party = std::fs::read("examples/party.ndjson").unwrap();
-        let docs = DocumentReader::new(party.as_slice(), Some(InputForm::Lines), 1 << 20).unwrap();
-        let actors = read_session_actors(docs, &InputLimits::default()).unwrap();
+        let (r, actors) = example_game();
         let mut session = Session::new(actors, Cache::keeping(16, Keep::Prepared), true);
         let g = r.current().unwrap();
         session.pass(&g, Pass::All, &mut Vec::new()).unwrap();
         let failed = session.pass(&g, Pass::All, &mut Failing { left: 10 });
         assert!(matches!(failed, Err(RunError::Write(_))));
 
-        let file = "rules/rpg/progression.stat";
-        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
-        let Outcome::Published { generation, .. } = r.apply(Change::Write { path: file.into(), text }) else {
-            panic!("the edit publishes")
-        };
+        let generation = edit_persuasion(&r);
         let mut out = Vec::new();
         session.pass(&generation, Pass::Changes, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
