@@ -42,6 +42,7 @@ pub type Name = compact_str::CompactString;
 
 /// One contribution to a stat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Contribution {
     pub dimension: Name,
     pub bucket: Name,
@@ -53,6 +54,7 @@ pub struct Contribution {
 
 /// One bound on a stat, in a cap layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CapContribution {
     pub system: Name,
     pub dimension: Name,
@@ -71,6 +73,7 @@ pub struct CapContribution {
 
 /// Context modifiers (spec §6).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModifierPack {
     #[serde(default)]
     pub additive_percent: f64,
@@ -92,6 +95,7 @@ impl ModifierPack {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Meta {
     #[serde(default)]
     pub system: Name,
@@ -103,6 +107,7 @@ pub struct Meta {
 
 /// What one subsystem of the game contributes to an actor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubsystemOutput {
     #[serde(default)]
     pub primary: Vec<Contribution>,
@@ -117,7 +122,9 @@ pub struct SubsystemOutput {
 }
 
 /// One actor: its id, version and subsystems. Deserializes from a bare array of
-/// subsystems (version 1, no id) or from `{ "id", "version", "subsystems" }`.
+/// subsystems (version 1, no id) or from `{ "id", "version", "subsystems", "extra" }`;
+/// an unknown field is an error. A numeric id keeps its text through [`parse_actor`] (serde
+/// alone sees only its double).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Actor {
     pub id: Option<String>,
@@ -133,12 +140,16 @@ enum ActorForm {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ActorObject {
     #[serde(default)]
     id: Option<Id>,
     #[serde(default)]
     version: Option<i64>,
     subsystems: Vec<SubsystemOutput>,
+    /// The one place for a game's own data: any JSON, ignored.
+    #[serde(default, rename = "extra")]
+    _extra: Option<serde::de::IgnoredAny>,
 }
 
 /// An actor's id: a string, or a number kept as written.
@@ -150,10 +161,20 @@ pub(crate) enum Id {
 }
 
 impl Id {
+    /// A number as the shortest text of its double (the text it was read from is gone).
     pub(crate) fn into_string(self) -> String {
         match self {
             Id::Text(s) => s,
             Id::Number(n) => n.to_string(),
+        }
+    }
+
+    /// A number as written in `text`, the document it was read from: ids are identities,
+    /// and `12345678901234567890123` is no double.
+    pub(crate) fn into_text(self, text: &str) -> String {
+        match self {
+            Id::Number(n) => raw_number_id(text).map_or_else(|| n.to_string(), str::to_string),
+            id => id.into_string(),
         }
     }
 }
@@ -188,7 +209,7 @@ fn parse_typed(text: &str) -> Option<(Actor, bool)> {
         }
         Some(b'{') => {
             let o = serde_json::from_str::<ActorObject>(text).ok()?;
-            let id = o.id.map(Id::into_string);
+            let id = o.id.map(|id| id.into_text(text));
             Some((Actor { id, version: o.version.unwrap_or(1), subsystems: o.subsystems }, true))
         }
         _ => None,
@@ -203,7 +224,21 @@ fn parse_precisely(text: &str) -> Result<Actor, InputError> {
         field: String::new(),
         message: json_error(&e),
     })?;
+    let raw_id = value.get("id").is_some_and(serde_json::Value::is_number).then(|| raw_number_id(text)).flatten();
+    let with_raw_id = |id: &mut Option<String>| {
+        if let (Some(id), Some(raw)) = (id, raw_id) {
+            *id = raw.to_string();
+        }
+    };
     actor_from_value(value)
+        .map(|mut actor| {
+            with_raw_id(&mut actor.id);
+            actor
+        })
+        .map_err(|mut e| {
+            with_raw_id(&mut e.actor);
+            e
+        })
 }
 
 /// A JSON value in which no object has a key twice (serde_json's `Value` keeps the last).
@@ -295,7 +330,7 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
     match &value {
         serde_json::Value::Array(_) => {
             let subsystems: Vec<SubsystemOutput> = serde_path_to_error::deserialize(value)
-                .map_err(|e| fail(format!("subsystems{}", e.path()), e.inner().to_string()))?;
+                .map_err(|e| fail(format!("subsystems{}", e.path()), shape_message(e.inner())))?;
             Ok(Actor { id: None, version: 1, subsystems })
         }
         serde_json::Value::Object(map) => {
@@ -304,7 +339,7 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
             }
             let o: ActorObject = serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
-                fail(if path == "." { String::new() } else { path }, e.inner().to_string())
+                fail(if path == "." { String::new() } else { path }, shape_message(e.inner()))
             })?;
             Ok(Actor { id: o.id.map(Id::into_string), version: o.version.unwrap_or(1), subsystems: o.subsystems })
         }
@@ -312,16 +347,61 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
     }
 }
 
+/// What is wrong with the shape of a document, with a did-you-mean for an unknown field:
+/// ``unknown field `priorty` (did you mean `priority`?)``.
+fn shape_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // serde's words: "unknown field `x`, expected one of `a`, `b`" (or "`a` or `b`").
+    let Some((field, expected)) =
+        message.strip_prefix("unknown field `").and_then(|rest| rest.split_once("`, expected "))
+    else {
+        return message;
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match crate::diag::did_you_mean(field, known.iter().copied()) {
+        Some(s) => format!("unknown field `{field}` (did you mean `{s}`?)"),
+        None => format!("unknown field `{field}` (known fields: {})", known.join(", ")),
+    }
+}
+
 /// The id of an actor document even when the document is malformed, for error records: a
-/// top-level `"id": "…"` or `"id": 123` found by a scan that tracks nesting and strings.
+/// top-level `"id": "…"` or `"id": 123` (as written).
 pub fn salvage_id(text: &str) -> Option<String> {
+    // A number, even one out of a double's range.
+    if let Some(raw) = raw_number_id(text) {
+        return Some(raw.to_string());
+    }
     // A whole parse only of a small document: a large one (up to the line limit, or cut at
     // it) is only scanned, which allocates nothing.
-    if text.len() <= 1 << 16
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
-    {
-        return id_of(&v);
+    let value = match text.len() <= 1 << 16 {
+        true => {
+            serde_json::from_str::<serde_json::Value>(text).ok().and_then(|mut v| v.get_mut("id").map(std::mem::take))
+        }
+        false => None,
+    };
+    let value = match value {
+        Some(v) => v,
+        None => {
+            serde_json::Deserializer::from_str(id_value_text(text)?).into_iter::<serde_json::Value>().next()?.ok()?
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
+}
+
+/// The text of a top-level numeric `"id"` as written.
+fn raw_number_id(text: &str) -> Option<&str> {
+    let value = id_value_text(text)?;
+    let end = value.find(|c: char| !matches!(c, '0'..='9' | '-' | '+' | '.' | 'e' | 'E')).unwrap_or(value.len());
+    Some(&value[..end]).filter(|n| !n.is_empty())
+}
+
+/// The text from the value of the first top-level `"id"` key to the end of the document,
+/// found by a scan that tracks nesting and strings.
+fn id_value_text(text: &str) -> Option<&str> {
     let b = text.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     while i < b.len() {
@@ -334,14 +414,9 @@ pub fn salvage_id(text: &str) -> Option<String> {
                 while i < b.len() && b[i] != b'"' {
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
-                if depth == 1 && text.get(start..i) == Some("id") {
-                    let rest = text.get(i + 1..)?.trim_start().strip_prefix(':')?.trim_start();
-                    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
-                    return match de.next()?.ok()? {
-                        serde_json::Value::String(s) => Some(s),
-                        serde_json::Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    };
+                let value = text.get(i + 1..).and_then(|rest| rest.trim_start().strip_prefix(':'));
+                if depth == 1 && text.get(start..i) == Some("id") && value.is_some() {
+                    return value.map(str::trim_start);
                 }
             }
             _ => {}
@@ -577,12 +652,13 @@ mod tests {
         format!("{}{}", "[".repeat(depth), "]".repeat(depth))
     }
 
-    /// An actor document in which each part that may be empty, absent, carry an ignored
-    /// field or hold brackets in a string does so when its bit of `choices` is set; `deep`
-    /// nests the ignored fields' values.
+    /// An actor document in which each part that may be empty, absent, carry an extra
+    /// field (unknown, or the actor's `extra`) or hold brackets in a string does so when its
+    /// bit of `choices` is set; `deep` nests the extra fields' values.
     fn document(choices: u32, deep: usize, object: bool) -> String {
         let pick = |k: u32, yes: &str, no: &str| if choices >> k & 1 == 1 { yes.to_string() } else { no.to_string() };
-        let extra = |k: u32| pick(k, &format!(r#""x": {},"#, nested(deep)), "");
+        // An unknown field in a subsystem (an error), or the actor's `extra` (ignored).
+        let extra = |k: u32| pick(k, &format!(r#""{}": {},"#, if k == 8 { "extra" } else { "x" }, nested(deep)), "");
         let contribution = format!(
             r#"{{{}"dimension": "strength", "bucket": "FLAT", "value": 1.5, "system": "{}"}}"#,
             extra(0),
@@ -624,14 +700,16 @@ mod tests {
         ) {
             let bit = |k: u32| choices >> k & 1 == 1;
             let text = document(choices, deep, object);
-            let (actor, _) = parse_typed(&text).expect("a well-formed actor");
-            let (seen, all) = (typed_brackets(&actor, object), open_brackets(&text));
-            // The parts that open non-empty brackets the typed actor does not show (with no
-            // subsystems, only the actor's own).
-            let extras = !bit(14) && (bit(0) || bit(2) || bit(5));
-            let default_pack = !bit(14) && bit(4) && bit(10) && !bit(12);
-            let unseen = (!bit(14) && bit(1)) || (deep > 1 && (extras || (object && bit(8)))) || default_pack;
-            prop_assert!(if unseen { seen < all } else { seen == all }, "{} {} {}", seen, all, text);
+            let unknown_fields = !bit(14) && (bit(0) || bit(2) || bit(5));
+            let typed = parse_typed(&text);
+            prop_assert_eq!(typed.is_none(), unknown_fields, "{}", text);
+            if let Some((actor, _)) = typed {
+                let (seen, all) = (typed_brackets(&actor, object), open_brackets(&text));
+                // The parts that open non-empty brackets the typed actor does not show.
+                let default_pack = !bit(14) && bit(4) && bit(10) && !bit(12);
+                let unseen = (!bit(14) && bit(1)) || (deep > 1 && object && bit(8)) || default_pack;
+                prop_assert!(if unseen { seen < all } else { seen == all }, "{} {} {}", seen, all, text);
+            }
             let limits = InputLimits { max_depth, ..InputLimits::default() };
             let got = parse_actor_limited(&text, &limits);
             match json_too_deep(&text, max_depth) {
@@ -656,6 +734,19 @@ mod tests {
             let expected = DepthScan::default().bytes(text.as_bytes(), 0, max);
             prop_assert_eq!(json_too_deep(&text, max), expected);
         }
+    }
+
+    #[test]
+    fn salvaged_ids_are_as_written() {
+        use super::salvage_id;
+        let long = format!(
+            r#"{{"name": "id", "pad": "{}", "id": 12345678901234567890123, "subsystems": ["#,
+            "x".repeat(1 << 17)
+        );
+        assert_eq!(salvage_id(&long).as_deref(), Some("12345678901234567890123"));
+        assert_eq!(salvage_id(r#"{"id": -1e400, "subsystems": ]"#).as_deref(), Some("-1e400"));
+        assert_eq!(salvage_id(r#"{"x": {"id": 1}, "id": "a\"b"}"#).as_deref(), Some("a\"b"));
+        assert_eq!(salvage_id(r#"["id", {"id": 1}]"#), None);
     }
 
     #[test]

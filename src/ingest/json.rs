@@ -28,7 +28,7 @@ pub fn prepare_json(ir: &Ir, text: &str, limits: &InputLimits) -> Option<(Option
     let (id, version) = (&mut reader).deserialize(&mut de).ok()?;
     de.end().ok()?;
     let prepared = finish(ir, version, reader.items, reader.caps, BTreeMap::new(), None);
-    Some((id, prepared))
+    Some((id.map(|id| id.into_text(text)), prepared))
 }
 
 /// Why the text is not taken: nothing to report, the ordinary path will say what is wrong.
@@ -64,7 +64,7 @@ impl Reader<'_, '_> {
 
 /// The actor object: its id and version.
 impl<'de> DeserializeSeed<'de> for &mut Reader<'_, 'de> {
-    type Value = (Option<String>, i64);
+    type Value = (Option<Id>, i64);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
@@ -72,7 +72,7 @@ impl<'de> DeserializeSeed<'de> for &mut Reader<'_, 'de> {
 }
 
 impl<'de> Visitor<'de> for &mut Reader<'_, 'de> {
-    type Value = (Option<String>, i64);
+    type Value = (Option<Id>, i64);
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an actor object")
@@ -89,7 +89,7 @@ impl<'de> Visitor<'de> for &mut Reader<'_, 'de> {
             }
         }
         subsystems.ok_or_else(decline)?;
-        Ok((id.flatten().map(Id::into_string), version.flatten().unwrap_or(1)))
+        Ok((id.flatten(), version.flatten().unwrap_or(1)))
     }
 }
 

@@ -58,6 +58,17 @@ fn plain_form_is_taken() {
 }
 
 #[test]
+fn numeric_ids_keep_their_text() {
+    let engine = v3();
+    for id in ["12345678901234567890123", "12.50", "-0", "1e3"] {
+        let text = PLAIN.replace(r#""id": "a-1""#, &format!(r#""id": {id}"#));
+        let (got, _) = engine.prepare_json(&text, &InputLimits::default()).expect("taken");
+        assert_eq!(got.as_deref(), Some(id));
+        assert!(agrees(&engine, &text, &InputLimits::default()));
+    }
+}
+
+#[test]
 fn everything_else_is_declined() {
     let engine = v3();
     let declined = [
