@@ -217,6 +217,13 @@ pub trait Trace {
 pub struct NoTrace;
 impl Trace for NoTrace {}
 
+impl Scratch {
+    /// After [`eval_traced`] failed: the snapshot of the stats evaluated before the failure.
+    pub fn evaluated_before_failure(&self, ir: &Ir, p: &Prepared) -> Snapshot {
+        Snapshot::new(p.version, &self.entries, p.context.clone(), ir.schema.clone())
+    }
+}
+
 /// Evaluates one prepared actor.
 pub fn eval(ir: &Ir, p: &Prepared, scratch: &mut Scratch) -> Result<Snapshot, EvalError> {
     eval_traced(ir, p, scratch, &mut NoTrace)
@@ -472,6 +479,7 @@ fn eval_stat(
             Some(f) => {
                 let v = eval_expr(ir, f, values, 0.0, 0.0, nodes);
                 if !v.is_finite() {
+                    trace.base(id, v);
                     return Err(EvalError::new(stat, Phase::Formula, v));
                 }
                 v

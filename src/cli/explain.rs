@@ -3,7 +3,7 @@
 use super::{Color, Exit, Format, LimitArgs, load_rules, open_input, print_json, print_out, usage_error, use_color};
 use crate::explain::{self, ExplainError, explain_rule, render, render_rule, resolve};
 use crate::input::InputLimits;
-use crate::run::{DocumentReader, InputForm, PickError, pick_actor, utf8_error};
+use crate::run::{DocumentReader, InputForm, PickError, pick_actor};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -56,6 +56,17 @@ pub(super) fn explain(a: ExplainArgs) -> Exit {
             Ok(0)
         }
         Err(e @ ExplainError::UnknownStat(_)) => Err(usage_error(&e.to_string())),
+        Err(ExplainError::Eval(e)) => {
+            // The steps up to the failure, then the error.
+            match a.format {
+                Format::Text => print_out(&render(&e))?,
+                Format::Json => print_json(&e)?,
+            }
+            if let Some(f) = &e.failure {
+                errln!("error: {}", f.error.message);
+            }
+            Ok(1)
+        }
         Err(e) => {
             errln!("error: {e}");
             Ok(1)
@@ -68,20 +79,11 @@ fn read_actor(path: &Path, id: Option<&str>, limits: &InputLimits) -> Result<cra
     let cannot_read = |e: std::io::Error| usage_error(&format!("cannot read {}: {e}", path.display()));
     let reader =
         DocumentReader::new(open_input(path)?, InputForm::of_path(path), limits.max_line_bytes).map_err(cannot_read)?;
-    let docs = reader.collect::<Result<Vec<_>, _>>().map_err(cannot_read)?;
-    // The input limits of `run`: a document over the size limit was not read whole.
-    if let Some(Err(e)) = docs.iter().find(|d| d.len > limits.max_line_bytes as u64).map(|d| d.parse(limits)) {
-        errln!("error: {e}");
-        return Err(1);
-    }
-    // Input that is not UTF-8 is bad actor data (exit 1), not an I/O error.
-    if let Some(e) = docs.iter().find_map(|d| utf8_error(&d.bytes, d.line.unwrap_or(1))) {
-        errln!("error: {}: {e}", path.display());
-        return Err(1);
-    }
-    pick_actor(&docs, id).map_err(|e| match e {
+    pick_actor(reader, id, limits).map_err(|e| match e {
+        PickError::Read(e) => cannot_read(e),
+        // Bad actor data (exit 1), as in `run`.
         PickError::Input(e) => {
-            errln!("error: {e}");
+            errln!("error: {}: {e}", path.display());
             1
         }
         PickError::NotFound(want) => usage_error(&format!("actor `{want}` not found in {}", path.display())),

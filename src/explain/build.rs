@@ -479,5 +479,6 @@ pub(super) fn build(
         min,
         max,
         clamp,
+        failure: None,
     }
 }

@@ -41,6 +41,20 @@ pub fn explain(rules: &Rules, actor: &Actor, stat: &str) -> Result<(Explanation,
     let id = resolve(ir, stat)?;
     let (p, prov) = ingest::prepare_with_provenance(ir, actor).map_err(ExplainError::Input)?;
     let mut trace = Collector::for_stat(id);
-    let snap = eval::eval_traced(ir, &p, &mut Scratch::default(), &mut trace).map_err(ExplainError::Eval)?;
-    Ok((build::build(rules, actor, &p, &prov, &snap, id, &trace), snap))
+    let mut scratch = Scratch::default();
+    match eval::eval_traced(ir, &p, &mut scratch, &mut trace) {
+        Ok(snap) => Ok((build::build(rules, actor, &p, &prov, &snap, id, &trace), snap)),
+        Err(error) => {
+            // Stats are evaluated in id order.
+            let at = match ir.stat_ids.get(error.stat.as_str()).map(|&failed| failed.cmp(&id)) {
+                Some(std::cmp::Ordering::Less) => "before",
+                Some(std::cmp::Ordering::Equal) => "here",
+                _ => "after",
+            };
+            let so_far = scratch.evaluated_before_failure(ir, &p);
+            let mut e = build::build(rules, actor, &p, &prov, &so_far, id, &trace);
+            e.failure = Some(Failure { at, error });
+            Err(ExplainError::Eval(Box::new(e)))
+        }
+    }
 }

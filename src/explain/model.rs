@@ -13,7 +13,9 @@ use serde::Serialize;
 pub enum ExplainError {
     UnknownStat(UnknownStat),
     Input(InputError),
-    Eval(EvalError),
+    /// The actor's evaluation failed: the explanation up to the failure, with its
+    /// [`Explanation::failure`].
+    Eval(Box<Explanation>),
 }
 
 impl std::fmt::Display for ExplainError {
@@ -21,7 +23,7 @@ impl std::fmt::Display for ExplainError {
         match self {
             ExplainError::UnknownStat(e) => write!(f, "{e}"),
             ExplainError::Input(e) => write!(f, "{e}"),
-            ExplainError::Eval(e) => write!(f, "{e}"),
+            ExplainError::Eval(e) => write!(f, "{}", e.failure.as_ref().map_or("", |x| x.error.message.as_str())),
         }
     }
 }
@@ -31,7 +33,7 @@ impl std::error::Error for ExplainError {
         match self {
             ExplainError::UnknownStat(e) => Some(e),
             ExplainError::Input(e) => Some(e),
-            ExplainError::Eval(e) => Some(e),
+            ExplainError::Eval(e) => e.failure.as_ref().map(|x| &x.error as _),
         }
     }
 }
@@ -127,6 +129,18 @@ pub struct Explanation {
     pub max: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clamp: Option<ClampStep>,
+    /// The actor's evaluation failed; the steps above are those made before it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// Where an actor's evaluation failed, seen from the explained stat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// `before` (at a stat evaluated earlier: this one was not reached), `here`, or `after`
+    /// (this stat's steps are complete).
+    pub at: &'static str,
+    pub error: EvalError,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

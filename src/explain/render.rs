@@ -2,6 +2,7 @@
 //! model's `Serialize`).
 
 use super::model::*;
+use crate::eval::Phase;
 use std::fmt::Write;
 
 /// Shortest text that reads back as the same number; `inf`, `-inf`.
@@ -144,14 +145,19 @@ pub fn render(e: &Explanation) -> String {
 fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
     let r = &e.rule;
     let who = e.actor.as_deref().map_or(String::new(), |a| format!(" of actor `{a}`"));
-    writeln!(out, "{}{who} = {}", r.stat, opt_num(e.value).replace("(no value, reads 0)", "(no value)"))?;
+    // Where the actor's evaluation failed, unless this stat's steps were all made.
+    let failed = e.failure.as_ref().filter(|f| f.at != "after");
+    match failed {
+        Some(_) => writeln!(out, "{}{who}: the evaluation failed", r.stat)?,
+        None => writeln!(out, "{}{who} = {}", r.stat, opt_num(e.value).replace("(no value, reads 0)", "(no value)"))?,
+    }
     writeln!(out, "  {} {}  ({})", r.category, r.stat, r.location)?;
     writeln!(out, "  {}", r.whiteboard)?;
 
-    if !e.in_snapshot {
+    if failed.is_none() && !e.in_snapshot {
         out.push_str("\n  no contributions, no caps, no formula and no default: the stat is not in the\n");
         out.push_str("  snapshot, and formulas that read it see 0\n");
-        return Ok(());
+        return failed_later(out, e);
     }
     out.push_str("\ncontributions (canonical order)\n");
     if e.contributions.is_empty() {
@@ -182,6 +188,22 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         table(out, "  ", &rows);
     }
 
+    match failed.map(|f| (f.at, f.error.phase, &f.error)) {
+        Some(("before", _, error)) => {
+            let stat = &error.stat;
+            writeln!(out, "\nfailed\n  before `{}` was reached, at `{stat}`: {}", r.stat, error.message)?;
+            return Ok(());
+        }
+        Some((_, Phase::RangeMin | Phase::RangeMax, error)) => {
+            writeln!(out, "\nfailed\n  {}", error.message)?;
+            for i in &e.range.inputs {
+                writeln!(out, "    {} = {}", i.stat, opt_num(i.value))?;
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+
     out.push_str("\nbase\n");
     match &e.base {
         Some(b) => {
@@ -197,6 +219,10 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
             table(out, "    ", &rows);
         }
         None => out.push_str("  (no value: the stat only has caps)\n"),
+    }
+    if let Some(f) = failed.filter(|f| f.error.phase == Phase::Formula) {
+        writeln!(out, "  failed: {}", f.error.message)?;
+        return Ok(());
     }
 
     if !e.buckets.is_empty() {
@@ -265,6 +291,10 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
     writeln!(out, "  effective range ({}): {} .. {}", r.policy, fmt_num(e.min), fmt_num(e.max))?;
 
     out.push_str("\nresult\n");
+    if let Some(f) = failed {
+        writeln!(out, "  failed: {}", f.error.message)?;
+        return Ok(());
+    }
     match &e.clamp {
         Some(c) => match (c.bound, &c.by) {
             (Some(b), Some(by)) => {
@@ -279,5 +309,13 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         },
         None => out.push_str("  no value\n"),
     }
-    Ok(())
+    failed_later(out, e)
+}
+
+/// The note of an actor that failed at a stat evaluated after this one.
+fn failed_later(out: &mut String, e: &Explanation) -> std::fmt::Result {
+    match &e.failure {
+        Some(f) => writeln!(out, "\nthe actor failed later, at `{}`: {}", f.error.stat, f.error.message),
+        None => Ok(()),
+    }
 }

@@ -19,6 +19,6 @@ mod record;
 mod session;
 
 pub use evaluate::{Output, Progress, RunError, RunOptions, Summary, eval_line, run};
-pub use read::{Document, DocumentReader, InputForm, PickError, pick_actor, utf8_error};
+pub use read::{Document, DocumentReader, InputForm, PickError, pick_actor};
 pub use record::{Record, SelectError, Selection, Values, ValuesRecord, record, select};
 pub use session::{Pass, Session, SessionActor, read_session_actors};

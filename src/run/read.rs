@@ -1,9 +1,9 @@
 //! Reading actor input: [`DocumentReader`], the one reader over any [`BufRead`] (a single
 //! JSON document, or NDJSON lines, blank lines skipped, each line numbered), and picking one
-//! actor out of a document list ([`pick_actor`]).
+//! actor out of an input ([`pick_actor`]).
 
 use crate::input::InputError;
-use crate::input::{Actor, InputLimits, parse_actor, parse_actor_limited, salvage_id};
+use crate::input::{Actor, InputLimits, parse_actor_limited, salvage_id};
 use std::io::{self, BufRead};
 use std::path::Path;
 
@@ -94,17 +94,6 @@ fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, line_no: Option<usize>) -> Inp
         None => format!("not valid UTF-8 text (invalid byte at offset {at})"),
     };
     InputError { actor: salvage_id(&String::from_utf8_lossy(bytes)), subsystem: None, field: String::new(), message }
-}
-
-/// When `bytes` (starting at line `first_line`) are not UTF-8: the input error naming the
-/// line and column of the first bad byte.
-pub fn utf8_error(bytes: &[u8], first_line: usize) -> Option<InputError> {
-    let at = std::str::from_utf8(bytes).err()?.valid_up_to();
-    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line_no = first_line + bytes[..at].iter().filter(|&&b| b == b'\n').count();
-    let line_end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
-    let line = &bytes[line_start..line_end];
-    std::str::from_utf8(line).err().map(|e| not_utf8(line, e, Some(line_no)))
 }
 
 /// Reads one line into `buf`, keeping at most `keep` bytes of it and skipping the rest, so
@@ -225,9 +214,11 @@ impl<R: BufRead> Iterator for DocumentReader<R> {
 }
 
 /// Why no single actor could be picked from an input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum PickError {
-    /// The document (or, in a batch, the first bad line of those considered) is malformed.
+    /// The input could not be read.
+    Read(io::Error),
+    /// The document picked (or the only one) is bad: malformed, not UTF-8, over a limit.
     Input(InputError),
     /// No actor has the id asked for.
     NotFound(String),
@@ -239,33 +230,42 @@ pub enum PickError {
     Several(usize),
 }
 
-/// The one actor of `docs` (as a [`DocumentReader`] gives them), or the one with id `id`.
-/// Documents are parsed without input limits.
-pub fn pick_actor(docs: &[Document], id: Option<&str>) -> Result<Actor, PickError> {
-    let text = |d: &Document| String::from_utf8_lossy(d.trimmed(true)).into_owned();
-    if let [doc @ Document { line: None, .. }] = docs {
-        let actor = parse_actor(&String::from_utf8_lossy(&doc.bytes)).map_err(PickError::Input)?;
-        return match id {
-            Some(want) if actor.id.as_deref() != Some(want) => Err(PickError::NotFound(want.to_string())),
-            _ => Ok(actor),
-        };
-    }
-    let mut found = Vec::new();
+/// The one actor of `docs`, or the one with id `id`, parsed within `limits` as `run` would.
+/// Documents are read one at a time and only the one picked is kept and parsed: the size,
+/// encoding or syntax of other lines does not matter (a line is picked by the id a scan
+/// finds in it).
+pub fn pick_actor<R: BufRead>(
+    docs: DocumentReader<R>,
+    id: Option<&str>,
+    limits: &InputLimits,
+) -> Result<Actor, PickError> {
+    let mut picked: Option<Document> = None;
+    let mut count = 0;
     for doc in docs {
-        let line = text(doc);
-        if let Some(want) = id
-            && salvage_id(&line).as_deref() != Some(want)
+        let doc = doc.map_err(PickError::Read)?;
+        if let (Some(want), Some(_)) = (id, doc.line)
+            && salvage_id(&String::from_utf8_lossy(doc.trimmed(true))).as_deref() != Some(want)
         {
             continue;
         }
-        found.push(parse_actor(&line).map_err(|e| PickError::Input(at_line(e, doc.line)))?);
+        count += 1;
+        match (count, id) {
+            (1, _) => picked = Some(doc),
+            (_, Some(want)) => return Err(PickError::Repeated(want.to_string())),
+            _ => {}
+        }
     }
-    match (found.len(), id) {
-        (1, _) => Ok(found.remove(0)),
-        (0, Some(want)) => Err(PickError::NotFound(want.to_string())),
-        (0, None) => Err(PickError::Empty),
-        (_, Some(want)) => Err(PickError::Repeated(want.to_string())),
-        (n, None) => Err(PickError::Several(n)),
+    let doc = match (count, id) {
+        (0, Some(want)) => return Err(PickError::NotFound(want.to_string())),
+        (0, None) => return Err(PickError::Empty),
+        (1, _) => picked.expect("the one document"),
+        (n, _) => return Err(PickError::Several(n)),
+    };
+    let actor = doc.parse(limits).map_err(PickError::Input)?;
+    match id {
+        // A one-document input is not filtered by the scan.
+        Some(want) if actor.id.as_deref() != Some(want) => Err(PickError::NotFound(want.to_string())),
+        _ => Ok(actor),
     }
 }
 
@@ -304,9 +304,6 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_utf8_name_their_line_and_column() {
-        let e = utf8_error(b"{}\n{\"id\":\"x\xff\"}\n", 1).unwrap();
-        assert_eq!(e.message, "line 2: not valid UTF-8 text (invalid byte at column 9)");
-        assert!(utf8_error(b"fine\n", 1).is_none());
         let doc = Document { line: Some(7), bytes: b"{\"id\":\"y\",\xff}".to_vec(), len: 12 };
         let e = doc.parse(&InputLimits::default()).unwrap_err();
         assert_eq!(e.message, "line 7: not valid UTF-8 text (invalid byte at column 11)");
@@ -317,13 +314,21 @@ mod tests {
     fn one_actor_is_picked_by_id() {
         let a = b"{\"id\":\"a\",\"subsystems\":[]}\n";
         let input = [&a[..], b"{\"id\":\"b\",\"subsystems\":[]}\n", a, b"{\"id\":\"c\"}\n"].concat();
-        let (_, docs) = read(&input, None);
-        assert_eq!(pick_actor(&docs, Some("b")).unwrap().id.as_deref(), Some("b"));
-        assert_eq!(pick_actor(&docs, Some("a")), Err(PickError::Repeated("a".into())));
-        assert_eq!(pick_actor(&docs, Some("z")), Err(PickError::NotFound("z".into())));
-        assert_eq!(pick_actor(&docs[..0], None), Err(PickError::Empty));
-        assert!(matches!(pick_actor(&docs, None), Err(PickError::Input(e)) if e.message.starts_with("line 4: ")));
-        assert_eq!(pick_actor(&docs[..2], None), Err(PickError::Several(2)));
+        let pick = |input: &[u8], id: Option<&str>| {
+            let limits = InputLimits { max_line_bytes: 64, ..InputLimits::default() };
+            pick_actor(DocumentReader::new(input, Some(InputForm::Lines), 64).unwrap(), id, &limits)
+        };
+        assert_eq!(pick(&input, Some("b")).unwrap().id.as_deref(), Some("b"));
+        assert!(matches!(pick(&input, Some("a")), Err(PickError::Repeated(a)) if a == "a"));
+        assert!(matches!(pick(&input, Some("z")), Err(PickError::NotFound(z)) if z == "z"));
+        assert!(matches!(pick(b"", None), Err(PickError::Empty)));
+        assert!(matches!(pick(&input, None), Err(PickError::Several(4))));
+        assert!(matches!(pick(&input, Some("c")), Err(PickError::Input(e)) if e.message.starts_with("line 4: ")));
+        // Other lines may be anything: not UTF-8, over the limit, malformed.
+        let others =
+            [&b"{\"id\":\"x\xff\"}\n"[..], &[b'['; 100], b"\n{\n", b"{\"id\":\"b\",\"subsystems\":[]}"].concat();
+        assert_eq!(pick(&others, Some("b")).unwrap().id.as_deref(), Some("b"));
+        assert!(matches!(pick(&others, Some("x\u{fffd}")), Err(PickError::Input(e)) if e.message.contains("UTF-8")));
     }
 
     #[test]

@@ -234,6 +234,13 @@ fn the_actor_schema_refuses_what_actorc_refuses() {
         cap(r#""system": "a", "dimension": "strength", "mode": "HARD_MIN", "kind": "max", "value": 1"#),
         cap(r#""system": "a", "dimension": "strength", "mode": "SOFT", "kind": "max", "value": 1"#),
         cap(r#""system": "a", "dimension": "strength", "mode": "BASELINE", "kind": "above", "value": 1"#),
+        // Unknown fields, which would otherwise change numbers silently.
+        contribution(r#""dimension": "strength", "bucket": "FLAT", "value": 1, "system": "a", "priorty": 9"#),
+        cap(r#""system": "a", "dimension": "strength", "mode": "BASELINE", "kind": "max", "value": 1, "scop": "Z""#),
+        r#"{"id": "x", "subsystems": [{"primay": []}]}"#.to_string(),
+        r#"{"id": "x", "subsystems": [{"meta": {"sistem": "a"}}]}"#.to_string(),
+        r#"{"id": "x", "subsystems": [{"context": {"combat": {"post_ad": 1}}}]}"#.to_string(),
+        r#"{"id": "x", "subsystems": [], "name": "Bob"}"#.to_string(),
     ];
     for text in &refused {
         let doc: Value = serde_json::from_str(text).unwrap();

@@ -185,6 +185,72 @@ fn explain_errors() {
     assert!(out.stderr.contains("unknown dimension `strenght`"), "{}", out.stderr);
 }
 
+/// An actor whose evaluation fails is explained up to the failure: at a stat evaluated
+/// before the one explained, in its range, its formula or its pipeline, or after it.
+#[test]
+fn explain_up_to_the_failure() {
+    let rules = Rules::load("tests/data/eval/errors/rules.stat").unwrap();
+    let text = std::fs::read_to_string("tests/data/eval/errors/actors.ndjson").unwrap();
+    let actor = |id: &str| {
+        let line = text.lines().find(|l| l.contains(&format!(r#""id":"{id}""#))).unwrap();
+        actorc::input::parse_actor(line).unwrap()
+    };
+    for (name, id, stat, at) in [
+        ("failed_before", "division_by_zero", "logged", "before"),
+        ("failed_in_formula", "division_by_zero", "inverse", "here"),
+        ("failed_in_pipeline", "ln_of_zero", "logged", "here"),
+        ("failed_in_range", "negative_sqrt_bound", "bounded", "here"),
+        ("failed_after", "division_by_zero", "a", "after"),
+    ] {
+        let Err(actorc::explain::ExplainError::Eval(e)) = explain(&rules, &actor(id), stat) else {
+            panic!("{id} {stat} fails")
+        };
+        assert_eq!(e.failure.as_ref().map(|f| f.at), Some(at), "{name}");
+        insta::assert_snapshot!(name, render(&e));
+    }
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn explain_picks_its_actor_whatever_the_other_lines_are() {
+    let dir = std::env::temp_dir().join(format!("actorc-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("party.ndjson");
+    let party = std::fs::read("examples/party.ndjson").unwrap();
+    let bad = b"{\"id\":\"broken\xff\",\"subsystems\":[]}\n{\"id\":\"cut\"";
+    std::fs::write(&input, [&bad[..], b"\n", &party, b"\n", &[b'['; 4096]].concat()).unwrap();
+    let input = input.to_str().unwrap();
+    let args =
+        ["explain", "rules/rpg", "--input", input, "--actor", "rogue", "--stat", "level", "--max-line-bytes", "4000"];
+    let out = actorc(&args, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("level of actor `rogue` = "), "{}", out.stdout);
+    // The line picked must be good, and within the limits.
+    let out = actorc(&["explain", "rules/rpg", "--input", input, "--actor", "broken\u{fffd}", "--stat", "level"], "");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("line 1: not valid UTF-8 text"), "{}", out.stderr);
+    let big = format!(r#"{{"id":"big","pad":"{}","subsystems":[]}}"#, "x".repeat(2000));
+    std::fs::write(dir.join("big.ndjson"), format!("{big}\n")).unwrap();
+    let big = dir.join("big.ndjson");
+    let args = ["explain", "rules/rpg", "--input", big.to_str().unwrap(), "--actor", "big", "--stat", "level"];
+    let out = actorc(&[&args[..], &["--max-line-bytes", "1000"]].concat(), "");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("over the limit of 1000"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn a_failing_actor_is_explained_to_the_failure_and_exits_1() {
+    let args = ["explain", "tests/data/eval/errors/rules.stat", "--input", "tests/data/eval/errors/actors.ndjson"];
+    let out = actorc(&[&args[..], &["--actor", "ln_of_zero", "--stat", "logged", "--format", "json"]].concat(), "");
+    assert_eq!(out.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["failure"]["at"], "here");
+    assert_eq!(v["buckets"][0]["bucket"], "LOGARITHMIC");
+    assert!(out.stderr.contains("error: stat `logged`: bucket pipeline produced -inf"), "{}", out.stderr);
+}
+
 #[test]
 #[cfg(feature = "cli")]
 fn graph_example_game() {

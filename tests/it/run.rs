@@ -176,11 +176,42 @@ fn input_not_utf8_costs_only_that_actor() {
     assert_eq!(out.code, 1, "a bad actor, not an I/O error\n{}", out.stderr);
     assert!(out.stderr.contains("not valid UTF-8"), "{}", out.stderr);
     // `explain` says the same, with the line, and exits 1 (bad data), not 2 (I/O).
-    let args = ["explain", "rules/actor_core_v3", "--stat", "strength", "--input", batch.to_str().unwrap()];
+    let args =
+        ["explain", "rules/actor_core_v3", "--stat", "strength", "--actor", "bad", "--input", batch.to_str().unwrap()];
     let out = actorc(&args, "");
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("line 2: not valid UTF-8 text (invalid byte at column 29)"), "{}", out.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_fields_are_errors_with_a_suggestion() {
+    let unknown = std::fs::read_to_string("tests/data/input/unknown_fields.ndjson").unwrap();
+    let out = actorc(&["run", "rules/actor_core_v3", "--input", "-", "--quiet"], &unknown);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let errors: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let field = v["error"]["field"].as_str().unwrap().to_string();
+            (field, v["error"]["message"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expected = [
+        ("subsystems[0].primary[1].priorty", "line 1: unknown field `priorty` (did you mean `priority`?)"),
+        ("subsystems[0].primay", "line 2: unknown field `primay` (did you mean `primary`?)"),
+        ("subsystems[0].caps[0].scop", "line 3: unknown field `scop` (did you mean `scope`?)"),
+        ("subsystems[0].context.combat.post_ad", "line 4: unknown field `post_ad` (did you mean `post_add`?)"),
+        ("subsystems[0].meta.sistem", "line 5: unknown field `sistem` (did you mean `system`?)"),
+        ("hp", "line 6: unknown field `hp` (known fields: id, version, subsystems, extra)"),
+        (
+            "subsystems[0].primary[0].source",
+            "line 7: unknown field `source` (known fields: dimension, bucket, value, system, priority)",
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(f, m)| (f.to_string(), m.to_string())).collect();
+    assert_eq!(errors, expected);
 }
 
 #[test]
