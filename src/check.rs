@@ -30,7 +30,14 @@ pub struct Checked<'a> {
     pub pipelines: Vec<&'a PipelineDecl>,
     pub default_pipeline: Option<&'a Ident>,
     pub layers: Option<&'a LayersDecl>,
-    /// Indices into `stats`, dependencies first.
+    /// Every tag, in declaration order.
+    pub tags: Vec<&'a Ident>,
+    pub tag_groups: Vec<&'a TagGroupDecl>,
+    pub stacks: Vec<&'a StackDecl>,
+    /// Views, each with the index of its source in `stats`.
+    pub views: Vec<(&'a Item, &'a ViewDecl, usize)>,
+    /// Stats and views, dependencies first: `i < stats.len()` is `stats[i]`, any other
+    /// the view `views[i - stats.len()]`.
     pub order: Vec<usize>,
 }
 
@@ -55,6 +62,10 @@ struct Checker<'a> {
     pipeline_names: FxHashMap<&'a str, usize>,
     default_pipelines: Vec<&'a Ident>,
     layer_decls: Vec<&'a LayersDecl>,
+    /// Tags and tag groups share one namespace: the tag's or group's declaring name.
+    situation_names: FxHashMap<&'a str, &'a Ident>,
+    stack_names: FxHashMap<&'a str, &'a Ident>,
+    view_decls: Vec<(&'a Item, &'a ViewDecl)>,
     /// Unknown names given a did-you-mean so far (see [`SUGGESTIONS`]).
     suggested: std::cell::Cell<usize>,
 }
@@ -202,7 +213,37 @@ impl<'a> Checker<'a> {
                     self.out.stats.push((item, s));
                 }
             }
+            ItemKind::Tags(tags) => {
+                for t in tags {
+                    if self.situation_name(t) {
+                        self.out.tags.push(t);
+                    }
+                }
+            }
+            ItemKind::TagGroup(g) => {
+                if self.situation_name(&g.name) {
+                    self.out.tag_groups.push(g);
+                }
+            }
+            ItemKind::Stack(st) => match self.stack_names.get(st.name.name.as_str()) {
+                Some(first) => self.diags.push(duplicate("stacking group", &st.name, first.span)),
+                None => {
+                    self.stack_names.insert(&st.name.name, &st.name);
+                    self.out.stacks.push(st);
+                }
+            },
+            ItemKind::View(v) => self.view_decls.push((item, v)),
         }
+    }
+
+    /// Registers a tag or tag group name; false (and E0201) when it is taken.
+    fn situation_name(&mut self, name: &'a Ident) -> bool {
+        if let Some(first) = self.situation_names.get(name.name.as_str()) {
+            self.diags.push(duplicate("tag or tag group", name, first.span));
+            return false;
+        }
+        self.situation_names.insert(&name.name, name);
+        true
     }
 
     fn check_all(&mut self) {
@@ -271,11 +312,108 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        self.check_situations();
         let mut deps: Vec<Vec<(usize, Span)>> = Vec::with_capacity(self.out.stats.len());
         for (_, s) in self.out.stats.clone() {
             deps.push(self.stat(s));
         }
+        // A view reads what its source reads.
+        for &(_, _, source) in &self.out.views {
+            deps.push(deps.get(source).cloned().unwrap_or_default());
+        }
         self.out.order = self.order(&deps);
+    }
+
+    /// Tag groups, stacking groups and views; views join the stat namespace.
+    fn check_situations(&mut self) {
+        for g in self.out.tag_groups.clone() {
+            let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+            for m in &g.members {
+                if let Some(first) = seen.insert(&m.name, m.span) {
+                    self.diags.push(listed_twice(&format!("tag group `{}`", g.name.name), m, first));
+                } else if self.out.tag_groups.iter().any(|other| other.name.name == m.name) {
+                    self.diags.push(
+                        Diagnostic::error("E0314", format!("tag group `{}` lists the group `{}`", g.name.name, m.name))
+                            .primary(m.span, "a group, not a tag")
+                            .help("a tag group lists tags; list that group's tags instead"),
+                    );
+                } else if !self.out.tags.iter().any(|t| t.name == m.name) {
+                    let d = self.unknown("E0108", "tag", m, self.out.tags.iter().map(|t| t.name.as_str()));
+                    self.diags.push(d);
+                }
+            }
+        }
+        for st in self.out.stacks.clone() {
+            if st.limit < 1.0 || st.limit.fract() != 0.0 || st.limit > f64::from(u32::MAX) {
+                self.diags.push(
+                    Diagnostic::error("E0315", format!("stacking group `{}` has limit {}", st.name.name, st.limit))
+                        .primary(st.limit_span, "not a whole number of at least 1")
+                        .help("`limit N` keeps at most N contributions of one group and key; N is 1 or more"),
+                );
+            }
+            if crate::ir::Keep::from_keyword(&st.keep.name).is_none() {
+                let keeps = keywords(crate::ir::Keep::ALL, crate::ir::Keep::keyword);
+                let mut d = Diagnostic::error("E0106", format!("unknown stacking order `{}`", st.keep.name))
+                    .primary(st.keep.span, "not an order");
+                d = d.help(match did_you_mean(&st.keep.name, keeps.iter().copied()) {
+                    Some(k) => format!("did you mean `{k}`? `keep` takes: {}", keeps.join(", ")),
+                    None => format!("`keep` takes: {}", keeps.join(", ")),
+                });
+                self.diags.push(d);
+            }
+        }
+        let stats = self.out.stats.len();
+        for (item, v) in self.view_decls.clone() {
+            if let Some(&i) = self.stat_names.get(v.name.name.as_str()) {
+                let first =
+                    if i < stats { self.out.stats[i].1.name.span } else { self.out.views[i - stats].1.name.span };
+                self.diags.push(duplicate("stat", &v.name, first));
+                continue;
+            }
+            if !valid_stat_name(&v.name.name) {
+                self.diags.push(invalid_stat_name(&v.name));
+            }
+            let source = match self.stat_names.get(v.source.name.as_str()) {
+                Some(&i) if i < stats => Some(i),
+                Some(_) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0316",
+                            format!("view `{}` is a view of the view `{}`", v.name.name, v.source.name),
+                        )
+                        .primary(v.source.span, "a view, not a stat")
+                        .help("a view's source is a stat; view that stat with all the tags instead"),
+                    );
+                    None
+                }
+                None => {
+                    let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
+                    let d = self.unknown("E0101", "stat", &v.source, names);
+                    self.diags.push(d);
+                    None
+                }
+            };
+            let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+            for t in &v.tags {
+                if let Some(first) = seen.insert(&t.name, t.span) {
+                    self.diags.push(listed_twice(&format!("view `{}`", v.name.name), t, first));
+                } else if !self.situation_names.contains_key(t.name.as_str()) {
+                    let d = self.unknown("E0108", "tag", t, self.situation_names.keys().copied());
+                    self.diags.push(d);
+                }
+            }
+            // Registered even without a source, so that formulas reading it get no follow-on error.
+            self.stat_names.insert(&v.name.name, stats + self.out.views.len());
+            self.out.views.push((item, v, source.unwrap_or(usize::MAX)));
+        }
+    }
+
+    /// The declared name of stat or view `i` (an index of [`Checked::order`]).
+    fn node_name(&self, i: usize) -> &'a Ident {
+        match self.out.stats.get(i) {
+            Some((_, s)) => &s.name,
+            None => &self.out.views[i - self.out.stats.len()].1.name,
+        }
     }
 
     fn check_layers(&mut self) {
@@ -332,11 +470,7 @@ impl<'a> Checker<'a> {
     /// Checks one stat; returns the stats its formula and bounds read.
     fn stat(&mut self, s: &'a StatDecl) -> Vec<(usize, Span)> {
         if !valid_stat_name(&s.name.name) {
-            self.diags.push(
-                Diagnostic::error("E0310", format!("stat name `{}` is not allowed", s.name.name))
-                    .primary(s.name.span, "invalid stat name")
-                    .help("stat names are lower case: a letter, then letters, digits or `_` (they must match actor input)"),
-            );
+            self.diags.push(invalid_stat_name(&s.name));
         }
         let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
         let mut deps = Vec::new();
@@ -527,8 +661,8 @@ impl<'a> Checker<'a> {
             }
             let mut members = scc.clone();
             members.sort_unstable();
-            let names: Vec<&str> = members.iter().map(|&i| self.out.stats[i].1.name.name.as_str()).collect();
-            let first = &self.out.stats[members[0]].1.name;
+            let names: Vec<&str> = members.iter().map(|&i| self.node_name(i).name.as_str()).collect();
+            let first = self.node_name(members[0]);
             let message = match names.as_slice() {
                 [one] => format!("stat `{one}` depends on itself"),
                 _ => format!("stats depend on each other in a cycle: {}", names.join(", ")),
@@ -536,11 +670,11 @@ impl<'a> Checker<'a> {
             let mut d = Diagnostic::error("E0301", message).primary(first.span, "this stat is on the cycle");
             for &m in &members {
                 if m != members[0] {
-                    d = d.secondary(self.out.stats[m].1.name.span, "on the cycle");
+                    d = d.secondary(self.node_name(m).span, "on the cycle");
                 }
                 for (dep, span) in &deps[m] {
                     if members.contains(dep) {
-                        let dn = &self.out.stats[*dep].1.name.name;
+                        let dn = &self.node_name(*dep).name;
                         d = d.secondary(*span, format!("reads `{dn}`"));
                     }
                 }
@@ -577,6 +711,18 @@ impl<'a> Checker<'a> {
         }
         order
     }
+}
+
+fn invalid_stat_name(name: &Ident) -> Diagnostic {
+    Diagnostic::error("E0310", format!("stat name `{}` is not allowed", name.name))
+        .primary(name.span, "invalid stat name")
+        .help("stat names are lower case: a letter, then letters, digits or `_` (they must match actor input)")
+}
+
+fn listed_twice(what: &str, name: &Ident, first: Span) -> Diagnostic {
+    Diagnostic::error("E0308", format!("{what} lists `{}` twice", name.name))
+        .primary(name.span, "listed again here")
+        .secondary(first, "first listed here")
 }
 
 fn duplicate_clause(keyword: &str, span: Span, first: Span) -> Diagnostic {

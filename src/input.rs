@@ -41,7 +41,7 @@ impl std::fmt::Display for InputError {
 pub type Name = compact_str::CompactString;
 
 /// One contribution to a stat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contribution {
     pub dimension: Name,
@@ -50,10 +50,47 @@ pub struct Contribution {
     pub system: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    /// Tags or tag groups that must hold (`"fire"`) or not hold (`"!low_life"`) in the
+    /// context for the contribution to apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Stack>,
+}
+
+/// A contribution's stacking group, with a key (`""` when only the group is named).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Stack {
+    Group(Name),
+    Keyed(KeyedStack),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyedStack {
+    pub group: Name,
+    pub key: String,
+}
+
+impl Stack {
+    pub fn group(&self) -> &str {
+        match self {
+            Stack::Group(g) => g,
+            Stack::Keyed(k) => &k.group,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Stack::Group(_) => "",
+            Stack::Keyed(k) => &k.key,
+        }
+    }
 }
 
 /// One bound on a stat, in a cap layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapContribution {
     pub system: Name,
@@ -67,8 +104,12 @@ pub struct CapContribution {
     pub scope: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm: Option<Name>,
+    /// Metadata, not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// As a contribution's: the cap applies only when these hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Name>,
 }
 
 /// Context modifiers (spec §6).
@@ -130,6 +171,9 @@ pub struct Actor {
     pub id: Option<String>,
     pub version: i64,
     pub subsystems: Vec<SubsystemOutput>,
+    /// The situation the actor is in: tags of the rule set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Name>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +191,8 @@ struct ActorObject {
     #[serde(default)]
     version: Option<i64>,
     subsystems: Vec<SubsystemOutput>,
+    #[serde(default)]
+    tags: Vec<Name>,
     /// The one place for a game's own data: any JSON, ignored.
     #[serde(default, rename = "extra")]
     _extra: Option<serde::de::IgnoredAny>,
@@ -182,10 +228,13 @@ impl Id {
 impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Actor, D::Error> {
         Ok(match ActorForm::deserialize(d)? {
-            ActorForm::Bare(subsystems) => Actor { id: None, version: 1, subsystems },
-            ActorForm::Object(o) => {
-                Actor { id: o.id.map(Id::into_string), version: o.version.unwrap_or(1), subsystems: o.subsystems }
-            }
+            ActorForm::Bare(subsystems) => Actor { id: None, version: 1, subsystems, tags: Vec::new() },
+            ActorForm::Object(o) => Actor {
+                id: o.id.map(Id::into_string),
+                version: o.version.unwrap_or(1),
+                subsystems: o.subsystems,
+                tags: o.tags,
+            },
         })
     }
 }
@@ -205,12 +254,12 @@ fn parse_typed(text: &str) -> Option<(Actor, bool)> {
     match text.trim_start().as_bytes().first() {
         Some(b'[') => {
             let subsystems = serde_json::from_str::<Vec<SubsystemOutput>>(text).ok()?;
-            Some((Actor { id: None, version: 1, subsystems }, false))
+            Some((Actor { id: None, version: 1, subsystems, tags: Vec::new() }, false))
         }
         Some(b'{') => {
             let o = serde_json::from_str::<ActorObject>(text).ok()?;
             let id = o.id.map(|id| id.into_text(text));
-            Some((Actor { id, version: o.version.unwrap_or(1), subsystems: o.subsystems }, true))
+            Some((Actor { id, version: o.version.unwrap_or(1), subsystems: o.subsystems, tags: o.tags }, true))
         }
         _ => None,
     }
@@ -331,7 +380,7 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
         serde_json::Value::Array(_) => {
             let subsystems: Vec<SubsystemOutput> = serde_path_to_error::deserialize(value)
                 .map_err(|e| fail(format!("subsystems{}", e.path()), shape_message(e.inner())))?;
-            Ok(Actor { id: None, version: 1, subsystems })
+            Ok(Actor { id: None, version: 1, subsystems, tags: Vec::new() })
         }
         serde_json::Value::Object(map) => {
             if !map.contains_key("subsystems") {
@@ -341,7 +390,8 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
                 let path = e.path().to_string();
                 fail(if path == "." { String::new() } else { path }, shape_message(e.inner()))
             })?;
-            Ok(Actor { id: o.id.map(Id::into_string), version: o.version.unwrap_or(1), subsystems: o.subsystems })
+            let (id, version) = (o.id.map(Id::into_string), o.version.unwrap_or(1));
+            Ok(Actor { id, version, subsystems: o.subsystems, tags: o.tags })
         }
         _ => Err(fail(String::new(), "an actor is a JSON array of subsystems or an object with `subsystems`".into())),
     }
@@ -585,7 +635,11 @@ fn typed_brackets(actor: &Actor, object: bool) -> usize {
         .map(|s| {
             let lists = [s.primary.len(), s.derived.len(), s.caps.len()];
             let lists: usize = lists.iter().map(|&n| n + some(n)).sum();
-            let tags = s.caps.iter().filter(|c| c.tags.as_ref().is_some_and(|t| !t.is_empty())).count();
+            let tags = s.caps.iter().filter(|c| c.tags.as_ref().is_some_and(|t| !t.is_empty())).count()
+                + s.caps.iter().filter(|c| !c.requires.is_empty()).count();
+            let situation =
+                |c: &Contribution| some(c.requires.len()) + usize::from(matches!(c.stack, Some(Stack::Keyed(_))));
+            let tags = tags + s.primary.iter().chain(&s.derived).map(situation).sum::<usize>();
             let context = s.context.as_ref().map_or(0, |packs| {
                 let set = packs.values().filter(|p| **p != ModifierPack::default());
                 some(packs.len()) + set.map(|p| 1 + some(p.multipliers.len())).sum::<usize>()
@@ -596,7 +650,7 @@ fn typed_brackets(actor: &Actor, object: bool) -> usize {
         })
         .sum();
     // The actor object always has `subsystems`.
-    subsystems + some(actor.subsystems.len()) + usize::from(object)
+    subsystems + some(actor.subsystems.len()) + usize::from(object) + some(actor.tags.len())
 }
 
 /// Parses one actor document within `limits`.

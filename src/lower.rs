@@ -24,7 +24,16 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         stat_ids: NameMap::default(),
         bucket_ids: NameMap::default(),
         layer_ids: NameMap::default(),
+        tags: Vec::new(),
+        tag_groups: Vec::new(),
+        stacks: Vec::new(),
+        tag_ids: NameMap::default(),
+        tag_group_ids: NameMap::default(),
+        stack_ids: NameMap::default(),
+        views_of: Vec::new(),
+        view_ids: Vec::new(),
     };
+    lower_situations(checked, &mut ir);
     for b in &checked.buckets {
         ir.bucket_ids.insert(&b.name.name, BucketId(ir.buckets.len() as u32));
         let fold = Fold::from_keyword(&b.fold.name).expect(CHECKED);
@@ -51,13 +60,33 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         ir.unscoped = l.unscoped.first().and_then(|u| ir.layer_ids.get(&u.name).copied());
     }
     // Ids follow dependency order, so every reference points backwards.
+    let n = checked.stats.len();
+    let name_of = |i: usize| if i < n { &checked.stats[i].1.name } else { &checked.views[i - n].1.name };
     for (new, &old) in checked.order.iter().enumerate() {
-        ir.stat_ids.insert(&checked.stats[old].1.name.name, StatId(new as u32));
+        ir.stat_ids.insert(&name_of(old).name, StatId(new as u32));
     }
     let stat_ids = std::mem::take(&mut ir.stat_ids);
     let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
     for &old in &checked.order {
-        let (item, s) = checked.stats[old];
+        // A view takes its source's declaration, under its own name.
+        let (item, s, view) = match checked.stats.get(old) {
+            Some(&(item, s)) => (item, s, None),
+            None => {
+                let (item, v, source) = checked.views[old - n];
+                let s = checked.stats[source].1;
+                let source = stat_ids.get(&s.name.name).copied().expect(CHECKED);
+                let mut tags = TagSet::empty(ir.tags.len());
+                for t in &v.tags {
+                    match (ir.tag_ids.get(&t.name), ir.tag_group_ids.get(&t.name)) {
+                        (Some(&tag), _) => tags.insert(tag),
+                        (None, Some(&g)) => tags = tags.union(&ir.tag_groups[g.index()].members),
+                        (None, None) => unreachable!("{CHECKED}"),
+                    }
+                }
+                let listed = v.tags.iter().map(|t| t.name.clone()).collect();
+                (item, s, Some((&v.name, View { number: 0, source, tags, listed })))
+            }
+        };
         let mut stat = Stat {
             name: s.name.name.clone(),
             category: s.category,
@@ -72,7 +101,13 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
             formula_text: None,
             min_text: None,
             max_text: None,
+            view: None,
         };
+        if let Some((name, view)) = view {
+            stat.name = name.name.clone();
+            stat.span = name.span;
+            stat.view = Some(view);
+        }
         for c in &s.clauses {
             match &c.kind {
                 ClauseKind::Formula(e) => {
@@ -110,6 +145,16 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         ir.stats.push(stat);
     }
     ir.stat_ids = stat_ids;
+    if !checked.views.is_empty() {
+        ir.views_of = vec![Vec::new(); ir.stats.len()];
+        for (id, s) in ir.stats.iter_mut().enumerate() {
+            if let Some(v) = &mut s.view {
+                v.number = ir.view_ids.len() as u32;
+                ir.view_ids.push(StatId(id as u32));
+                ir.views_of[v.source.index()].push(StatId(id as u32));
+            }
+        }
+    }
     let mut next = 0;
     ir.slot_base = Vec::with_capacity(ir.stats.len() + 1);
     for s in &ir.stats {
@@ -126,6 +171,27 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
     let names = ir.stats.iter().map(|s| s.name.clone()).collect();
     ir.schema = std::sync::Arc::new(Schema { names, default_ranges });
     ir
+}
+
+/// Tags, tag groups and stacking groups, in declaration order.
+fn lower_situations(checked: &Checked, ir: &mut Ir) {
+    for t in &checked.tags {
+        ir.tag_ids.insert(&t.name, TagId(ir.tags.len() as u32));
+        ir.tags.push(Tag { name: t.name.clone(), span: t.span });
+    }
+    for g in &checked.tag_groups {
+        let mut members = TagSet::empty(ir.tags.len());
+        for m in &g.members {
+            members.insert(*ir.tag_ids.get(&m.name).expect(CHECKED));
+        }
+        ir.tag_group_ids.insert(&g.name.name, TagGroupId(ir.tag_groups.len() as u32));
+        ir.tag_groups.push(TagGroup { name: g.name.name.clone(), members, span: g.name.span });
+    }
+    for st in &checked.stacks {
+        ir.stack_ids.insert(&st.name.name, StackId(ir.stacks.len() as u32));
+        let keep = Keep::from_keyword(&st.keep.name).expect(CHECKED);
+        ir.stacks.push(StackGroup { name: st.name.name.clone(), limit: st.limit as u32, keep, span: st.name.span });
+    }
 }
 
 fn lower_expr(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -> Expr {

@@ -218,6 +218,7 @@ impl Workload {
             value,
             system: SYSTEMS[rng.below(SYSTEMS.len())].into(),
             priority: Some(rng.below(11) as i64),
+            ..Contribution::default()
         };
         (s, c)
     }
@@ -256,7 +257,7 @@ impl Workload {
             priority: Some(rng.below(11) as i64),
             scope,
             realm,
-            tags: None,
+            ..CapContribution::default()
         }
     }
 
@@ -277,7 +278,7 @@ impl Workload {
             let c = self.cap(rng);
             subsystems[rng.below(self.subsystems)].caps.push(c);
         }
-        Actor { id: Some(format!("actor-{index:06}")), version: 1, subsystems }
+        Actor { id: Some(format!("actor-{index:06}")), version: 1, subsystems, tags: Vec::new() }
     }
 
     /// `n` actors from `seed`.

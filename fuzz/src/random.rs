@@ -404,6 +404,7 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
                 value: actor_number(u, malformed)?,
                 system: format!("g{}", u.int_in_range(0u8..=2)?).into(),
                 priority: if u.ratio(1u8, 8)? { None } else { Some(u.int_in_range(-1i64..=2)?) },
+                ..Contribution::default()
             };
             if u.arbitrary()? { sub.derived.push(c) } else { sub.primary.push(c) }
         }
@@ -424,7 +425,7 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
                     priority: Some(u.int_in_range(0i64..=2)?),
                     scope: scope.map(Into::into),
                     realm: Some("r".into()),
-                    tags: None,
+                    ..CapContribution::default()
                 });
             }
         }
@@ -439,7 +440,7 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
         }
         subsystems.push(sub);
     }
-    Ok(Actor { id: Some(format!("a{id}")), version: id as i64, subsystems })
+    Ok(Actor { id: Some(format!("a{id}")), version: id as i64, subsystems, tags: Vec::new() })
 }
 
 /// The rules as one in-memory file, or why they are rejected.

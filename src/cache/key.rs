@@ -2,7 +2,7 @@
 //! encoding of every field (numbers by their bits, so ±0 differ) under a random
 //! per-process seed, and [`KeyedActor`], an actor that carries its hash.
 
-use crate::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, SubsystemOutput};
+use crate::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, Name, SubsystemOutput};
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
@@ -26,26 +26,39 @@ fn encode(a: &Actor, out: &mut Vec<u8>) {
             f(out, x);
         }
     }
-    let Actor { id, version, subsystems } = a;
+    fn names(out: &mut Vec<u8>, list: &[Name]) {
+        int(out, list.len() as i64);
+        for n in list {
+            text(out, n);
+        }
+    }
+    let Actor { id, version, subsystems, tags } = a;
     opt(out, id.as_deref(), text);
     int(out, *version);
+    names(out, tags);
     int(out, subsystems.len() as i64);
     for s in subsystems {
         let SubsystemOutput { primary, derived, caps, context, meta } = s;
         for list in [primary, derived] {
             int(out, list.len() as i64);
             for c in list {
-                let Contribution { dimension, bucket, value, system, priority } = c;
+                let Contribution { dimension, bucket, value, system, priority, requires, stack } = c;
                 text(out, dimension);
                 text(out, bucket);
                 num(out, *value);
                 text(out, system);
                 opt(out, priority.as_ref(), |o, p| int(o, *p));
+                names(out, requires);
+                // `"g"` and `{"group": "g", "key": ""}` are the same stack.
+                opt(out, stack.as_ref(), |o, s| {
+                    text(o, s.group());
+                    text(o, s.key());
+                });
             }
         }
         int(out, caps.len() as i64);
         for c in caps {
-            let CapContribution { system, dimension, mode, kind, value, priority, scope, realm, tags } = c;
+            let CapContribution { system, dimension, mode, kind, value, priority, scope, realm, tags, requires } = c;
             for t in [system, dimension, mode, kind] {
                 text(out, t);
             }
@@ -59,6 +72,7 @@ fn encode(a: &Actor, out: &mut Vec<u8>) {
                     text(o, t);
                 }
             });
+            names(out, requires);
         }
         opt(out, context.as_ref(), |o, ctx| {
             int(o, ctx.len() as i64);

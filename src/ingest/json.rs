@@ -8,8 +8,8 @@
 //! parsing the text and preparing the actor.
 
 use super::{
-    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, cap_kind, cap_layer, cap_mode, finish, realm_given,
-    slot_of,
+    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, Situation, cap_kind, cap_layer, cap_mode, finish,
+    realm_given, slot_of,
 };
 // The accepted form is typed, so it nests no deeper than a typed actor.
 use crate::input::{Id, InputLimits, ModifierPack, Name, TYPED_DEPTH};
@@ -23,11 +23,16 @@ pub fn prepare_json(ir: &Ir, text: &str, limits: &InputLimits) -> Option<(Option
     if text.len() > limits.max_line_bytes || limits.max_depth < TYPED_DEPTH {
         return None;
     }
-    let mut reader = Reader { ir, limits, items: Vec::new(), caps: Vec::new(), subsystems: 0, entries: 0 };
+    let situation = match ir.is_situational() {
+        true => Some(Situation::empty(ir)),
+        false => None,
+    };
+    let mut reader = Reader { ir, limits, items: Vec::new(), caps: Vec::new(), subsystems: 0, entries: 0, situation };
     let mut de = serde_json::Deserializer::from_str(text);
     let (id, version) = (&mut reader).deserialize(&mut de).ok()?;
     de.end().ok()?;
-    let prepared = finish(ir, version, reader.items, reader.caps, BTreeMap::new(), None);
+    let situation = reader.situation.as_ref();
+    let prepared = finish(ir, version, reader.items, reader.caps, BTreeMap::new(), None, situation);
     Some((id.map(|id| id.into_text(text)), prepared))
 }
 
@@ -53,6 +58,8 @@ struct Reader<'a, 'de> {
     subsystems: u32,
     /// Contributions and caps so far.
     entries: usize,
+    /// For rules with tags, stacks or views; without, any situational field declines.
+    situation: Option<Situation<'de>>,
 }
 
 impl Reader<'_, '_> {
@@ -79,14 +86,19 @@ impl<'de> Visitor<'de> for &mut Reader<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut id, mut version, mut subsystems) = (None, None, None);
+        let (mut id, mut version, mut subsystems, mut tags) = (None, None, None, None);
         while let Some(key) = map.next_key::<&str>()? {
             match key {
                 "id" => once(&mut id, map.next_value::<Option<Id>>()?)?,
                 "version" => once(&mut version, map.next_value::<Option<i64>>()?)?,
                 "subsystems" => once(&mut subsystems, map.next_value_seed(Subsystems(&mut *self))?)?,
+                "tags" => once(&mut tags, map.next_value::<Vec<&'de str>>()?)?,
                 _ => return Err(decline()),
             }
+        }
+        if let Some(tags) = tags.filter(|t| !t.is_empty()) {
+            let situation = self.situation.as_mut().ok_or_else(decline)?;
+            situation.context = Situation::new(self.ir, &tags).map_err(|_| decline())?.context;
         }
         subsystems.ok_or_else(decline)?;
         Ok((id.flatten(), version.flatten().unwrap_or(1)))
@@ -197,7 +209,21 @@ impl<'de> Visitor<'de> for Contributions<'_, '_, 'de> {
             let stat = *ir.stat_ids.get(c.dimension).ok_or_else(decline)?;
             let slot = slot_of(ir, stat, c.bucket).ok_or_else(decline)?;
             let origin = Origin { subsystem: reader.subsystems, list, index };
-            reader.items.push(Item::new(ir, origin, stat, slot, c.priority, c.system, c.value));
+            let mut item = Item::new(ir, origin, stat, slot, c.priority, c.system, c.value);
+            if let Some(s) = reader.situation.as_mut() {
+                if ir.stat(stat).view.is_some() {
+                    return Err(decline());
+                }
+                let bucket = *ir.bucket_ids.get(c.bucket).ok_or_else(decline)?;
+                let stack = c.stack.map(|s| match s {
+                    JsonStack::Group(g) => (g, ""),
+                    JsonStack::Keyed { group, key } => (group, key),
+                });
+                item.situation = s.add(ir, &c.requires, stack, bucket).map_err(|_| decline())?;
+            } else if !c.requires.is_empty() || c.stack.is_some() {
+                return Err(decline());
+            }
+            reader.items.push(item);
             index += 1;
         }
         Ok(())
@@ -214,6 +240,23 @@ struct Contribution<'a> {
     system: &'a str,
     #[serde(default)]
     priority: Option<i64>,
+    #[serde(default, borrow)]
+    requires: Vec<&'a str>,
+    #[serde(default, borrow)]
+    stack: Option<JsonStack<'a>>,
+}
+
+/// A contribution's `stack`, borrowed.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum JsonStack<'a> {
+    Group(&'a str),
+    Keyed {
+        #[serde(borrow)]
+        group: &'a str,
+        #[serde(borrow)]
+        key: &'a str,
+    },
 }
 
 /// A cap as read, its names borrowed from the text.
@@ -233,6 +276,8 @@ struct Cap<'a> {
     realm: Option<&'a str>,
     #[serde(default, rename = "tags")]
     _tags: Option<Vec<String>>,
+    #[serde(default, borrow)]
+    requires: Vec<&'a str>,
 }
 
 struct Caps<'r, 'a, 'de>(&'r mut Reader<'a, 'de>);
@@ -264,7 +309,15 @@ impl<'de> Visitor<'de> for Caps<'_, '_, 'de> {
             let layer = cap_layer(ir, c.scope).filter(|&l| realm_given(ir, l, c.realm)).ok_or_else(decline)?;
             let origin = Origin { subsystem: reader.subsystems, list: 0, index };
             let priority = c.priority.unwrap_or(0);
-            reader.caps.push(CapItem { origin, stat, layer, is_max, mode, priority, system: c.system, value: c.value });
+            let situation = match reader.situation.as_mut() {
+                Some(s) if ir.stat(stat).view.is_none() => {
+                    s.add(ir, &c.requires, None, crate::ir::BucketId(0)).map_err(|_| decline())?
+                }
+                None if c.requires.is_empty() => u32::MAX,
+                _ => return Err(decline()),
+            };
+            let (system, value) = (c.system, c.value);
+            reader.caps.push(CapItem { origin, stat, layer, is_max, mode, priority, system, value, situation });
             index += 1;
         }
         Ok(())

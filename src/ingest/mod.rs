@@ -8,11 +8,14 @@
 //! their order of arrival (every tie is broken down to the value's bits).
 
 mod json;
+mod situation;
 
 use crate::diag::did_you_mean_suffix;
 use crate::input::{Actor, InputError, ModifierPack};
-use crate::ir::{Ir, LayerId, Mode, StatId};
+use crate::ir::{BucketId, Ir, LayerId, Mode, StatId};
 pub use json::prepare_json;
+pub use situation::{Fates, Situation};
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -81,6 +84,8 @@ struct Item<'a> {
     priority: i64,
     system: &'a str,
     value: f64,
+    /// Its requirements and stack, an index of [`Situation`]'s; `u32::MAX` for none.
+    situation: u32,
 }
 
 impl<'a> Item<'a> {
@@ -94,7 +99,7 @@ impl<'a> Item<'a> {
         value: f64,
     ) -> Self {
         let group = ir.slot_base[stat.index()] + slot;
-        Item { origin, stat, slot, group, priority: priority.unwrap_or(0), system, value }
+        Item { origin, stat, slot, group, priority: priority.unwrap_or(0), system, value, situation: u32::MAX }
     }
 }
 
@@ -168,6 +173,8 @@ struct CapItem<'a> {
     priority: i64,
     system: &'a str,
     value: f64,
+    /// As [`Item::situation`].
+    situation: u32,
 }
 
 /// Where a prepared number came from in the actor's input.
@@ -188,6 +195,8 @@ pub struct Provenance {
     pub values: Vec<Origin>,
     /// Every cap in canonical order: (stat, layer, is_max, origin).
     pub caps: Vec<(StatId, LayerId, bool, Origin)>,
+    /// The contributions and caps that did not apply, and why.
+    pub fates: Fates,
 }
 
 /// Checks `actor` against `ir` and prepares it (spec §8 lists what is checked).
@@ -215,6 +224,10 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
     let mut items: Vec<Item> = Vec::with_capacity(contributions);
     let mut caps: Vec<CapItem> = Vec::with_capacity(cap_count);
     let mut context: BTreeMap<&str, Vec<(&str, &ModifierPack)>> = BTreeMap::new();
+    let mut situation = match ir.is_situational() || !actor.tags.is_empty() {
+        true => Some(Situation::new(ir, &actor.tags).map_err(|m| err(None, "tags".into(), m))?),
+        false => None,
+    };
     for (si, sub) in actor.subsystems.iter().enumerate() {
         let lists = [(&sub.primary, "primary", FROM_PRIMARY), (&sub.derived, "derived", FROM_DERIVED)];
         for (list, list_name, bit) in lists {
@@ -237,7 +250,15 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                     return Err(err(Some(si), at("bucket"), message));
                 };
                 let origin = Origin { subsystem: si as u32, list: bit, index: ci as u32 };
-                items.push(Item::new(ir, origin, stat, slot, c.priority, &c.system, c.value));
+                let mut item = Item::new(ir, origin, stat, slot, c.priority, &c.system, c.value);
+                if !c.requires.is_empty() || c.stack.is_some() || situation.is_some() {
+                    let bucket = ir.bucket_ids.get(&c.bucket).copied().unwrap_or(BucketId(0));
+                    let s = situation.get_or_insert_with(|| Situation::empty(ir));
+                    item.situation = s
+                        .add(ir, &c.requires, c.stack.as_ref().map(|s| (s.group(), s.key())), bucket)
+                        .map_err(|(field, m)| err(Some(si), at(field), m))?;
+                }
+                items.push(item);
             }
         }
         for (ci, c) in sub.caps.iter().enumerate() {
@@ -297,6 +318,12 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                 ));
             }
             let origin = Origin { subsystem: si as u32, list: 0, index: ci as u32 };
+            let mut situated = u32::MAX;
+            if !c.requires.is_empty() || situation.is_some() {
+                let s = situation.get_or_insert_with(|| Situation::empty(ir));
+                situated =
+                    s.add(ir, &c.requires, None, BucketId(0)).map_err(|(field, m)| err(Some(si), at(field), m))?;
+            }
             caps.push(CapItem {
                 origin,
                 stat,
@@ -306,6 +333,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                 priority: c.priority.unwrap_or(0),
                 system: &c.system,
                 value: c.value,
+                situation: situated,
             });
         }
         if let Some(ctx) = &sub.context {
@@ -323,7 +351,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             }
         }
     }
-    Ok(finish(ir, actor.version, items, caps, context, provenance))
+    Ok(finish(ir, actor.version, items, caps, context, provenance, situation.as_ref()))
 }
 
 /// The second half of ingest, shared with [`json`]: contributions and caps resolved to ids,
@@ -334,12 +362,18 @@ fn finish<'a>(
     mut items: Vec<Item<'a>>,
     mut caps: Vec<CapItem<'a>>,
     context: BTreeMap<&str, Vec<(&str, &ModifierPack)>>,
-    provenance: Option<&mut Provenance>,
+    mut provenance: Option<&mut Provenance>,
+    situation: Option<&Situation<'a>>,
 ) -> Prepared {
+    if let Some(s) = situation {
+        (items, caps) = s.expand(ir, items, caps, provenance.as_deref_mut().map(|p| &mut p.fates));
+    }
     sort_canonical(&mut items, *ir.slot_base.last().unwrap_or(&0) as usize);
+    if let Some(s) = situation {
+        s.stack(ir, &mut items, provenance.as_deref_mut().map(|p| &mut p.fates));
+    }
     let mut out = Prepared { version, ..Prepared::default() };
     out.values = items.iter().map(|i| i.value).collect();
-    let mut provenance = provenance;
     if let Some(prov) = provenance.as_deref_mut() {
         prov.values = items.iter().map(|i| i.origin).collect();
     }
@@ -457,7 +491,13 @@ impl Reduce {
 fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     // Declared names are valid by construction (E0310), so only a miss needs the pattern.
     if let Some(&id) = ir.stat_ids.get(name) {
-        return Ok(id);
+        return match &ir.stat(id).view {
+            None => Ok(id),
+            Some(v) => {
+                let source = &ir.stat(v.source).name;
+                Err(format!("`{name}` is a view of `{source}`: contributions and caps name `{source}`"))
+            }
+        };
     }
     if !crate::ir::valid_stat_name(name) {
         return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));

@@ -31,6 +31,9 @@ id!(BucketId);
 id!(PipelineId);
 id!(LayerId);
 id!(NodeId);
+id!(TagId);
+id!(TagGroupId);
+id!(StackId);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnOp {
@@ -157,6 +160,23 @@ keywords!(Operator {
     Min => "min",
     Average => "average",
     Multiply => "multiply",
+});
+
+/// Which contributions of one stacking group and key are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keep {
+    /// Value descending.
+    Highest,
+    /// Value ascending.
+    Lowest,
+    /// Canonical order.
+    First,
+}
+
+keywords!(Keep {
+    Highest => "highest",
+    Lowest => "lowest",
+    First => "first",
 });
 
 keywords!(Policy {
@@ -289,6 +309,74 @@ pub enum Policy {
     PrioritizedOverride,
 }
 
+/// A set of tags: one bit per [`TagId`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TagSet(Box<[u64]>);
+
+impl TagSet {
+    /// An empty set for `tags` tags.
+    pub fn empty(tags: usize) -> TagSet {
+        TagSet(vec![0; tags.div_ceil(64)].into_boxed_slice())
+    }
+
+    pub fn insert(&mut self, t: TagId) {
+        self.0[t.index() / 64] |= 1 << (t.index() % 64);
+    }
+
+    pub fn contains(&self, t: TagId) -> bool {
+        self.0.get(t.index() / 64).is_some_and(|w| w >> (t.index() % 64) & 1 == 1)
+    }
+
+    /// Whether the sets share a tag.
+    pub fn meets(&self, other: &TagSet) -> bool {
+        self.0.iter().zip(other.0.iter()).any(|(a, b)| a & b != 0)
+    }
+
+    pub fn union(&self, other: &TagSet) -> TagSet {
+        let word = |s: &TagSet, i: usize| s.0.get(i).copied().unwrap_or(0);
+        TagSet((0..self.0.len().max(other.0.len())).map(|i| word(self, i) | word(other, i)).collect())
+    }
+
+    /// The tags in the set, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = TagId> + '_ {
+        (0..self.0.len() * 64).filter(|&i| self.0[i / 64] >> (i % 64) & 1 == 1).map(|i| TagId(i as u32))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tag {
+    pub name: String,
+    pub span: Span,
+}
+
+/// `tag group NAME = …`: holds when any member is in the context.
+#[derive(Debug, Clone)]
+pub struct TagGroup {
+    pub name: String,
+    pub members: TagSet,
+    pub span: Span,
+}
+
+/// `stack NAME limit N keep …`.
+#[derive(Debug, Clone)]
+pub struct StackGroup {
+    pub name: String,
+    pub limit: u32,
+    pub keep: Keep,
+    pub span: Span,
+}
+
+/// What makes a stat a view: its source stat, evaluated with `tags` added to the context.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// Its position in [`Ir::view_ids`].
+    pub number: u32,
+    pub source: StatId,
+    pub tags: TagSet,
+    /// The tags and groups as the declaration lists them.
+    pub listed: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Stat {
     pub name: String,
@@ -306,6 +394,8 @@ pub struct Stat {
     pub formula_text: Option<String>,
     pub min_text: Option<String>,
     pub max_text: Option<String>,
+    /// A view: its rules are its source's, its context has more tags.
+    pub view: Option<View>,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +469,16 @@ pub struct Ir {
     pub stat_ids: NameMap<StatId>,
     pub bucket_ids: NameMap<BucketId>,
     pub layer_ids: NameMap<LayerId>,
+    pub tags: Vec<Tag>,
+    pub tag_groups: Vec<TagGroup>,
+    pub stacks: Vec<StackGroup>,
+    pub tag_ids: NameMap<TagId>,
+    pub tag_group_ids: NameMap<TagGroupId>,
+    pub stack_ids: NameMap<StackId>,
+    /// The views of each stat, by source stat id (empty when the rules declare none).
+    pub views_of: Vec<Vec<StatId>>,
+    /// Every view, in id order.
+    pub view_ids: Vec<StatId>,
 }
 
 impl Ir {
@@ -427,5 +527,16 @@ impl Ir {
 
     pub fn policy(&self) -> Policy {
         self.policy.unwrap_or(Policy::Intersect)
+    }
+
+    /// Whether the rules declare tags, stacking groups or views: without any, actors carry
+    /// no situation and ingest takes its plain path.
+    pub fn is_situational(&self) -> bool {
+        !self.tags.is_empty() || !self.stacks.is_empty() || !self.views_of.is_empty()
+    }
+
+    /// The views of `stat` (none for a view).
+    pub fn views_of(&self, stat: StatId) -> &[StatId] {
+        self.views_of.get(stat.index()).map_or(&[], Vec::as_slice)
     }
 }

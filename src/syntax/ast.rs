@@ -23,6 +23,14 @@ pub enum ItemKind {
     DefaultPipeline(Ident),
     Layers(LayersDecl),
     Stat(StatDecl),
+    /// `tag a, b, c;`
+    Tags(Vec<Ident>),
+    /// `tag group NAME = a, b;`
+    TagGroup(TagGroupDecl),
+    /// `stack NAME limit N keep highest|lowest|first;`
+    Stack(StackDecl),
+    /// `view NAME = SOURCE with TAG, …;`
+    View(ViewDecl),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +70,29 @@ pub struct LayerDef {
     pub name: Ident,
     /// `requires realm`: caps in this layer must name the field.
     pub requires: Option<Ident>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagGroupDecl {
+    pub name: Ident,
+    pub members: Vec<Ident>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackDecl {
+    pub name: Ident,
+    /// As written; checked to be a whole number ≥ 1.
+    pub limit: f64,
+    pub limit_span: Span,
+    pub keep: Ident,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewDecl {
+    pub name: Ident,
+    pub source: Ident,
+    /// Tags and tag groups added to the context.
+    pub tags: Vec<Ident>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -57,6 +57,14 @@ fn format_item(out: &mut String, kind: &ItemKind) {
                 out.push_str(&format!(" unscoped {}", u.name));
             }
         }
+        ItemKind::Tags(tags) => out.push_str(&format!("tag {}", names(tags))),
+        ItemKind::TagGroup(g) => out.push_str(&format!("tag group {} = {}", g.name.name, names(&g.members))),
+        ItemKind::Stack(s) => {
+            out.push_str(&format!("stack {} limit {} keep {}", s.name.name, s.limit, s.keep.name));
+        }
+        ItemKind::View(v) => {
+            out.push_str(&format!("view {} = {} with {}", v.name.name, v.source.name, names(&v.tags)));
+        }
         ItemKind::Stat(s) => {
             let cat = s.category.keyword();
             out.push_str(&format!("{cat} {}", s.name.name));
@@ -71,6 +79,11 @@ fn format_item(out: &mut String, kind: &ItemKind) {
             }
         }
     }
+}
+
+/// `a, b, c`.
+fn names(list: &[Ident]) -> String {
+    list.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// An expression with the fewest parentheses that keep its tree.

@@ -149,9 +149,20 @@ fn rule_words(rule: &Rule) -> Option<&'static str> {
         | Rule::kw_derived
         | Rule::kw_import
         | Rule::kw_bucket
-        | Rule::kw_layers => {
-            "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers` or `import`)"
+        | Rule::kw_layers
+        | Rule::tag_decl
+        | Rule::tag_group_decl
+        | Rule::stack_decl
+        | Rule::view_decl
+        | Rule::kw_tag
+        | Rule::kw_stack
+        | Rule::kw_view => {
+            "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers`, `tag`, `stack`, `view` or `import`)"
         }
+        Rule::kw_group => "`group`",
+        Rule::kw_limit => "`limit`",
+        Rule::kw_keep => "`keep`",
+        Rule::kw_with => "`with`",
         Rule::formula_clause => "`=`",
         Rule::range_clause | Rule::kw_in => "`in`",
         Rule::merge_clause | Rule::kw_merge => "`merge`",
@@ -364,8 +375,30 @@ impl Builder {
                 }
                 ItemKind::Stat(StatDecl { category, name, clauses })
             }
+            Rule::tag_decl => ItemKind::Tags(self.idents(it.next()?)),
+            Rule::tag_group_decl => {
+                let name = self.ident(it.next()?);
+                ItemKind::TagGroup(TagGroupDecl { name, members: self.idents(it.next()?) })
+            }
+            Rule::stack_decl => {
+                let name = self.ident(it.next()?);
+                let limit = it.next()?;
+                let limit_span = self.span(&limit);
+                let keep = self.ident(it.next()?);
+                ItemKind::Stack(StackDecl { name, limit: limit.as_str().parse().ok()?, limit_span, keep })
+            }
+            Rule::view_decl => {
+                let name = self.ident(it.next()?);
+                let source = self.ident(it.next()?);
+                ItemKind::View(ViewDecl { name, source, tags: self.idents(it.next()?) })
+            }
             _ => return None,
         })
+    }
+
+    /// The names of an `ident_list`.
+    fn idents(&self, list: P) -> Vec<Ident> {
+        list.into_inner().filter(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p)).collect()
     }
 
     fn deeper(&mut self, p: &P, depth: usize) -> Option<()> {
@@ -477,6 +510,13 @@ fn is_keyword(r: Rule) -> bool {
             | Rule::rparen
             | Rule::EOI
             | Rule::kw_import
+            | Rule::kw_tag
+            | Rule::kw_group
+            | Rule::kw_stack
+            | Rule::kw_limit
+            | Rule::kw_keep
+            | Rule::kw_view
+            | Rule::kw_with
             | Rule::kw_bucket
             | Rule::kw_fold
             | Rule::kw_apply

@@ -61,3 +61,63 @@ fn golden_vectors_cli() {
         assert!(same(&got, &expected), "{}", case.display());
     }
 }
+
+/// The situational cases: tags, views and stacking, through the library (both engines, the
+/// parsed and the direct JSON path, and every order of the input) and the command line.
+#[test]
+fn situational_cases() {
+    let rules = Rules::load("tests/data/situational/rules.stat").expect("situational rules load");
+    let mut cases: Vec<_> = std::fs::read_dir("tests/data/situational")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 3);
+    for backend in [Backend::Interpreter, Backend::Jit] {
+        let engine = Engine::new(&rules, backend).expect("engine");
+        for case in &cases {
+            let input = std::fs::read_to_string(case.join("actor.json")).unwrap();
+            let expected: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+            let mut actor = actorc::input::parse_actor(&input).unwrap();
+            let snap = engine.evaluate(&actor).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+            let got = serde_json::to_value(&snap).unwrap();
+            assert!(same(&got, &expected), "{} {backend:?}:\n got {got}\nwant {expected}", case.display());
+            // The direct JSON path takes the same actor and gives the same bits.
+            let compact = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&input).unwrap()).unwrap();
+            let (_, prepared) = engine.prepare_json(&compact, &Default::default()).expect("the JSON path takes it");
+            assert_eq!(Ok(&prepared), engine.prepare(&actor).as_ref(), "{}", case.display());
+            // Reversed contributions, caps and subsystems: the same bits.
+            for sub in &mut actor.subsystems {
+                sub.primary.reverse();
+                sub.derived.reverse();
+                sub.caps.reverse();
+            }
+            actor.subsystems.reverse();
+            let reversed = engine.evaluate(&actor).unwrap();
+            assert_eq!(
+                serde_json::to_string(&reversed).unwrap(),
+                serde_json::to_string(&snap).unwrap(),
+                "{}",
+                case.display()
+            );
+        }
+    }
+    #[cfg(feature = "cli")]
+    for case in &cases {
+        let exe = env!("CARGO_BIN_EXE_actorc");
+        for engine in ["interp", "jit"] {
+            let out = std::process::Command::new(exe)
+                .args(["run", "tests/data/situational/rules.stat", "--engine", engine, "--input"])
+                .arg(case.join("actor.json"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {}", case.display(), String::from_utf8_lossy(&out.stderr));
+            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let expected: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+            assert!(same(&got, &expected), "{} {engine}:\n got {got}\nwant {expected}", case.display());
+        }
+    }
+}

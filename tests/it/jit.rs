@@ -88,6 +88,7 @@ fn unknown_stat(a: &Actor) -> Actor {
         value: 1.0,
         system: "typo".into(),
         priority: None,
+        ..Contribution::default()
     });
     a.subsystems.push(sub);
     a

@@ -36,6 +36,7 @@ fn contribution() -> impl Strategy<Value = Contribution> {
             value: v,
             system: s.into(),
             priority: Some(p),
+            ..Contribution::default()
         })
 }
 
@@ -61,7 +62,7 @@ fn cap() -> impl Strategy<Value = CapContribution> {
             priority: Some(p),
             scope: scope.map(Into::into),
             realm: (scope == Some("REALM")).then(|| "r:1".into()),
-            tags: None,
+            ..CapContribution::default()
         },
     )
 }
@@ -83,7 +84,12 @@ fn subsystem() -> impl Strategy<Value = SubsystemOutput> {
 }
 
 pub fn actor() -> impl Strategy<Value = Actor> {
-    prop::collection::vec(subsystem(), 1..5).prop_map(|subsystems| Actor { id: None, version: 1, subsystems })
+    prop::collection::vec(subsystem(), 1..5).prop_map(|subsystems| Actor {
+        id: None,
+        version: 1,
+        subsystems,
+        tags: Vec::new(),
+    })
 }
 
 proptest! {
@@ -121,6 +127,7 @@ proptest! {
     fn highest_priority_override_wins(mut a in actor(), v in value(), stat in prop::sample::select(PIPELINE_STATS)) {
         a.subsystems[0].derived.push(Contribution {
             dimension: stat.into(), bucket: "OVERRIDE".into(), value: v, system: "zz_top".into(), priority: Some(100),
+            ..Contribution::default()
         });
         let snap = engine().evaluate(&a).unwrap();
         let (min, max) = snap.caps_used(stat).unwrap();
@@ -137,9 +144,10 @@ fn one_value(value: f64) -> Actor {
         value,
         system: "race".into(),
         priority: None,
+        ..Contribution::default()
     };
     let sub = SubsystemOutput { primary: vec![c], ..SubsystemOutput::default() };
-    Actor { id: None, version: 1, subsystems: vec![sub] }
+    Actor { id: None, version: 1, subsystems: vec![sub], tags: Vec::new() }
 }
 
 fn read_value(json: &str) -> f64 {

@@ -204,10 +204,10 @@ fn unknown_fields_are_errors_with_a_suggestion() {
         ("subsystems[0].caps[0].scop", "line 3: unknown field `scop` (did you mean `scope`?)"),
         ("subsystems[0].context.combat.post_ad", "line 4: unknown field `post_ad` (did you mean `post_add`?)"),
         ("subsystems[0].meta.sistem", "line 5: unknown field `sistem` (did you mean `system`?)"),
-        ("hp", "line 6: unknown field `hp` (known fields: id, version, subsystems, extra)"),
+        ("hp", "line 6: unknown field `hp` (known fields: id, version, subsystems, tags, extra)"),
         (
             "subsystems[0].primary[0].source",
-            "line 7: unknown field `source` (known fields: dimension, bucket, value, system, priority)",
+            "line 7: unknown field `source` (known fields: dimension, bucket, value, system, priority, requires, stack)",
         ),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(f, m)| (f.to_string(), m.to_string())).collect();

@@ -47,6 +47,21 @@ fn erase(mut ast: Ast) -> Ast {
                 p.buckets.iter_mut().for_each(id);
             }
             ItemKind::DefaultPipeline(p) => id(p),
+            ItemKind::Tags(tags) => tags.iter_mut().for_each(id),
+            ItemKind::TagGroup(g) => {
+                id(&mut g.name);
+                g.members.iter_mut().for_each(id);
+            }
+            ItemKind::Stack(st) => {
+                id(&mut st.name);
+                id(&mut st.keep);
+                st.limit_span = Span::default();
+            }
+            ItemKind::View(v) => {
+                id(&mut v.name);
+                id(&mut v.source);
+                v.tags.iter_mut().for_each(id);
+            }
             ItemKind::Layers(l) => {
                 for layer in &mut l.layers {
                     id(&mut layer.name);

@@ -1,0 +1,281 @@
+//! Situations in ingest: requirements and stacks resolved to ids, then, once per actor, each
+//! contribution and cap filtered for every context it is evaluated in (the actor's own, and
+//! each view's) and the stacked contributions cut to their groups' limits.
+//!
+//! Invariant: what is kept depends only on the actor's input and the rules, never on the
+//! order of arrival; a rule set without tags, stacks or views never comes here.
+
+use super::{CapItem, Item, Origin, total_order_key};
+use crate::diag::did_you_mean_suffix;
+use crate::ir::{BucketId, Ir, Keep, StackId, StatId, TagGroupId, TagId, TagSet};
+use serde::Serialize;
+
+/// Most requirements one contribution or cap may carry.
+pub const MAX_REQUIREMENTS: usize = 16;
+
+/// One requirement: a tag or a group, held or (negated) not held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    pub on: Holder,
+    pub negated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Tag(TagId),
+    Group(TagGroupId),
+}
+
+impl Requirement {
+    fn holds(self, ir: &Ir, context: &TagSet) -> bool {
+        let present = match self.on {
+            Holder::Tag(t) => context.contains(t),
+            Holder::Group(g) => context.meets(&ir.tag_groups[g.index()].members),
+        };
+        present != self.negated
+    }
+
+    /// As written: `fire`, `!low_life`.
+    pub fn text(self, ir: &Ir) -> String {
+        let name = match self.on {
+            Holder::Tag(t) => &ir.tags[t.index()].name,
+            Holder::Group(g) => &ir.tag_groups[g.index()].name,
+        };
+        if self.negated { format!("!{name}") } else { name.clone() }
+    }
+}
+
+/// The situational part of one contribution or cap: its requirements (a range of
+/// [`Situation::requirements`]) and, for a contribution, its stack.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Situated<'a> {
+    pub requirements: (u32, u32),
+    pub stack: Option<(StackId, &'a str)>,
+    pub bucket: BucketId,
+}
+
+/// An actor's situation: its context, and the requirements and stacks of its contributions.
+#[derive(Debug, Default)]
+pub struct Situation<'a> {
+    pub(super) context: TagSet,
+    pub(super) requirements: Vec<Requirement>,
+    /// Indexed by [`Item::situation`] and [`CapItem::situation`].
+    pub(super) situated: Vec<Situated<'a>>,
+}
+
+/// What became of one contribution or cap in one context, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum Fate {
+    /// A requirement does not hold in the context (`!x` when `x` is in it).
+    Skipped { requirement: String },
+    /// Beyond its stacking group's limit: `rank` (1-based) in the group's order.
+    Dropped { group: String, key: String, limit: u32, keep: &'static str, rank: u32 },
+}
+
+/// The fate of every contribution and cap that did not apply, per stat (a view's own).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fates {
+    /// (stat, origin, fate), contributions and caps (origin list 0) alike.
+    pub entries: Vec<(StatId, Origin, Fate)>,
+}
+
+impl<'a> Situation<'a> {
+    /// The context of an actor whose `tags` are given; an error names a tag it does not know.
+    pub fn new(ir: &Ir, tags: &[impl AsRef<str>]) -> Result<Situation<'a>, String> {
+        let mut context = TagSet::empty(ir.tags.len());
+        for t in tags {
+            let t = t.as_ref();
+            match ir.tag_ids.get(t) {
+                Some(&id) => context.insert(id),
+                None if ir.tag_group_ids.contains_key(t) => {
+                    return Err(format!("`{t}` is a tag group: an actor's situation lists tags"));
+                }
+                None => return Err(unknown_tag(ir, t)),
+            }
+        }
+        Ok(Situation { context, ..Situation::default() })
+    }
+
+    /// The situation of an actor without tags.
+    pub fn empty(ir: &Ir) -> Situation<'a> {
+        Situation { context: TagSet::empty(ir.tags.len()), ..Situation::default() }
+    }
+
+    /// Records the requirements and stack of one contribution (or cap: no stack) of
+    /// `bucket`; its index for [`Item::situation`], or `u32::MAX` when it has neither.
+    /// An error says what is wrong and in which field.
+    pub(super) fn add(
+        &mut self,
+        ir: &Ir,
+        requires: &[impl AsRef<str>],
+        stack: Option<(&str, &'a str)>,
+        bucket: BucketId,
+    ) -> Result<u32, (&'static str, String)> {
+        if requires.is_empty() && stack.is_none() {
+            return Ok(u32::MAX);
+        }
+        if requires.len() > MAX_REQUIREMENTS {
+            let message = format!("{} requirements, over the limit of {MAX_REQUIREMENTS}", requires.len());
+            return Err(("requires", message));
+        }
+        let start = self.requirements.len() as u32;
+        for (i, r) in requires.iter().enumerate() {
+            let r = r.as_ref();
+            let (negated, name) = match r.strip_prefix('!') {
+                Some(name) => (true, name),
+                None => (false, r),
+            };
+            if name.is_empty() {
+                return Err(("requires", format!("requirement {i} is empty")));
+            }
+            if requires[..i].iter().any(|x| x.as_ref() == r) {
+                return Err(("requires", format!("requirement `{r}` is listed twice")));
+            }
+            let on = match (ir.tag_ids.get(name), ir.tag_group_ids.get(name)) {
+                (Some(&t), _) => Holder::Tag(t),
+                (None, Some(&g)) => Holder::Group(g),
+                (None, None) => return Err(("requires", unknown_tag(ir, name))),
+            };
+            self.requirements.push(Requirement { on, negated });
+        }
+        let stack = match stack {
+            None => None,
+            Some((group, key)) => match ir.stack_ids.get(group) {
+                Some(&id) => Some((id, key)),
+                None => {
+                    let names = ir.stacks.iter().map(|s| s.name.as_str());
+                    let suggestion = crate::diag::did_you_mean(group, names);
+                    let message = format!("unknown stacking group `{group}`{}", did_you_mean_suffix(suggestion));
+                    return Err(("stack", message));
+                }
+            },
+        };
+        let requirements = (start, self.requirements.len() as u32);
+        self.situated.push(Situated { requirements, stack, bucket });
+        Ok(self.situated.len() as u32 - 1)
+    }
+
+    /// The first requirement of `situation` that does not hold in `context`.
+    fn failing(&self, ir: &Ir, situation: u32, context: &TagSet) -> Option<Requirement> {
+        let s = self.situated.get(situation as usize)?;
+        let (a, b) = s.requirements;
+        self.requirements[a as usize..b as usize].iter().copied().find(|r| !r.holds(ir, context))
+    }
+
+    /// The contexts: the actor's, then each view's (by [`View::number`](crate::ir::View)).
+    fn contexts(&self, ir: &Ir) -> Vec<TagSet> {
+        let views = ir.view_ids.iter().map(|&v| {
+            let tags = &ir.stat(v).view.as_ref().expect("a view").tags;
+            self.context.union(tags)
+        });
+        std::iter::once(self.context.clone()).chain(views).collect()
+    }
+
+    /// Every contribution and cap for its stat and for each of the stat's views, where it
+    /// applies; the fates of the others when `fates` is given.
+    pub(super) fn expand(
+        &self,
+        ir: &Ir,
+        items: Vec<Item<'a>>,
+        caps: Vec<CapItem<'a>>,
+        mut fates: Option<&mut Fates>,
+    ) -> (Vec<Item<'a>>, Vec<CapItem<'a>>) {
+        if self.situated.is_empty() && ir.view_ids.is_empty() {
+            return (items, caps);
+        }
+        let contexts = self.contexts(ir);
+        let context_of = |stat: StatId| match &ir.stat(stat).view {
+            Some(v) => &contexts[1 + v.number as usize],
+            None => &contexts[0],
+        };
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            for stat in std::iter::once(item.stat).chain(ir.views_of(item.stat).iter().copied()) {
+                match self.failing(ir, item.situation, context_of(stat)) {
+                    None => kept.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot, ..item }),
+                    Some(r) => {
+                        if let Some(f) = fates.as_deref_mut() {
+                            f.entries.push((stat, item.origin, Fate::Skipped { requirement: r.text(ir) }));
+                        }
+                    }
+                }
+            }
+        }
+        let mut kept_caps = Vec::with_capacity(caps.len());
+        for cap in caps {
+            for stat in std::iter::once(cap.stat).chain(ir.views_of(cap.stat).iter().copied()) {
+                match self.failing(ir, cap.situation, context_of(stat)) {
+                    None => kept_caps.push(CapItem { stat, ..cap }),
+                    Some(r) => {
+                        if let Some(f) = fates.as_deref_mut() {
+                            f.entries.push((stat, cap.origin, Fate::Skipped { requirement: r.text(ir) }));
+                        }
+                    }
+                }
+            }
+        }
+        (kept, kept_caps)
+    }
+
+    /// Drops, from contributions in canonical order, the stacked ones beyond their
+    /// group's limit: per stat, bucket, group and key, in the group's order.
+    pub(super) fn stack(&self, ir: &Ir, items: &mut Vec<Item<'a>>, mut fates: Option<&mut Fates>) {
+        if !items.iter().any(|i| self.stacked(i).is_some()) {
+            return;
+        }
+        let mut dropped = vec![false; items.len()];
+        let mut start = 0;
+        while start < items.len() {
+            let stat = items[start].stat;
+            let end = start + items[start..].iter().take_while(|i| i.stat == stat).count();
+            // (bucket, group, key, position): a partition's members end up together, in
+            // canonical order.
+            let mut stacked: Vec<(BucketId, StackId, &str, usize)> =
+                (start..end).filter_map(|k| self.stacked(&items[k]).map(|(b, g, key)| (b, g, key, k))).collect();
+            stacked.sort_by(|x, y| (x.0, x.1, x.2, x.3).cmp(&(y.0, y.1, y.2, y.3)));
+            for part in stacked.chunk_by(|x, y| (x.0, x.1, x.2) == (y.0, y.1, y.2)) {
+                let group = &ir.stacks[part[0].1.index()];
+                if part.len() <= group.limit as usize {
+                    continue;
+                }
+                let mut order: Vec<usize> = part.iter().map(|x| x.3).collect();
+                let value = |k: &usize| total_order_key(items[*k].value);
+                match group.keep {
+                    Keep::Highest => order.sort_by_key(|k| std::cmp::Reverse(value(k))),
+                    Keep::Lowest => order.sort_by_key(value),
+                    Keep::First => {}
+                }
+                for (rank, &k) in order.iter().enumerate().skip(group.limit as usize) {
+                    dropped[k] = true;
+                    if let Some(f) = fates.as_deref_mut() {
+                        let fate = Fate::Dropped {
+                            group: group.name.clone(),
+                            key: part[0].2.to_string(),
+                            limit: group.limit,
+                            keep: group.keep.keyword(),
+                            rank: rank as u32 + 1,
+                        };
+                        f.entries.push((stat, items[k].origin, fate));
+                    }
+                }
+            }
+            start = end;
+        }
+        let mut k = 0;
+        items.retain(|_| {
+            k += 1;
+            !dropped[k - 1]
+        });
+    }
+
+    fn stacked(&self, item: &Item<'a>) -> Option<(BucketId, StackId, &'a str)> {
+        let s = self.situated.get(item.situation as usize)?;
+        s.stack.map(|(g, key)| (s.bucket, g, key))
+    }
+}
+
+fn unknown_tag(ir: &Ir, name: &str) -> String {
+    let names = ir.tags.iter().map(|t| t.name.as_str()).chain(ir.tag_groups.iter().map(|g| g.name.as_str()));
+    format!("unknown tag `{name}`{}", did_you_mean_suffix(crate::diag::did_you_mean(name, names)))
+}
