@@ -408,6 +408,9 @@ fn shape_message(e: &serde_json::Error) -> String {
         return message;
     };
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    if field == "stack" && known.contains(&"scope") {
+        return "a cap cannot have a `stack`: stacking groups hold contributions".into();
+    }
     match crate::diag::did_you_mean(field, known.iter().copied()) {
         Some(s) => format!("unknown field `{field}` (did you mean `{s}`?)"),
         None => format!("unknown field `{field}` (known fields: {})", known.join(", ")),

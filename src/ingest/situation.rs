@@ -127,7 +127,7 @@ impl<'a> Situation<'a> {
                 None => (false, r),
             };
             if name.is_empty() {
-                return Err(("requires", format!("requirement {i} is empty")));
+                return Err(("requires", format!("requirement {i} (`{r}`) names no tag")));
             }
             if requires[..i].iter().any(|x| x.as_ref() == r) {
                 return Err(("requires", format!("requirement `{r}` is listed twice")));

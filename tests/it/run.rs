@@ -214,6 +214,47 @@ fn unknown_fields_are_errors_with_a_suggestion() {
     assert_eq!(errors, expected);
 }
 
+/// Every bad situational input is an error of that actor alone, naming the field.
+#[test]
+fn situation_errors_cost_only_their_actor() {
+    let input = std::fs::read_to_string("tests/data/input/situation_errors.ndjson").unwrap();
+    let good = std::fs::read_to_string("tests/data/situational/s01_tags_and_views/actor.json").unwrap();
+    let good: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let input = format!("{input}{good}\n");
+    for engine in ["interp", "jit"] {
+        let args = ["run", "tests/data/situational/rules.stat", "--engine", engine, "--input", "-", "--quiet"];
+        let out = actorc(&args, &input);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let records: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let errors: Vec<(String, String)> = records[..records.len() - 1]
+            .iter()
+            .map(|v| (v["error"]["field"].as_str().unwrap().into(), v["error"]["message"].as_str().unwrap().into()))
+            .collect();
+        let expected = [
+            ("tags", "line 1: unknown tag `fier`"),
+            ("tags", "line 2: `elemental` is a tag group: an actor's situation lists tags"),
+            ("subsystems[0].derived[0].requires", "line 3: unknown tag `spel` (did you mean `spell`?)"),
+            ("subsystems[0].derived[0].requires", "line 4: requirement 1 (`!`) names no tag"),
+            ("subsystems[0].derived[0].requires", "line 5: requirement `fire` is listed twice"),
+            ("subsystems[0].derived[0].requires", "line 6: 17 requirements, over the limit of 16"),
+            ("subsystems[0].derived[0].stack", "line 7: unknown stacking group `frenzi` (did you mean `frenzy`?)"),
+            ("subsystems[0].caps[0].stack", "line 8: a cap cannot have a `stack`: stacking groups hold contributions"),
+            (
+                "subsystems[0].derived[0].dimension",
+                "line 9: `fire_spell_damage` is a view of `damage`: contributions and caps name `damage`",
+            ),
+            (
+                "subsystems[0].caps[0].dimension",
+                "line 10: `fire_spell_damage` is a view of `damage`: contributions and caps name `damage`",
+            ),
+            ("subsystems[0].caps[0].requires", "line 11: unknown tag `undead`"),
+        ];
+        let expected: Vec<(String, String)> = expected.iter().map(|(f, m)| (f.to_string(), m.to_string())).collect();
+        assert_eq!(errors, expected, "{engine}");
+        assert!(records.last().unwrap().get("snapshot").is_some(), "the good actor after them is evaluated");
+    }
+}
+
 #[test]
 fn single_actor_forms() {
     let bare = r#"[{"primary":[{"dimension":"strength","bucket":"FLAT","value":7,"system":"a"}],"derived":[],"caps":[],"meta":{"system":"a"}}]"#;
