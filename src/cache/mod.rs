@@ -9,7 +9,8 @@
 //! Invariant: every result returned equals, bit for bit, a fresh evaluation with the
 //! generation's rules. On a miss for a known id, only dirty stats (prepared input differs, or
 //! the stat's rule fingerprint changed between generations) and their changed dependents are
-//! recomputed with `eval_incremental`; when the rule set's structure changed (stat ids or
+//! recomputed with `eval_incremental` (an edit of tags, tag groups, stacking groups or views
+//! ingests the actor again and compares the prepared input per stat); when the rule set's structure changed (stat ids or
 //! order, layers, policy), or the entry is more than [`DIFF_HISTORY`](crate::reload::DIFF_HISTORY) (8) generations
 //! old, it falls back to a full evaluation. The rule changes come with the generation
 //! ([`Generation::rule_diff_since`], computed once by the reloader). What is kept per actor
@@ -158,8 +159,11 @@ impl Cache {
             return self.slots.get(i).result.clone();
         }
         self.stats.misses += 1;
-        // Same input, new rules of the same structure: the cached prepared actor still holds.
-        if let Some(i) = found.filter(|&i| same && self.has_prepared(i) && self.same_structure(i, g)) {
+        // Same input, new rules of the same structure and situations: the cached prepared
+        // actor still holds.
+        if let Some(i) =
+            found.filter(|&i| same && self.has_prepared(i) && self.same_structure(i, g) && !self.reingest(i, g))
+        {
             let result = self.recompute_in_place(g, i);
             self.slots.touch(i);
             return result;
@@ -200,8 +204,9 @@ impl Cache {
     /// Brings every cached actor up to generation `g` without its input: after a hot reload,
     /// each recomputes only the stats whose rules changed and their dependents. Entries whose
     /// rule-set structure changed, or more than 8 generations old, are dropped (their next
-    /// lookup is a miss); those without a
-    /// prepared form ([`Keep::Results`], or a bad input) are left for their next lookup.
+    /// lookup is a miss); those without a prepared form ([`Keep::Results`], or a bad input),
+    /// and those whose situations changed (they must be ingested again), are left for their
+    /// next lookup, which recomputes only the stats whose rules or prepared input changed.
     /// Returns how many entries were recomputed.
     pub fn refresh(&mut self, g: &Generation) -> usize {
         let mut refreshed = 0;
@@ -227,7 +232,7 @@ impl Cache {
             }
             if !self.same_structure(k, g) {
                 stale.push(k);
-            } else if self.has_prepared(k) {
+            } else if self.has_prepared(k) && !self.reingest(k, g) {
                 self.recompute_in_place(g, k);
                 refreshed += 1;
             }
@@ -249,6 +254,12 @@ impl Cache {
     fn same_structure(&self, i: usize, g: &Generation) -> bool {
         let old = self.slots.get(i).generation;
         old == g.number || g.rule_diff_since(old).is_some()
+    }
+
+    /// Whether slot `i` must be ingested again for generation `g` (its situations changed):
+    /// only its next lookup, which has the input, can.
+    fn reingest(&self, i: usize, g: &Generation) -> bool {
+        g.rule_diff_since(self.slots.get(i).generation).is_some_and(|d| d.reingest)
     }
 
     /// Brings slot `i` (a prepared form, unchanged input, the structure of `g`) to generation
@@ -278,7 +289,7 @@ impl Cache {
         if old_gen == g.number {
             return None;
         }
-        let change = g.rule_diff_since(old_gen)?;
+        let change = g.rule_diff_since(old_gen).filter(|d| !d.reingest)?;
         let slot = self.slots.get_mut(i);
         let Some(Ok(snapshot)) = Arc::get_mut(&mut slot.result) else { return None };
         eval_affected_in_place(g.engine.ir(), p, snapshot, &change.affected, &mut self.scratch).ok()?;
@@ -300,16 +311,18 @@ impl Cache {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.clear();
         dirty.resize(ir.stats.len(), false);
+        let mut reingested = false;
         if old_gen != g.number {
             let change = g.rule_diff_since(old_gen)?;
             dirty.copy_from_slice(&change.dirty);
+            reingested = change.reingest;
         }
         let s = self.slots.get(i);
         let prev = match &*s.result {
             Ok(prev) => prev,
             Err(_) => return None,
         };
-        if !same_input {
+        if !same_input || reingested {
             let prev_p = s.prepared.as_ref()?;
             mark_input_changes(prev_p, p, &mut dirty);
         }
@@ -430,5 +443,73 @@ mod tests {
             assert_eq!(cache.evaluate(&last, a), last.engine.evaluate(a));
         }
         assert_eq!(cache.stats().incremental, ok);
+    }
+
+    /// The actor's tags, a requirement and a stack are part of the input key.
+    #[test]
+    fn situations_are_part_of_the_input_key() {
+        let text = std::fs::read_to_string("tests/data/situational/s01_tags_and_views/actor.json").unwrap();
+        let a = crate::input::parse_actor(&text).unwrap();
+        let hash = |a: &Actor| input_hash(a, &mut Vec::new());
+        let mut tagged = a.clone();
+        tagged.tags.push("fire".into());
+        let mut required = a.clone();
+        required.subsystems[0].derived[0].requires.push("!fire".into());
+        let mut stacked = a.clone();
+        stacked.subsystems[0].derived[0].stack = Some(crate::input::Stack::Group("aura".into()));
+        let mut keyed = stacked.clone();
+        keyed.subsystems[0].derived[0].stack =
+            Some(crate::input::Stack::Keyed(crate::input::KeyedStack { group: "aura".into(), key: "x".into() }));
+        let hashes = [hash(&a), hash(&tagged), hash(&required), hash(&stacked), hash(&keyed)];
+        for (i, x) in hashes.iter().enumerate() {
+            assert!(!hashes[..i].contains(x), "input {i} hashes like an earlier one");
+        }
+    }
+
+    /// Edits of a tag group, a stacking group and a view's tags: each actor is ingested
+    /// again and only the stats whose applying contributions changed are recomputed.
+    #[test]
+    fn situation_edits_recompute_what_they_reach() {
+        let file = "tests/data/situational/rules.stat";
+        let r = Reloader::new(vec![file.into()], LoadOptions::default(), Backend::Interpreter);
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let actors: Vec<Actor> = ["s01_tags_and_views", "s02_situation_and_caps", "s03_stacking"]
+            .iter()
+            .map(|c| {
+                let text = std::fs::read_to_string(format!("tests/data/situational/{c}/actor.json")).unwrap();
+                crate::input::parse_actor(&text).unwrap()
+            })
+            .collect();
+        let base = std::fs::read_to_string(file).unwrap();
+        let mut cache = Cache::new(16);
+        let g1 = r.current().unwrap();
+        for a in &actors {
+            cache.evaluate(&g1, a).unwrap();
+        }
+        let stats = g1.engine.ir().stats.len() as u64;
+        for (old, new) in [
+            ("tag group elemental = fire, cold, lightning;", "tag group elemental = cold, lightning;"),
+            ("stack frenzy limit 3 keep highest;", "stack frenzy limit 2 keep lowest;"),
+            ("view fire_spell_damage = damage with fire, spell;", "view fire_spell_damage = damage with fire;"),
+        ] {
+            assert!(base.contains(old), "{old}");
+            let text = base.replace(old, new);
+            let Outcome::Published { generation: g, .. } = r.apply(Change::Write { path: file.into(), text }) else {
+                panic!("{new} publishes")
+            };
+            assert!(g.rule_diff_since(g.number - 1).is_some_and(|d| d.reingest), "{new}");
+            assert_eq!(cache.refresh(&g), 0, "left for the lookup, which has the input");
+            let before = cache.stats();
+            let mut changed = 0;
+            for a in &actors {
+                let fresh = g.engine.evaluate(a);
+                changed += usize::from(fresh != g1.engine.evaluate(a));
+                assert_eq!(cache.evaluate(&g, a), fresh, "{new}");
+            }
+            let after = cache.stats();
+            assert!(changed > 0, "{new} changes some value");
+            assert_eq!(after.incremental - before.incremental, actors.len() as u64, "{new}");
+            assert!(after.dirty_stats - before.dirty_stats < stats * actors.len() as u64, "{new}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Invariant: equal structure keys mean a prepared actor and a snapshot of the old rules fit
 //! the new ones (same stats in the same order, layers, policy, buckets and pipelines by
-//! position); a stat whose fingerprint is unchanged has the same rule.
+//! position); a stat whose fingerprint is unchanged has the same rule. Equal situation keys
+//! (tags, tag groups, stacking groups, views' contexts) mean an actor ingests the same.
 
 use crate::eval::Affected;
 use crate::ir::{Ir, Mode, expr_text};
@@ -12,6 +13,7 @@ use crate::ir::{Ir, Mode, expr_text};
 #[derive(Debug)]
 pub struct Fingerprints {
     structure: String,
+    situation: String,
     stats: Vec<String>,
 }
 
@@ -32,6 +34,22 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
     }
     for p in &ir.pipelines {
         structure.push_str(&format!("|{}={:?}", p.name, p.buckets));
+    }
+    // What decides which contributions and caps apply where: tags by position (contexts are
+    // bit sets), groups by members, stacking groups, and each view's context.
+    let mut situation = String::new();
+    for t in &ir.tags {
+        situation.push_str(&format!("{};", t.name));
+    }
+    for g in &ir.tag_groups {
+        situation.push_str(&format!("|{}={:?}", g.name, g.members));
+    }
+    for s in &ir.stacks {
+        situation.push_str(&format!("|{} {} {}", s.name, s.limit, s.keep.keyword()));
+    }
+    for &v in &ir.view_ids {
+        let view = ir.stat(v).view.as_ref().expect("a view");
+        situation.push_str(&format!("|{}<{}{:?}", ir.stat(v).name, view.source.0, view.tags));
     }
     let stats = ir
         .stats
@@ -54,7 +72,7 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
             f
         })
         .collect();
-    Fingerprints { structure, stats }
+    Fingerprints { structure, situation, stats }
 }
 
 /// How the rules changed between two generations of the same structure: per stat whether
@@ -63,6 +81,9 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
 pub struct RuleDiff {
     pub dirty: Box<[bool]>,
     pub affected: Affected,
+    /// The situation key changed: actors must be ingested again (their prepared forms may
+    /// differ for any stat), then the stats whose prepared input differs are dirty too.
+    pub reingest: bool,
 }
 
 /// The changes from `old` to `new` (the fingerprints of `new_ir`); `None` when the structure
@@ -71,6 +92,6 @@ pub fn rule_diff(old: &Fingerprints, new: &Fingerprints, new_ir: &Ir) -> Option<
     (old.structure == new.structure).then(|| {
         let dirty: Box<[bool]> = old.stats.iter().zip(&new.stats).map(|(x, y)| x != y).collect();
         let affected = Affected::of(new_ir, &dirty);
-        RuleDiff { dirty, affected }
+        RuleDiff { dirty, affected, reingest: old.situation != new.situation }
     })
 }
