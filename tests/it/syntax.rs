@@ -100,6 +100,7 @@ fn round_trip(text: &str) {
 fn shipped_and_fixture_files_round_trip() {
     let mut files = actorc::load::stat_files_in(std::path::Path::new("rules")).unwrap();
     files.push("tests/data/check/ok_everything.stat".into());
+    files.push("tests/data/situational/rules.stat".into());
     for f in files {
         round_trip(&std::fs::read_to_string(&f).unwrap());
     }
@@ -178,6 +179,22 @@ fn item() -> impl Strategy<Value = Item> {
             ],
             policies: vec![ident("intersect")],
             unscoped: vec![ident("T")],
+        })),
+        // The situation keywords are names elsewhere: a tag may be called `group`.
+        Just(ItemKind::Tags(vec![ident("group"), ident("fire")])),
+        Just(ItemKind::TagGroup(TagGroupDecl { name: ident("hot"), members: vec![ident("fire"), ident("view")] })),
+        (1u32..4, prop::sample::select(vec!["highest", "lowest", "first"])).prop_map(|(limit, keep)| {
+            ItemKind::Stack(StackDecl {
+                name: ident("limit"),
+                limit: limit.into(),
+                limit_span: Span::default(),
+                keep: ident(keep),
+            })
+        }),
+        Just(ItemKind::View(ViewDecl {
+            name: ident("fire_a"),
+            source: ident("a"),
+            tags: vec![ident("fire"), ident("with")]
         })),
     ];
     let doc = prop::collection::vec(prop::sample::select(vec!["", "A doc line.", "  indented"]), 0..2);
