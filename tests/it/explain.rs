@@ -381,7 +381,7 @@ fn graph_example_game() {
             d.len()
         })
         .sum();
-    assert_eq!(g.edges.len(), edges);
+    assert_eq!(g.edges.len(), edges + rules.ir.view_ids.len());
     insta::assert_snapshot!("graph_rpg_dot", actorc::graph::to_dot(&g));
     insta::assert_json_snapshot!("graph_rpg_json", g);
     let health = actorc::graph::graph(&rules, Some("health")).unwrap();
@@ -389,4 +389,61 @@ fn graph_example_game() {
     let out = actorc(&["graph", "rules/rpg", "--stat", "helth"], "");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `health`"), "{}", out.stderr);
+}
+
+/// A view is drawn with a `view` edge from its source, labelled with its tags, besides the
+/// edges of the stats its rule reads; `--stat` follows view edges both ways.
+#[test]
+fn graph_views() {
+    let rules = Rules::load("tests/data/situational/rules.stat").unwrap();
+    let g = actorc::graph::graph(&rules, None).unwrap();
+    let views: Vec<_> = g.edges.iter().filter(|e| e.via == "view").collect();
+    assert_eq!(views.len(), 3);
+    assert_eq!((views[0].from.as_str(), views[0].to.as_str()), ("damage", "fire_spell_damage"));
+    assert_eq!(views[0].with, ["fire", "spell"]);
+    let node = g.nodes.iter().find(|n| n.stat == "fire_resist_in_fire").unwrap();
+    assert_eq!(node.view_of.as_deref(), Some("fire_resist"));
+    insta::assert_snapshot!("graph_situational_dot", actorc::graph::to_dot(&g));
+    insta::assert_json_snapshot!("graph_situational_json", g);
+
+    // A view reads what its source's formula reads; a formula may read a view.
+    let text = "bucket FLAT fold sum apply value + x; pipeline p = FLAT; default pipeline p;
+        layers TOTAL policy intersect unscoped TOTAL; tag fire, cold;
+        primary strength in 0 .. 100; primary luck in 0 .. 100;
+        derived power = strength * 2 in 0 .. 1000;
+        view fire_power = power with fire;
+        view cold_power = power with cold;
+        derived total = fire_power + luck in 0 .. 10000;";
+    let rules = Rules::from_analysis(actorc::rules::compile_str("views.stat", text)).unwrap();
+    let edges = |g: &actorc::graph::Graph| -> Vec<String> {
+        let mut e: Vec<String> = g.edges.iter().map(|e| format!("{} -{}-> {}", e.from, e.via, e.to)).collect();
+        e.sort();
+        e
+    };
+    let g = actorc::graph::graph(&rules, None).unwrap();
+    assert_eq!(
+        edges(&g),
+        [
+            "fire_power -formula-> total",
+            "luck -formula-> total",
+            "power -view-> cold_power",
+            "power -view-> fire_power",
+            "strength -formula-> cold_power",
+            "strength -formula-> fire_power",
+            "strength -formula-> power",
+        ]
+    );
+    let nodes = |g: &actorc::graph::Graph| -> Vec<String> {
+        let mut n: Vec<String> = g.nodes.iter().map(|n| n.stat.clone()).collect();
+        n.sort();
+        n
+    };
+    // Ancestors through the view edge, dependents through the formula.
+    let g = actorc::graph::graph(&rules, Some("fire_power")).unwrap();
+    assert_eq!(nodes(&g), ["fire_power", "power", "strength", "total"]);
+    // Dependents through the view edge.
+    let g = actorc::graph::graph(&rules, Some("power")).unwrap();
+    assert_eq!(nodes(&g), ["cold_power", "fire_power", "power", "strength", "total"]);
+    let g = actorc::graph::graph(&rules, Some("luck")).unwrap();
+    assert_eq!(nodes(&g), ["luck", "total"]);
 }
