@@ -2,7 +2,8 @@
 //!
 //! Invariant: the edges are exactly the IR's `Stat.deps` (every stat a formula or range bound
 //! reads), each labelled by where it is read — found by walking the formula's and the
-//! bounds' `Node::Stat` nodes; nodes are grouped by the source file that declares them.
+//! bounds' `Node::Stat` nodes — plus one edge from each view's source to the view; nodes
+//! are grouped by the source file that declares them.
 
 use crate::ir::{Expr, Ir, Mode, Node, StatId, UnknownStat};
 use crate::rules::Rules;
@@ -26,6 +27,9 @@ pub struct GraphNode {
     /// The pipeline name, or `merge <operator>`.
     pub mode: String,
     pub has_formula: bool,
+    /// A view: the stat whose rule it evaluates with more tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view_of: Option<String>,
     /// The declaring file as given to the loader, and its line.
     pub file: String,
     pub line: usize,
@@ -35,8 +39,11 @@ pub struct GraphNode {
 pub struct Edge {
     pub from: String,
     pub to: String,
-    /// `formula`, `range` or `formula+range`.
+    /// `formula`, `range` or `formula+range`; `view` from a view's source to the view.
     pub via: &'static str,
+    /// A `view` edge: the tags and groups the view adds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<String>,
 }
 
 fn reads(ir: &Ir, e: Option<Expr>, s: StatId) -> bool {
@@ -51,30 +58,20 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
         None => vec![true; n],
         Some(name) => {
             let id = ir.resolve_stat(name)?;
-            let mut keep = vec![false; n];
-            keep[id.index()] = true;
-            // Ancestors: ids only decrease along deps, so one backward pass suffices.
-            let mut up = vec![false; n];
-            up[id.index()] = true;
-            for i in (0..n).rev() {
-                if up[i] {
-                    for d in &ir.stats[i].deps {
-                        up[d.index()] = true;
-                    }
+            // What a stat is drawn from: the stats it reads, and a view's source.
+            let from = |i: usize| {
+                let s = &ir.stats[i];
+                s.deps.iter().copied().chain(s.view.as_ref().map(|v| v.source))
+            };
+            let mut to = vec![Vec::new(); n];
+            for i in 0..n {
+                for d in from(i) {
+                    to[d.index()].push(i);
                 }
             }
-            // Dependents: one forward pass.
-            let mut down = vec![false; n];
-            down[id.index()] = true;
-            for i in 0..n {
-                if ir.stats[i].deps.iter().any(|d| down[d.index()]) {
-                    down[i] = true;
-                }
-            }
-            for i in 0..n {
-                keep[i] = up[i] || down[i];
-            }
-            keep
+            let up = reach(n, id.index(), |i| from(i).map(StatId::index).collect());
+            let down = reach(n, id.index(), |i| to[i].clone());
+            up.iter().zip(&down).map(|(u, d)| *u || *d).collect()
         }
     };
     let mut nodes = Vec::new();
@@ -94,9 +91,16 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
             kind,
             mode,
             has_formula: s.formula.is_some(),
+            view_of: s.view.as_ref().map(|v| ir.stat(v.source).name.clone()),
             file: f.name.clone(),
             line,
         });
+        if let Some(v) = &s.view
+            && keep[v.source.index()]
+        {
+            let (from, to) = (ir.stat(v.source).name.clone(), s.name.clone());
+            edges.push(Edge { from, to, via: "view", with: v.listed.clone() });
+        }
         let mut deps: Vec<StatId> = s.deps.clone();
         deps.sort();
         deps.dedup();
@@ -111,10 +115,26 @@ pub fn graph(rules: &Rules, focus: Option<&str>) -> Result<Graph, UnknownStat> {
                 (false, true) => "range",
                 _ => "formula",
             };
-            edges.push(Edge { from: ir.stat(d).name.clone(), to: s.name.clone(), via });
+            edges.push(Edge { from: ir.stat(d).name.clone(), to: s.name.clone(), via, with: vec![] });
         }
     }
     Ok(Graph { nodes, edges })
+}
+
+/// The stats reachable from `start` (itself included) along `next`.
+fn reach(n: usize, start: usize, next: impl Fn(usize) -> Vec<usize>) -> Vec<bool> {
+    let mut seen = vec![false; n];
+    seen[start] = true;
+    let mut todo = vec![start];
+    while let Some(i) = todo.pop() {
+        for j in next(i) {
+            if !seen[j] {
+                seen[j] = true;
+                todo.push(j);
+            }
+        }
+    }
+    seen
 }
 
 fn quote(s: &str) -> String {
@@ -126,9 +146,10 @@ fn file_label(path: &str) -> String {
 }
 
 /// Graphviz DOT: one cluster per source file; primaries are blue boxes, derived stats
-/// yellow ellipses (grey when they have no formula), operator stats pink hexagons. A
-/// formula's edge is grey, a range bound's dashed red, and a stat read by both gets both
-/// lines side by side.
+/// yellow ellipses (grey when they have no formula), operator stats pink hexagons, a view
+/// with a dashed outline. A formula's edge is grey, a range bound's dashed red, and a stat
+/// read by both gets both lines side by side; a view's edge from its source is bold
+/// orange, labelled with the view's tags.
 pub fn to_dot(g: &Graph) -> String {
     let mut out = String::new();
     write_dot(g, &mut out).expect("writing to a String cannot fail");
@@ -152,21 +173,29 @@ fn write_dot(g: &Graph, out: &mut String) -> std::fmt::Result {
                 (_, true) => ("ellipse", "#fff3cd"),
                 _ => ("ellipse", "#e9ecef"),
             };
+            let (style, of) = match &n.view_of {
+                Some(source) => (", style=\"filled,dashed\"", format!("view of {source}, ")),
+                None => ("", String::new()),
+            };
             writeln!(
                 out,
-                "    {} [shape={shape}, fillcolor={}, tooltip={}];",
+                "    {} [shape={shape}, fillcolor={}{style}, tooltip={}];",
                 quote(&n.stat),
                 quote(fill),
-                quote(&format!("{} {} ({}:{})", n.kind, n.mode, n.file, n.line))
+                quote(&format!("{of}{} {} ({}:{})", n.kind, n.mode, n.file, n.line))
             )?;
         }
         out.push_str("  }\n");
     }
     for e in &g.edges {
         let style = match e.via {
-            "range" => " [style=dashed, color=firebrick]",
-            "formula+range" => " [color=\"gray40:firebrick\"]",
-            _ => "",
+            "range" => " [style=dashed, color=firebrick]".to_string(),
+            "formula+range" => " [color=\"gray40:firebrick\"]".to_string(),
+            "view" => {
+                let label = quote(&format!("with {}", e.with.join(", ")));
+                format!(" [style=bold, color=darkorange, fontname=\"Helvetica\", fontsize=9, label={label}]")
+            }
+            _ => String::new(),
         };
         writeln!(out, "  {} -> {}{style};", quote(&e.from), quote(&e.to))?;
     }

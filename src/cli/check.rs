@@ -95,16 +95,12 @@ pub(super) fn check(a: CheckArgs) -> Exit {
                 print_diagnostics(&analysis.sources, &analysis.diagnostics, color, a.limits.error_limit);
                 let mut line = summary(set, &analysis);
                 if let Some(c) = &cost {
-                    line.push_str(&format!(", cost ≤ {} + {} per contribution", c.fixed, c.per_contribution));
+                    let per = crate::cost::per_contribution_text(c);
+                    line.push_str(&format!(", cost ≤ {} + {per} per contribution", c.fixed));
                 }
                 errln!("{line}");
                 if let (true, Some(c)) = (a.cost, &cost) {
-                    let mut table = format!("{:<32} {:>10} {:>18}\n", "stat", "fixed", "per contribution");
-                    for s in &c.stats {
-                        table.push_str(&format!("{:<32} {:>10} {:>18}\n", s.stat, s.fixed, s.per_contribution));
-                    }
-                    table.push_str(&format!("{:<32} {:>10} {:>18}\n", "(rule set)", c.fixed, c.per_contribution));
-                    print_out(&table)?;
+                    print_out(&cost_table(c))?;
                 }
             }
             Format::Json => {
@@ -128,6 +124,31 @@ pub(super) fn check(a: CheckArgs) -> Exit {
         print_json(&json)?;
     }
     Ok(i32::from(any_error))
+}
+
+/// Each stat's cost, then the rule set's; with stacking, the ⌈log2 n⌉ part in its own column.
+fn cost_table(c: &crate::cost::Cost) -> String {
+    let log = c.per_contribution_log > 0;
+    let row = |stat: &str, fixed: u64, per: String, per_log: u64| {
+        let mut line = format!("{stat:<32} {fixed:>10} {per:>18}");
+        if log {
+            line.push_str(&format!(" {per_log:>22}"));
+        }
+        line + "\n"
+    };
+    let mut table = format!("{:<32} {:>10} {:>18}", "stat", "fixed", "per contribution");
+    if log {
+        table.push_str(&format!(" {:>22}", "per contribution level"));
+    }
+    table.push('\n');
+    for s in &c.stats {
+        let per = match &s.view_of {
+            Some(source) => format!("(in {source})"),
+            None => s.per_contribution.to_string(),
+        };
+        table.push_str(&row(&s.stat, s.fixed, per, s.per_contribution_log));
+    }
+    table + &row("(rule set)", c.fixed, c.per_contribution.to_string(), c.per_contribution_log)
 }
 
 fn summary(set: &Path, c: &Analysis) -> String {

@@ -7,7 +7,8 @@ use super::render::fmt_num;
 use crate::eval::{self, Trace};
 use crate::ingest::{self, FROM_PRIMARY, Prepared, Provenance};
 use crate::input::Actor;
-use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Stat, StatId, UnOp};
+use crate::input::{CapContribution, Contribution};
+use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Stat, StatId, TagSet, UnOp};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
 
@@ -93,7 +94,18 @@ pub(super) fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
         operator,
         policy: ir.policy().keyword(),
         layers,
+        view: s.view.as_ref().map(|v| ViewRule {
+            source: ir.stat(v.source).name.clone(),
+            source_location: src.location(ir.stat(v.source).span),
+            with: v.listed.clone(),
+            tags: tag_names(ir, &v.tags),
+        }),
+        views: names(ir, ir.views_of(id)),
     }
+}
+
+fn tag_names(ir: &Ir, tags: &TagSet) -> Vec<String> {
+    tags.iter().map(|t| ir.tags[t.index()].name.clone()).collect()
 }
 
 fn fold_text(f: Fold, bucket: &str) -> String {
@@ -317,22 +329,19 @@ pub(super) fn build(
     for g in groups {
         for i in g.start as usize..g.end as usize {
             let o = prov.values[i];
-            let sub = &actor.subsystems[o.subsystem as usize];
-            let (list, c) = if o.list == FROM_PRIMARY {
-                ("primary", &sub.primary[o.index as usize])
-            } else {
-                ("derived", &sub.derived[o.index as usize])
-            };
+            let (list, c) = contribution(actor, o);
             contributions.push(ContributionRow {
                 index: i - first_value,
                 subsystem: o.subsystem,
-                subsystem_system: sub.meta.system.to_string(),
+                subsystem_system: actor.subsystems[o.subsystem as usize].meta.system.to_string(),
                 system: c.system.to_string(),
                 list,
                 bucket: c.bucket.to_string(),
                 priority: c.priority.unwrap_or(0),
                 value: p.values[i],
                 outcome: None,
+                requires: requires(&c.requires),
+                stack: stack_ref(c),
             });
         }
     }
@@ -401,9 +410,11 @@ pub(super) fn build(
                 priority: c.priority.unwrap_or(0),
                 value: c.value,
                 realm: c.realm.as_deref().map(str::to_string),
+                requires: requires(&c.requires),
             },
         ))
     };
+    let (not_applied, caps_not_applied) = not_applied(ir, actor, prov, id, &cap_row);
     let layers: Vec<LayerStep> = layer_caps
         .iter()
         .map(|l| {
@@ -470,15 +481,110 @@ pub(super) fn build(
         rule,
         value: snap.entry(id).filter(|e| e.has_value()).map(|e| e.value),
         in_snapshot: snap.entry(id).is_some(),
+        context: context(ir, actor, id),
         contributions,
+        not_applied,
         base,
         buckets,
         operator: t.operator,
         range,
         layers,
+        caps_not_applied,
         min,
         max,
         clamp,
         failure: None,
     }
+}
+
+/// The contribution an origin points at, and the list it is in.
+fn contribution(actor: &Actor, o: ingest::Origin) -> (&'static str, &Contribution) {
+    let sub = &actor.subsystems[o.subsystem as usize];
+    if o.list == FROM_PRIMARY {
+        ("primary", &sub.primary[o.index as usize])
+    } else {
+        ("derived", &sub.derived[o.index as usize])
+    }
+}
+
+fn requires(r: &[crate::input::Name]) -> Vec<String> {
+    r.iter().map(|r| r.to_string()).collect()
+}
+
+fn stack_ref(c: &Contribution) -> Option<StackRef> {
+    c.stack.as_ref().map(|s| StackRef { group: s.group().to_string(), key: s.key().to_string() })
+}
+
+/// The context `stat` is evaluated in, when the rules declare tags, stacks or views.
+fn context(ir: &Ir, actor: &Actor, stat: StatId) -> Option<Context> {
+    if !ir.is_situational() {
+        return None;
+    }
+    let mut own = TagSet::empty(ir.tags.len());
+    for t in &actor.tags {
+        if let Some(&id) = ir.tag_ids.get(t) {
+            own.insert(id);
+        }
+    }
+    let view = ir.stat(stat).view.as_ref().map_or_else(|| TagSet::empty(ir.tags.len()), |v| v.tags.clone());
+    Some(Context { actor: tag_names(ir, &own), view: tag_names(ir, &view), tags: tag_names(ir, &own.union(&view)) })
+}
+
+/// The position of `bucket` in `stat`'s pipeline (0 for an operator stat).
+fn slot(ir: &Ir, stat: StatId, bucket: &str) -> usize {
+    match ir.stat(stat).mode {
+        Mode::Operator(_) => 0,
+        Mode::Pipeline(p) => ir.pipeline(p).buckets.iter().position(|&b| ir.bucket(b).name == bucket).unwrap_or(0),
+    }
+}
+
+/// The contributions and caps of `stat` that do not apply, each in canonical order.
+fn not_applied(
+    ir: &Ir,
+    actor: &Actor,
+    prov: &Provenance,
+    stat: StatId,
+    cap_row: &dyn Fn(ingest::Origin) -> Option<(bool, CapRow)>,
+) -> (Vec<NotAppliedRow>, Vec<CapNotApplied>) {
+    let mut rows = Vec::new();
+    let mut caps = Vec::new();
+    for (_, o, fate) in prov.fates.entries.iter().filter(|(s, _, _)| *s == stat) {
+        if o.list == 0 {
+            let Some((_, cap)) = cap_row(*o) else { continue };
+            let c: &CapContribution = &actor.subsystems[o.subsystem as usize].caps[o.index as usize];
+            let layer = match &c.scope {
+                Some(scope) => ir.layer_ids.get(scope).copied(),
+                None => ir.unscoped,
+            };
+            let layer = layer.map_or_else(String::new, |l| ir.layers[l.index()].name.clone());
+            caps.push(CapNotApplied { layer, cap, fate: fate.clone() });
+            continue;
+        }
+        let (list, c) = contribution(actor, *o);
+        rows.push(NotAppliedRow {
+            subsystem: o.subsystem,
+            subsystem_system: actor.subsystems[o.subsystem as usize].meta.system.to_string(),
+            system: c.system.to_string(),
+            list,
+            bucket: c.bucket.to_string(),
+            priority: c.priority.unwrap_or(0),
+            value: c.value,
+            requires: requires(&c.requires),
+            stack: stack_ref(c),
+            fate: fate.clone(),
+        });
+    }
+    rows.sort_by(|a, b| {
+        (slot(ir, stat, &a.bucket), std::cmp::Reverse(a.priority), &a.system)
+            .cmp(&(slot(ir, stat, &b.bucket), std::cmp::Reverse(b.priority), &b.system))
+            .then(a.value.total_cmp(&b.value))
+    });
+    let layer_index = |name: &str| ir.layer_ids.get(name).map_or(usize::MAX, |l| l.index());
+    caps.sort_by(|a, b| {
+        let key = |c: &CapNotApplied| {
+            (layer_index(&c.layer), c.cap.kind != "max", cap_mode_order(&c.cap.mode), std::cmp::Reverse(c.cap.priority))
+        };
+        key(a).cmp(&key(b)).then(a.cap.system.cmp(&b.cap.system)).then(a.cap.value.total_cmp(&b.cap.value))
+    });
+    (rows, caps)
 }

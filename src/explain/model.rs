@@ -2,6 +2,8 @@
 //! [`Explanation`] (one actor's evaluation of one stat, step by step), with their rows.
 //! Plain serializable data: built by [`super::build`], rendered by [`super::render`].
 
+pub use crate::ingest::Fate;
+
 use crate::eval::EvalError;
 use crate::input::InputError;
 use crate::ir::UnknownStat;
@@ -59,6 +61,24 @@ pub struct RuleExplanation {
     pub operator: Option<&'static str>,
     pub policy: &'static str,
     pub layers: Vec<LayerRule>,
+    /// A view: the stat whose rule it is, and the tags it adds to the context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewRule>,
+    /// The views of this stat.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<String>,
+}
+
+/// What makes a stat a view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViewRule {
+    pub source: String,
+    /// `file:line:col` of the source's declaration.
+    pub source_location: String,
+    /// The tags and tag groups the declaration lists.
+    pub with: Vec<String>,
+    /// The tags it adds to the context (groups expanded), in declaration order.
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,12 +130,20 @@ pub struct LayerRule {
 pub struct Explanation {
     pub actor: Option<String>,
     pub rule: RuleExplanation,
+    /// The tags the stat was evaluated with (rules that declare tags, stacks or views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Context>,
     /// The final value; `None` when the stat has only caps, or nothing at all.
     pub value: Option<f64>,
     /// The stat has a snapshot entry (a value or caps); without one it was skipped and
     /// readers see 0.
     pub in_snapshot: bool,
+    /// The contributions that apply, in canonical order.
     pub contributions: Vec<ContributionRow>,
+    /// The contributions to the stat (to its source, for a view) that do not apply:
+    /// skipped by a requirement or dropped by stacking, in canonical order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<NotAppliedRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<BaseStep>,
     pub buckets: Vec<BucketStep>,
@@ -124,6 +152,9 @@ pub struct Explanation {
     pub operator: Option<f64>,
     pub range: RangeStep,
     pub layers: Vec<LayerStep>,
+    /// The caps that do not apply: skipped by a requirement.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caps_not_applied: Vec<CapNotApplied>,
     /// Effective range (`CapsUsed`), `null` = unbounded.
     pub min: f64,
     pub max: f64,
@@ -132,6 +163,17 @@ pub struct Explanation {
     /// The actor's evaluation failed; the steps above are those made before it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+}
+
+/// The context of an evaluation: the actor's tags, plus a view's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Context {
+    /// The actor's situation, in declaration order.
+    pub actor: Vec<String>,
+    /// The tags a view adds (none for a stat that is not a view).
+    pub view: Vec<String>,
+    /// Every tag of the context, in declaration order.
+    pub tags: Vec<String>,
 }
 
 /// Where an actor's evaluation failed, seen from the explained stat.
@@ -160,6 +202,48 @@ pub struct ContributionRow {
     /// `won` or `lost` in a `fold first` bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
+    /// The requirements as the input writes them (`fire`, `!low_life`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackRef>,
+}
+
+/// A contribution's stacking group and key (`""` when the input names only the group).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackRef {
+    pub group: String,
+    pub key: String,
+}
+
+/// A contribution that does not apply, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotAppliedRow {
+    pub subsystem: u32,
+    pub subsystem_system: String,
+    pub system: String,
+    pub list: &'static str,
+    pub bucket: String,
+    pub priority: i64,
+    pub value: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackRef>,
+    /// `skipped` (with the requirement that does not hold in [`Explanation::context`]) or
+    /// `dropped` (with its stacking group, key, limit, keep and 1-based rank).
+    #[serde(flatten)]
+    pub fate: Fate,
+}
+
+/// A cap that does not apply, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapNotApplied {
+    pub layer: String,
+    #[serde(flatten)]
+    pub cap: CapRow,
+    #[serde(flatten)]
+    pub fate: Fate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -235,6 +319,8 @@ pub struct CapRow {
     pub value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub realm: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -52,6 +52,11 @@ fn write_rule(out: &mut String, r: &RuleExplanation) -> std::fmt::Result {
     for d in &r.doc {
         writeln!(out, "  /// {}", d.trim())?;
     }
+    if let Some(v) = &r.view {
+        writeln!(out, "  {}", view_line(r, v))?;
+        let (source, at) = (&v.source, &v.source_location);
+        writeln!(out, "  {source}'s rule ({at}), evaluated with these tags added to the actor's")?;
+    }
     writeln!(out, "\n  {}", r.whiteboard)?;
     if r.whiteboard.contains(" ?? ") {
         writeln!(out, "  (`a ?? b` is a when its bucket or operator has contributions, else b)")?;
@@ -113,7 +118,46 @@ fn write_rule(out: &mut String, r: &RuleExplanation) -> std::fmt::Result {
     if !layers.is_empty() {
         writeln!(out, "  layers: {}", layers.join(", "))?;
     }
+    if !r.views.is_empty() {
+        writeln!(out, "  views: {}", r.views.join(", "))?;
+    }
     Ok(())
+}
+
+/// `view fire_spell_damage = damage with fire, spell`, and the tags of its groups.
+fn view_line(r: &RuleExplanation, v: &ViewRule) -> String {
+    let mut line = format!("view {} = {} with {}", r.stat, v.source, v.with.join(", "));
+    if v.with != v.tags {
+        line.push_str(&format!("  (tags {})", v.tags.join(", ")));
+    }
+    line
+}
+
+fn tag_list(tags: &[String]) -> String {
+    if tags.is_empty() { "(none)".into() } else { tags.join(", ") }
+}
+
+/// A contribution's stack as a cell: `frenzy`, or `unique "might"` with a key.
+fn stack_cell(s: &Option<StackRef>) -> String {
+    match s {
+        None => String::new(),
+        Some(s) if s.key.is_empty() => s.group.clone(),
+        Some(s) => format!("{} {:?}", s.group, s.key),
+    }
+}
+
+/// Why a contribution or cap does not apply, in words.
+fn fate_text(f: &Fate) -> String {
+    match f {
+        Fate::Skipped { requirement } => match requirement.strip_prefix('!') {
+            Some(name) => format!("skipped: requires {requirement}, and {name} holds in the context"),
+            None => format!("skipped: requires {requirement}, which does not hold in the context"),
+        },
+        Fate::Dropped { group, key, limit, keep, rank } => {
+            let key = if key.is_empty() { String::new() } else { format!(" key {key:?}") };
+            format!("dropped: rank {rank} in stack {group}{key} (limit {limit}, keep {keep})")
+        }
+    }
 }
 
 fn opt_num(v: Option<f64>) -> String {
@@ -131,6 +175,9 @@ fn cap_cells(c: &CapRow) -> Vec<String> {
     ];
     if let Some(r) = &c.realm {
         v.push(format!("realm {r}"));
+    }
+    if !c.requires.is_empty() {
+        v.push(format!("requires {}", c.requires.join(", ")));
     }
     v
 }
@@ -152,29 +199,45 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         None => writeln!(out, "{}{who} = {}", r.stat, opt_num(e.value).replace("(no value, reads 0)", "(no value)"))?,
     }
     writeln!(out, "  {} {}  ({})", r.category, r.stat, r.location)?;
+    if let Some(v) = &r.view {
+        writeln!(out, "  {}", view_line(r, v))?;
+    }
     writeln!(out, "  {}", r.whiteboard)?;
+    if let Some(c) = &e.context {
+        out.push_str("\ncontext\n");
+        let mut rows = vec![vec!["actor's tags".into(), tag_list(&c.actor)]];
+        if let Some(v) = &r.view {
+            rows.push(vec![format!("view {} adds", r.stat), tag_list(&v.tags)]);
+            rows.push(vec!["evaluated with".into(), tag_list(&c.tags)]);
+        }
+        table(out, "  ", &rows);
+    }
 
     if failed.is_none() && !e.in_snapshot {
-        out.push_str("\n  no contributions, no caps, no formula and no default: the stat is not in the\n");
+        if e.not_applied.is_empty() && e.caps_not_applied.is_empty() {
+            out.push_str("\n  no contributions, no caps, no formula and no default: the stat is not in the\n");
+        } else {
+            out.push_str("\n  no contribution or cap applies, no formula and no default: the stat is not in the\n");
+        }
         out.push_str("  snapshot, and formulas that read it see 0\n");
+        write_not_applied(out, e)?;
         return failed_later(out, e);
     }
     out.push_str("\ncontributions (canonical order)\n");
+    // The requirement and stack columns only when some contribution has one.
+    let situated = e.contributions.iter().any(|c| !c.requires.is_empty() || c.stack.is_some());
     if e.contributions.is_empty() {
         out.push_str("  (none)\n");
     } else {
-        let mut rows = vec![vec![
-            "#".into(),
-            "subsystem".into(),
-            "system".into(),
-            "list".into(),
-            "bucket".into(),
-            "prio".into(),
-            "value".into(),
-            String::new(),
-        ]];
+        let mut head: Vec<String> =
+            ["#", "subsystem", "system", "list", "bucket", "prio", "value"].map(String::from).into();
+        if situated {
+            head.extend(["requires".into(), "stack".into()]);
+        }
+        head.push(String::new());
+        let mut rows = vec![head];
         for c in &e.contributions {
-            rows.push(vec![
+            let mut row = vec![
                 c.index.to_string(),
                 format!("#{} ({})", c.subsystem, c.subsystem_system),
                 c.system.clone(),
@@ -182,11 +245,16 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
                 c.bucket.clone(),
                 c.priority.to_string(),
                 fmt_num(c.value),
-                c.outcome.unwrap_or("").into(),
-            ]);
+            ];
+            if situated {
+                row.extend([c.requires.join(", "), stack_cell(&c.stack)]);
+            }
+            row.push(c.outcome.unwrap_or("").into());
+            rows.push(row);
         }
         table(out, "  ", &rows);
     }
+    write_not_applied(out, e)?;
 
     match failed.map(|f| (f.at, f.error.phase, &f.error)) {
         Some(("before", _, error)) => {
@@ -288,6 +356,7 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         let rows: Vec<Vec<String>> = l.caps.iter().map(cap_cells).collect();
         table(out, "    ", &rows);
     }
+    write_caps_not_applied(out, e);
     writeln!(out, "  effective range ({}): {} .. {}", r.policy, fmt_num(e.min), fmt_num(e.max))?;
 
     out.push_str("\nresult\n");
@@ -310,6 +379,56 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         None => out.push_str("  no value\n"),
     }
     failed_later(out, e)
+}
+
+/// The contributions that do not apply, and why.
+fn write_not_applied(out: &mut String, e: &Explanation) -> std::fmt::Result {
+    if e.not_applied.is_empty() && (e.in_snapshot || e.caps_not_applied.is_empty()) {
+        return Ok(());
+    }
+    out.push_str("\nnot applied\n");
+    let head = ["subsystem", "system", "list", "bucket", "prio", "value", "requires", "stack", "why"];
+    let mut rows = vec![head.map(String::from).to_vec()];
+    for c in &e.not_applied {
+        rows.push(vec![
+            format!("#{} ({})", c.subsystem, c.subsystem_system),
+            c.system.clone(),
+            c.list.into(),
+            c.bucket.clone(),
+            c.priority.to_string(),
+            fmt_num(c.value),
+            c.requires.join(", "),
+            stack_cell(&c.stack),
+            fate_text(&c.fate),
+        ]);
+    }
+    if rows.len() > 1 {
+        table(out, "  ", &rows);
+    }
+    // A stat without a snapshot entry has no caps section.
+    if !e.in_snapshot {
+        write_caps_not_applied(out, e);
+    }
+    Ok(())
+}
+
+/// The caps that do not apply, and why.
+fn write_caps_not_applied(out: &mut String, e: &Explanation) {
+    if e.caps_not_applied.is_empty() {
+        return;
+    }
+    out.push_str("  caps not applied\n");
+    let rows: Vec<Vec<String>> = e
+        .caps_not_applied
+        .iter()
+        .map(|c| {
+            let mut row = vec![format!("layer {}", c.layer)];
+            row.extend(cap_cells(&c.cap));
+            row.push(fate_text(&c.fate));
+            row
+        })
+        .collect();
+    table(out, "    ", &rows);
 }
 
 /// The note of an actor that failed at a stat evaluated after this one.

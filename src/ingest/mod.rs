@@ -14,7 +14,7 @@ use crate::diag::did_you_mean_suffix;
 use crate::input::{Actor, InputError, ModifierPack};
 use crate::ir::{BucketId, Ir, LayerId, Mode, StatId};
 pub use json::prepare_json;
-pub use situation::{Fates, Situation};
+pub use situation::{Fate, Fates, Situation};
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -10,8 +10,7 @@ use crate::diag::did_you_mean_suffix;
 use crate::ir::{BucketId, Ir, Keep, StackId, StatId, TagGroupId, TagId, TagSet};
 use serde::Serialize;
 
-/// Most requirements one contribution or cap may carry.
-pub const MAX_REQUIREMENTS: usize = 16;
+pub use crate::ir::MAX_REQUIREMENTS;
 
 /// One requirement: a tag or a group, held or (negated) not held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,15 @@ fn write_dump(ir: &Ir, out: &mut String) -> std::fmt::Result {
         let names: Vec<String> = p.buckets.iter().map(|b| format!("B{}", b.0)).collect();
         writeln!(out, "pipeline P{i} {} = {}", p.name, names.join(", "))?;
     }
+    for (i, t) in ir.tags.iter().enumerate() {
+        writeln!(out, "tag T{i} {}", t.name)?;
+    }
+    for (i, g) in ir.tag_groups.iter().enumerate() {
+        writeln!(out, "tag group G{i} {} = {}", g.name, tag_ids(&g.members))?;
+    }
+    for (i, k) in ir.stacks.iter().enumerate() {
+        writeln!(out, "stack K{i} {} limit {} keep {}", k.name, k.limit, k.keep.keyword())?;
+    }
     for (i, s) in ir.stats.iter().enumerate() {
         let mode = match s.mode {
             Mode::Pipeline(p) => format!("pipeline P{}", p.0),
@@ -38,9 +47,17 @@ fn write_dump(ir: &Ir, out: &mut String) -> std::fmt::Result {
         if let Some(d) = s.default {
             write!(out, " default {}", num(d))?;
         }
+        if let Some(v) = &s.view {
+            write!(out, " view of S{} with {}", v.source.0, tag_ids(&v.tags))?;
+        }
         out.push('\n');
     }
     Ok(())
+}
+
+/// `T0, T4`.
+fn tag_ids(tags: &TagSet) -> String {
+    tags.iter().map(|t| format!("T{}", t.0)).collect::<Vec<_>>().join(", ")
 }
 
 fn num(v: f64) -> String {

@@ -309,6 +309,10 @@ pub enum Policy {
     PrioritizedOverride,
 }
 
+/// Most requirements one contribution or cap may carry (ingest refuses more; the cost
+/// bound counts this many checks).
+pub const MAX_REQUIREMENTS: usize = 16;
+
 /// A set of tags: one bit per [`TagId`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TagSet(Box<[u64]>);
@@ -316,7 +320,7 @@ pub struct TagSet(Box<[u64]>);
 impl TagSet {
     /// An empty set for `tags` tags.
     pub fn empty(tags: usize) -> TagSet {
-        TagSet(vec![0; tags.div_ceil(64)].into_boxed_slice())
+        TagSet(vec![0; TagSet::words(tags)].into_boxed_slice())
     }
 
     pub fn insert(&mut self, t: TagId) {
@@ -335,6 +339,11 @@ impl TagSet {
     pub fn union(&self, other: &TagSet) -> TagSet {
         let word = |s: &TagSet, i: usize| s.0.get(i).copied().unwrap_or(0);
         TagSet((0..self.0.len().max(other.0.len())).map(|i| word(self, i) | word(other, i)).collect())
+    }
+
+    /// The words of a set for `tags` tags: what one test of a group against a context reads.
+    pub fn words(tags: usize) -> usize {
+        tags.div_ceil(64)
     }
 
     /// The tags in the set, in id order.

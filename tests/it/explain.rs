@@ -24,6 +24,25 @@ fn party() -> Vec<Actor> {
         .collect()
 }
 
+/// The actor of a situational conformance case.
+fn situational(case: &str) -> Actor {
+    let text = std::fs::read_to_string(format!("tests/data/situational/{case}/actor.json")).unwrap();
+    actorc::input::parse_actor(&text).unwrap()
+}
+
+fn situational_actors() -> Vec<Actor> {
+    let mut cases: Vec<_> = std::fs::read_dir("tests/data/situational")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+        .iter()
+        .map(|c| actorc::input::parse_actor(&std::fs::read_to_string(c.join("actor.json")).unwrap()).unwrap())
+        .collect()
+}
+
 fn snap_both(name: &str, rules: &Rules, actor: &Actor, stat: &str) {
     let (e, _) = explain(rules, actor, stat).unwrap();
     insta::assert_snapshot!(format!("{name}_text"), render(&e));
@@ -82,6 +101,74 @@ fn explain_example_game() {
 }
 
 #[test]
+fn explain_situations() {
+    let rules = Rules::load("tests/data/situational/rules.stat").unwrap();
+    let s02 = situational("s02_situation_and_caps");
+    // A view: contributions skipped (`!low_life`, in the actor's situation) and dropped by
+    // stacking (the fourth frenzy, the weaker might), a cap that requires a tag.
+    snap_both("s02_fire_spell_damage", &rules, &s02, "fire_spell_damage");
+    // The source stat in the actor's own context: more skipped.
+    snap_both("s02_damage", &rules, &s02, "damage");
+    // A view whose context skips a cap (`!elemental`) and lets another apply (`fire`).
+    snap_both("s02_fire_resist_in_fire", &rules, &s02, "fire_resist_in_fire");
+    let s03 = situational("s03_stacking");
+    // keep first (canonical order: priority descending) and keep lowest.
+    snap_both("s03_aura_regen", &rules, &s03, "aura_regen");
+    snap_both("s03_slow", &rules, &s03, "slow");
+    // Nothing applies: no value, and the skipped contribution and cap say why.
+    let mut cold: Actor = serde_json::from_str(
+        r#"{"id": "cold", "tags": ["fire"], "subsystems": [{"meta": {"system": "gear"}, "derived": [
+            {"dimension": "fire_resist", "bucket": "FLAT", "value": 0.3, "system": "gear", "requires": ["cold"]}
+        ], "caps": [
+            {"dimension": "fire_resist", "mode": "HARD_MAX", "kind": "max", "value": 0.5, "system": "zone",
+             "requires": ["!fire"]}
+        ]}]}"#,
+    )
+    .unwrap();
+    let (e, _) = explain(&rules, &cold, "fire_resist_in_fire").unwrap();
+    assert!(!e.in_snapshot && e.not_applied.len() == 1 && e.caps_not_applied.len() == 1);
+    insta::assert_snapshot!("situation_nothing_applies_text", render(&e));
+    // Without `fire`, the cap applies: caps only, no value.
+    cold.tags.clear();
+    let (e, _) = explain(&rules, &cold, "fire_resist").unwrap();
+    assert!(e.in_snapshot && e.value.is_none() && e.not_applied.len() == 1 && e.caps_not_applied.is_empty());
+    insta::assert_snapshot!("situation_only_caps_apply_text", render(&e));
+    // The rule of a view, and of a stat with views.
+    insta::assert_snapshot!("rule_view_text", render_rule(&explain_rule(&rules, "fire_spell_damage").unwrap()));
+    insta::assert_json_snapshot!("rule_view_json", explain_rule(&rules, "fire_spell_damage").unwrap());
+    let damage = explain_rule(&rules, "damage").unwrap();
+    assert_eq!(damage.views, ["fire_spell_damage", "cold_attack_damage"]);
+    assert!(render_rule(&damage).contains("views: fire_spell_damage, cold_attack_damage"));
+}
+
+/// Every contribution and cap naming a stat is listed once for the stat and once for each
+/// of its views: applied or not, with its fate.
+#[test]
+fn explain_lists_every_contribution_and_cap() {
+    let rules = Rules::load("tests/data/situational/rules.stat").unwrap();
+    for actor in situational_actors() {
+        for s in &rules.ir.stats {
+            let source = s.view.as_ref().map_or(s.name.as_str(), |v| rules.ir.stats[v.source.index()].name.as_str());
+            let subsystems = || actor.subsystems.iter();
+            let contributions =
+                subsystems().flat_map(|x| x.primary.iter().chain(&x.derived)).filter(|c| c.dimension == source).count();
+            let caps = subsystems().flat_map(|x| &x.caps).filter(|c| c.dimension == source).count();
+            let (e, _) = explain(&rules, &actor, &s.name).unwrap();
+            assert_eq!(e.contributions.len() + e.not_applied.len(), contributions, "{:?} {}", actor.id, s.name);
+            let applied_caps: usize = e.layers.iter().map(|l| l.caps.len()).sum();
+            assert_eq!(applied_caps + e.caps_not_applied.len(), caps, "{:?} {}", actor.id, s.name);
+            let context = e.context.unwrap();
+            let view_tags = e.rule.view.map_or(vec![], |v| v.tags);
+            assert_eq!(context.view, view_tags);
+            assert!(context.actor.iter().chain(&view_tags).all(|t| context.tags.contains(t)));
+        }
+    }
+    // Rules without situations explain no context.
+    let (e, _) = explain(&Rules::load("rules/rpg").unwrap(), &hero(), "health").unwrap();
+    assert!(e.context.is_none() && e.not_applied.is_empty());
+}
+
+#[test]
 fn explain_rules() {
     let rpg = Rules::load("rules/rpg").unwrap();
     insta::assert_snapshot!("rule_max_health_text", render_rule(&explain_rule(&rpg, "max_health").unwrap()));
@@ -129,6 +216,11 @@ fn explained_values_equal_engine_bit_for_bit() {
         .collect();
     assert_eq!(actors.len(), 10);
     assert!(assert_bit_equal(&v3, &actors) >= 10);
+    // Views, requirements and stacks.
+    let situational_rules = Rules::load("tests/data/situational/rules.stat").unwrap();
+    let actors = situational_actors();
+    assert_eq!(actors.len(), 3);
+    assert!(assert_bit_equal(&situational_rules, &actors) >= 13);
 }
 
 #[test]
@@ -162,6 +254,28 @@ fn explain_cli() {
     let out = actorc(&["explain", "rules/rpg", "--stat", "health"], "");
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("health = clamp(first(OVERRIDE) ?? "), "{}", out.stdout);
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn explain_situations_cli() {
+    let rules = "tests/data/situational/rules.stat";
+    let input = "tests/data/situational/s01_tags_and_views/actor.json";
+    let out = actorc(&["explain", rules, "--input", input, "--stat", "cold_attack_damage"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("cli_s01_cold_attack_damage", out.stdout);
+    let out = actorc(&["explain", rules, "--input", input, "--stat", "cold_attack_damage", "--format", "json"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["context"]["tags"], serde_json::json!(["cold", "attack"]));
+    assert_eq!(v["rule"]["view"]["source"], "damage");
+    let fates: Vec<&str> = v["not_applied"].as_array().unwrap().iter().map(|r| r["fate"].as_str().unwrap()).collect();
+    assert_eq!(fates.iter().filter(|&&f| f == "skipped").count(), 3, "{fates:?}");
+    assert_eq!(fates.iter().filter(|&&f| f == "dropped").count(), 2, "{fates:?}");
+    // The rule form says what the view is.
+    let out = actorc(&["explain", rules, "--stat", "cold_attack_damage"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("view cold_attack_damage = damage with cold, attack"), "{}", out.stdout);
 }
 
 #[test]
@@ -267,7 +381,7 @@ fn graph_example_game() {
             d.len()
         })
         .sum();
-    assert_eq!(g.edges.len(), edges);
+    assert_eq!(g.edges.len(), edges + rules.ir.view_ids.len());
     insta::assert_snapshot!("graph_rpg_dot", actorc::graph::to_dot(&g));
     insta::assert_json_snapshot!("graph_rpg_json", g);
     let health = actorc::graph::graph(&rules, Some("health")).unwrap();
@@ -275,4 +389,61 @@ fn graph_example_game() {
     let out = actorc(&["graph", "rules/rpg", "--stat", "helth"], "");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `health`"), "{}", out.stderr);
+}
+
+/// A view is drawn with a `view` edge from its source, labelled with its tags, besides the
+/// edges of the stats its rule reads; `--stat` follows view edges both ways.
+#[test]
+fn graph_views() {
+    let rules = Rules::load("tests/data/situational/rules.stat").unwrap();
+    let g = actorc::graph::graph(&rules, None).unwrap();
+    let views: Vec<_> = g.edges.iter().filter(|e| e.via == "view").collect();
+    assert_eq!(views.len(), 3);
+    assert_eq!((views[0].from.as_str(), views[0].to.as_str()), ("damage", "fire_spell_damage"));
+    assert_eq!(views[0].with, ["fire", "spell"]);
+    let node = g.nodes.iter().find(|n| n.stat == "fire_resist_in_fire").unwrap();
+    assert_eq!(node.view_of.as_deref(), Some("fire_resist"));
+    insta::assert_snapshot!("graph_situational_dot", actorc::graph::to_dot(&g));
+    insta::assert_json_snapshot!("graph_situational_json", g);
+
+    // A view reads what its source's formula reads; a formula may read a view.
+    let text = "bucket FLAT fold sum apply value + x; pipeline p = FLAT; default pipeline p;
+        layers TOTAL policy intersect unscoped TOTAL; tag fire, cold;
+        primary strength in 0 .. 100; primary luck in 0 .. 100;
+        derived power = strength * 2 in 0 .. 1000;
+        view fire_power = power with fire;
+        view cold_power = power with cold;
+        derived total = fire_power + luck in 0 .. 10000;";
+    let rules = Rules::from_analysis(actorc::rules::compile_str("views.stat", text)).unwrap();
+    let edges = |g: &actorc::graph::Graph| -> Vec<String> {
+        let mut e: Vec<String> = g.edges.iter().map(|e| format!("{} -{}-> {}", e.from, e.via, e.to)).collect();
+        e.sort();
+        e
+    };
+    let g = actorc::graph::graph(&rules, None).unwrap();
+    assert_eq!(
+        edges(&g),
+        [
+            "fire_power -formula-> total",
+            "luck -formula-> total",
+            "power -view-> cold_power",
+            "power -view-> fire_power",
+            "strength -formula-> cold_power",
+            "strength -formula-> fire_power",
+            "strength -formula-> power",
+        ]
+    );
+    let nodes = |g: &actorc::graph::Graph| -> Vec<String> {
+        let mut n: Vec<String> = g.nodes.iter().map(|n| n.stat.clone()).collect();
+        n.sort();
+        n
+    };
+    // Ancestors through the view edge, dependents through the formula.
+    let g = actorc::graph::graph(&rules, Some("fire_power")).unwrap();
+    assert_eq!(nodes(&g), ["fire_power", "power", "strength", "total"]);
+    // Dependents through the view edge.
+    let g = actorc::graph::graph(&rules, Some("power")).unwrap();
+    assert_eq!(nodes(&g), ["cold_power", "fire_power", "power", "strength", "total"]);
+    let g = actorc::graph::graph(&rules, Some("luck")).unwrap();
+    assert_eq!(nodes(&g), ["luck", "total"]);
 }

@@ -337,6 +337,60 @@ fn cost_bound_and_budget() {
     assert!(out.stderr.contains("E0401") && out.stderr.contains("752 exceeds the budget of 700"), "{}", out.stderr);
 }
 
+/// Situations in the cost bound: a contribution is filtered, stacked and evaluated once for
+/// its stat and once for each view of it; the stacking sort adds ⌈log2 n⌉ levels; a view is
+/// a stat.
+#[test]
+fn cost_counts_filtering_stacking_and_views() {
+    use actorc::cost::{PER_SORT_LEVEL, PER_STACKED, cost, levels};
+    use actorc::ir::MAX_REQUIREMENTS;
+    assert_eq!([0, 1, 2, 3, 4, 5, 4096, 4097].map(levels), [0, 0, 1, 2, 2, 3, 12, 13]);
+    let compile = |text: &str| actorc::Rules::from_analysis(actorc::rules::compile_str("cost.stat", text)).unwrap();
+    let plain = "bucket FLAT fold sum apply value + x; pipeline p = FLAT; default pipeline p;
+        layers TOTAL policy intersect unscoped TOTAL; derived damage in 0 .. 100;";
+    let base = cost(&compile(plain).ir);
+    assert_eq!((base.per_contribution, base.per_contribution_log), (2, 0));
+    // Tags: each requirement of the contribution is checked in its one context.
+    let tagged = cost(&compile(&format!("{plain} tag fire, cold;")).ir);
+    assert_eq!(tagged.fixed, base.fixed);
+    assert_eq!(tagged.per_contribution, 2 + MAX_REQUIREMENTS as u64);
+    // Two views: three contexts, three evaluations, and two more stats.
+    let viewed =
+        cost(&compile(&format!("{plain} tag fire, cold; view a = damage with fire; view b = damage with cold;")).ir);
+    assert_eq!(viewed.per_contribution, 3 * (2 + MAX_REQUIREMENTS as u64));
+    assert_eq!(viewed.fixed, 3 * base.fixed + 2, "each view's fixed part, and its context");
+    assert_eq!(viewed.stats[1].view_of.as_deref(), Some("damage"));
+    assert_eq!(viewed.stats[1].per_contribution, 0, "contributions name the source");
+    // Stacking: the walk per context, and the sorts' levels.
+    let stacked = cost(
+        &compile(&format!("{plain} tag fire, cold; view a = damage with fire; stack frenzy limit 3 keep highest;")).ir,
+    );
+    assert_eq!(stacked.per_contribution, 2 * (2 + MAX_REQUIREMENTS as u64 + PER_STACKED));
+    assert_eq!(stacked.per_contribution_log, 2 * PER_SORT_LEVEL);
+    let n = 1000;
+    assert_eq!(stacked.bound(n), stacked.fixed + n * (stacked.per_contribution + stacked.per_contribution_log * 10));
+
+    // From the command line: the summary, the table and the budget.
+    let rules = "tests/data/situational/rules.stat";
+    let out = actorc(&["check", rules, "--cost"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("cost ≤ 168 + (60 + 6 × ⌈log2 n⌉) per contribution"), "{}", out.stderr);
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("fire_spell_damage ") && l.contains("(in damage)")),
+        "{}",
+        out.stdout
+    );
+    // 168 + 100 × (60 + 6 × 7) = 10368.
+    let out = actorc(&["check", rules, "--max-cost", "10368", "--cost-contributions", "100"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = actorc(&["check", rules, "--max-cost", "10367", "--cost-contributions", "100"], "");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("10368 exceeds the budget of 10367"), "{}", out.stderr);
+    let out = actorc(&["check", rules, "--format", "json"], "");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0]["cost"]["per_contribution_log"], 6);
+}
+
 #[test]
 fn input_limits_cost_only_the_actor() {
     let deep = format!(r#"{{"id":"deep","subsystems":[{{"meta":{{"system":"{}"}}}}]}}"#, "x");
