@@ -101,7 +101,7 @@ fn every_example_matches_its_schema() {
         }
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} examples found");
+    assert!(checked >= 8, "only {checked} examples found");
 }
 
 #[cfg(feature = "cli")]
@@ -143,7 +143,7 @@ fn documented_outputs_are_real() {
             compared += 1;
         }
     }
-    assert!(compared >= 2, "only {compared} documented outputs compared");
+    assert!(compared >= 3, "only {compared} documented outputs compared");
 }
 
 /// Shipped actors with their rule sets: the golden vectors, the examples, the eval fixtures.
@@ -241,6 +241,48 @@ fn the_actor_schema_refuses_what_actorc_refuses() {
         r#"{"id": "x", "subsystems": [{"meta": {"sistem": "a"}}]}"#.to_string(),
         r#"{"id": "x", "subsystems": [{"context": {"combat": {"post_ad": 1}}}]}"#.to_string(),
         r#"{"id": "x", "subsystems": [], "name": "Bob"}"#.to_string(),
+    ];
+    for text in &refused {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        assert!(!s.actor.is_valid(&doc), "the schema accepts {text}");
+        let evaluated = serde_json::from_str::<Actor>(text).map(|a| engine.evaluate(&a));
+        assert!(!matches!(evaluated, Ok(Ok(_))), "actorc accepts {text}");
+    }
+}
+
+/// Bad situational fields, which the actor schema must refuse as well. Apart from the
+/// seventeen requirements, the names are those pyromancer.stat declares, so actorc refuses
+/// each document for its shape rather than for an unknown name.
+#[test]
+fn the_actor_schema_refuses_bad_situations() {
+    let s = Schemas::load();
+    let rules = Rules::load(Path::new(EXAMPLES).join("pyromancer.stat")).unwrap();
+    let engine = Engine::new(&rules, Backend::Interpreter).unwrap();
+    let contribution = |fields: &str| {
+        let damage = r#""dimension": "damage", "bucket": "MULT", "value": 0.5, "system": "a""#;
+        format!(r#"{{"id": "x", "subsystems": [{{"derived": [{{{damage}, {fields}}}]}}]}}"#)
+    };
+    let cap = |fields: &str| {
+        let ward = r#""system": "a", "dimension": "damage", "mode": "HARD_MAX", "kind": "max", "value": 1"#;
+        format!(r#"{{"id": "x", "subsystems": [{{"caps": [{{{ward}, {fields}}}]}}]}}"#)
+    };
+    let seventeen: Vec<String> = (0..17).map(|i| format!(r#""t{i}""#)).collect();
+    let refused = [
+        r#"{"id": "x", "tags": null, "subsystems": []}"#.to_string(),
+        r#"{"id": "x", "tags": "fire", "subsystems": []}"#.to_string(),
+        r#"{"id": "x", "tags": [""], "subsystems": []}"#.to_string(),
+        contribution(r#""requires": null"#),
+        contribution(r#""requires": "fire""#),
+        contribution(r#""requires": [""]"#),
+        contribution(r#""requires": ["!"]"#),
+        contribution(r#""requires": ["fire", "fire"]"#),
+        contribution(&format!(r#""requires": [{}]"#, seventeen.join(", "))),
+        contribution(r#""stack": 3"#),
+        contribution(r#""stack": ["frenzy"]"#),
+        contribution(r#""stack": {"group": "unique"}"#),
+        contribution(r#""stack": {"key": "wrath"}"#),
+        cap(r#""stack": "frenzy""#),
+        cap(r#""requires": ["fire", "fire"]"#),
     ];
     for text in &refused {
         let doc: Value = serde_json::from_str(text).unwrap();
