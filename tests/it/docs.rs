@@ -1,6 +1,7 @@
 //! The documented formats: every example in docs/examples/ matches its JSON Schema in
-//! docs/schema/, the documented outputs are what actorc really writes, and real actors from
-//! the shipped data and their snapshots and records match the schemas too.
+//! docs/schema/, the documented outputs (example files, and the commands shown in README.md
+//! and docs/) are what actorc really writes, and real actors from the shipped data and
+//! their snapshots and records match the schemas too.
 //!
 //! Examples are named by what they hold: `*.actor.json` (one actor), `*.actors.ndjson` (a
 //! batch), `*.snapshot.json` (a snapshot), `*.records.ndjson` and `*.values.ndjson` (output
@@ -144,6 +145,56 @@ fn documented_outputs_are_real() {
         }
     }
     assert!(compared >= 3, "only {compared} documented outputs compared");
+}
+
+/// Every `$ actorc …` shown in a text block of README.md and docs/*.md prints the lines
+/// shown under it (standard output, then standard error); a line `…` stands for any lines.
+#[test]
+#[cfg(feature = "cli")]
+fn documented_commands_print_what_they_show() {
+    let mut pages = vec![PathBuf::from("README.md")];
+    pages.extend(files_in("docs", "md"));
+    let mut checked = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for block in text.split("```text\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            let Some((command, shown)) = block.split_once('\n') else { continue };
+            let Some(args) = command.strip_prefix("$ actorc ") else { continue };
+            let args: Vec<&str> = args.split_whitespace().collect();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_actorc")).args(&args).output().unwrap();
+            let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let printed: Vec<&str> = printed.lines().collect();
+            let shown: Vec<&str> = shown.lines().collect();
+            let mut at = 0;
+            for part in shown.split(|l| *l == "…").filter(|p| !p.is_empty()) {
+                let found = (at..=printed.len().saturating_sub(part.len())).find(|&k| printed[k..].starts_with(part));
+                let Some(k) = found else {
+                    panic!(
+                        "{}: `{command}` does not print\n{}\nin order; it prints\n{}",
+                        page.display(),
+                        part.join("\n"),
+                        printed.join("\n")
+                    )
+                };
+                at = k + part.len();
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} documented commands checked");
+}
+
+/// The files of `dir` whose name ends with `.EXT`, sorted.
+#[cfg(feature = "cli")]
+fn files_in(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Shipped actors with their rule sets: the golden vectors, the examples, the eval fixtures.
