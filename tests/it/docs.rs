@@ -1,6 +1,7 @@
 //! The documented formats: every example in docs/examples/ matches its JSON Schema in
-//! docs/schema/, the documented outputs are what actorc really writes, and real actors from
-//! the shipped data and their snapshots and records match the schemas too.
+//! docs/schema/, the documented outputs (example files, and the commands shown in README.md
+//! and docs/) are what actorc really writes, and real actors from the shipped data and
+//! their snapshots and records match the schemas too.
 //!
 //! Examples are named by what they hold: `*.actor.json` (one actor), `*.actors.ndjson` (a
 //! batch), `*.snapshot.json` (a snapshot), `*.records.ndjson` and `*.values.ndjson` (output
@@ -101,7 +102,7 @@ fn every_example_matches_its_schema() {
         }
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} examples found");
+    assert!(checked >= 8, "only {checked} examples found");
 }
 
 #[cfg(feature = "cli")]
@@ -143,7 +144,57 @@ fn documented_outputs_are_real() {
             compared += 1;
         }
     }
-    assert!(compared >= 2, "only {compared} documented outputs compared");
+    assert!(compared >= 3, "only {compared} documented outputs compared");
+}
+
+/// Every `$ actorc …` shown in a text block of README.md and docs/*.md prints the lines
+/// shown under it (standard output, then standard error); a line `…` stands for any lines.
+#[test]
+#[cfg(feature = "cli")]
+fn documented_commands_print_what_they_show() {
+    let mut pages = vec![PathBuf::from("README.md")];
+    pages.extend(files_in("docs", "md"));
+    let mut checked = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for block in text.split("```text\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            let Some((command, shown)) = block.split_once('\n') else { continue };
+            let Some(args) = command.strip_prefix("$ actorc ") else { continue };
+            let args: Vec<&str> = args.split_whitespace().collect();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_actorc")).args(&args).output().unwrap();
+            let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let printed: Vec<&str> = printed.lines().collect();
+            let shown: Vec<&str> = shown.lines().collect();
+            let mut at = 0;
+            for part in shown.split(|l| *l == "…").filter(|p| !p.is_empty()) {
+                let found = (at..=printed.len().saturating_sub(part.len())).find(|&k| printed[k..].starts_with(part));
+                let Some(k) = found else {
+                    panic!(
+                        "{}: `{command}` does not print\n{}\nin order; it prints\n{}",
+                        page.display(),
+                        part.join("\n"),
+                        printed.join("\n")
+                    )
+                };
+                at = k + part.len();
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} documented commands checked");
+}
+
+/// The files of `dir` whose name ends with `.EXT`, sorted.
+#[cfg(feature = "cli")]
+fn files_in(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Shipped actors with their rule sets: the golden vectors, the examples, the eval fixtures.
@@ -241,6 +292,48 @@ fn the_actor_schema_refuses_what_actorc_refuses() {
         r#"{"id": "x", "subsystems": [{"meta": {"sistem": "a"}}]}"#.to_string(),
         r#"{"id": "x", "subsystems": [{"context": {"combat": {"post_ad": 1}}}]}"#.to_string(),
         r#"{"id": "x", "subsystems": [], "name": "Bob"}"#.to_string(),
+    ];
+    for text in &refused {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        assert!(!s.actor.is_valid(&doc), "the schema accepts {text}");
+        let evaluated = serde_json::from_str::<Actor>(text).map(|a| engine.evaluate(&a));
+        assert!(!matches!(evaluated, Ok(Ok(_))), "actorc accepts {text}");
+    }
+}
+
+/// Bad situational fields, which the actor schema must refuse as well. Apart from the
+/// seventeen requirements, the names are those pyromancer.stat declares, so actorc refuses
+/// each document for its shape rather than for an unknown name.
+#[test]
+fn the_actor_schema_refuses_bad_situations() {
+    let s = Schemas::load();
+    let rules = Rules::load(Path::new(EXAMPLES).join("pyromancer.stat")).unwrap();
+    let engine = Engine::new(&rules, Backend::Interpreter).unwrap();
+    let contribution = |fields: &str| {
+        let damage = r#""dimension": "damage", "bucket": "MULT", "value": 0.5, "system": "a""#;
+        format!(r#"{{"id": "x", "subsystems": [{{"derived": [{{{damage}, {fields}}}]}}]}}"#)
+    };
+    let cap = |fields: &str| {
+        let ward = r#""system": "a", "dimension": "damage", "mode": "HARD_MAX", "kind": "max", "value": 1"#;
+        format!(r#"{{"id": "x", "subsystems": [{{"caps": [{{{ward}, {fields}}}]}}]}}"#)
+    };
+    let seventeen: Vec<String> = (0..17).map(|i| format!(r#""t{i}""#)).collect();
+    let refused = [
+        r#"{"id": "x", "tags": null, "subsystems": []}"#.to_string(),
+        r#"{"id": "x", "tags": "fire", "subsystems": []}"#.to_string(),
+        r#"{"id": "x", "tags": [""], "subsystems": []}"#.to_string(),
+        contribution(r#""requires": null"#),
+        contribution(r#""requires": "fire""#),
+        contribution(r#""requires": [""]"#),
+        contribution(r#""requires": ["!"]"#),
+        contribution(r#""requires": ["fire", "fire"]"#),
+        contribution(&format!(r#""requires": [{}]"#, seventeen.join(", "))),
+        contribution(r#""stack": 3"#),
+        contribution(r#""stack": ["frenzy"]"#),
+        contribution(r#""stack": {"group": "unique"}"#),
+        contribution(r#""stack": {"key": "wrath"}"#),
+        cap(r#""stack": "frenzy""#),
+        cap(r#""requires": ["fire", "fire"]"#),
     ];
     for text in &refused {
         let doc: Value = serde_json::from_str(text).unwrap();
