@@ -203,7 +203,12 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         writeln!(out, "  {}", view_line(r, v))?;
     }
     writeln!(out, "  {}", r.whiteboard)?;
-    if let Some(c) = &e.context {
+    // Only when it matters: the actor is in a situation, this is a view, or something did
+    // not apply.
+    let context = e.context.as_ref().filter(|c| {
+        !c.actor.is_empty() || r.view.is_some() || !e.not_applied.is_empty() || !e.caps_not_applied.is_empty()
+    });
+    if let Some(c) = context {
         out.push_str("\ncontext\n");
         let mut rows = vec![vec!["actor's tags".into(), tag_list(&c.actor)]];
         if let Some(v) = &r.view {

@@ -164,7 +164,9 @@ fn explain_lists_every_contribution_and_cap() {
         }
     }
     // Rules without situations explain no context.
-    let (e, _) = explain(&Rules::load("rules/rpg").unwrap(), &hero(), "health").unwrap();
+    let (e, _) =
+        explain(&Rules::load("rules/actor_core_v3").unwrap(), &golden("case03_override_priority"), "crit_rate")
+            .unwrap();
     assert!(e.context.is_none() && e.not_applied.is_empty());
 }
 
