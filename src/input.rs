@@ -401,6 +401,9 @@ pub fn actor_from_value(value: serde_json::Value) -> Result<Actor, InputError> {
 /// ``unknown field `priorty` (did you mean `priority`?)``.
 fn shape_message(e: &serde_json::Error) -> String {
     let message = e.to_string();
+    if message.contains("untagged enum Stack") {
+        return r#"a stack is a stacking group's name or {"group": NAME, "key": TEXT}"#.into();
+    }
     // serde's words: "unknown field `x`, expected one of `a`, `b`" (or "`a` or `b`").
     let Some((field, expected)) =
         message.strip_prefix("unknown field `").and_then(|rest| rest.split_once("`, expected "))

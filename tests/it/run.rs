@@ -214,6 +214,9 @@ fn unknown_fields_are_errors_with_a_suggestion() {
     assert_eq!(errors, expected);
 }
 
+const STACK_SHAPE_12: &str = r#"line 12: a stack is a stacking group's name or {"group": NAME, "key": TEXT}"#;
+const STACK_SHAPE_13: &str = r#"line 13: a stack is a stacking group's name or {"group": NAME, "key": TEXT}"#;
+
 /// Every bad situational input is an error of that actor alone, naming the field.
 #[test]
 fn situation_errors_cost_only_their_actor() {
@@ -248,6 +251,8 @@ fn situation_errors_cost_only_their_actor() {
                 "line 10: `fire_spell_damage` is a view of `damage`: contributions and caps name `damage`",
             ),
             ("subsystems[0].caps[0].requires", "line 11: unknown tag `undead`"),
+            ("subsystems[0].derived[0].stack", STACK_SHAPE_12),
+            ("subsystems[0].derived[0].stack", STACK_SHAPE_13),
         ];
         let expected: Vec<(String, String)> = expected.iter().map(|(f, m)| (f.to_string(), m.to_string())).collect();
         assert_eq!(errors, expected, "{engine}");
