@@ -337,14 +337,26 @@ fn values_are_the_snapshot_values() {
     assert_eq!(hero.stdout.trim(), r#"{"id":"hero","values":{"level":42.0,"luck":5.0}}"#);
 }
 
+/// `--values` through the result cache (`--stats`, as `--watch` evaluates) writes what a
+/// plain run writes.
+#[test]
+fn values_with_stats_are_values_as_run_writes_them() {
+    let args = ["run", "rules/rpg", "--input", "examples/party.ndjson", "-q", "--values", "level,persuasion"];
+    let plain = actorc(&args, "");
+    let cached = actorc(&[&args[..], &["--stats"]].concat(), "");
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert_eq!(cached.stdout, plain.stdout, "{}", cached.stderr);
+    assert!(cached.stderr.starts_with("generation 1 serving") && cached.stderr.contains("cache: 0 hits, 6 misses"));
+}
+
 #[test]
 fn values_usage_errors() {
     let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "hp_mx"], "");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("unknown stat `hp_mx` (did you mean `hp_max`?)"), "{}", out.stderr);
-    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "level", "--stats"], "");
+    let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "hp_mx", "--stats"], "");
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--values cannot be combined with --watch or --stats"), "{}", out.stderr);
+    assert!(out.stderr.contains("unknown stat `hp_mx` (did you mean `hp_max`?)"), "{}", out.stderr);
     let out = actorc(&["run", "rules/rpg", "--input", "examples/party.ndjson", "--values", "level,,luck"], "");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("a stat name is empty"), "{}", out.stderr);
