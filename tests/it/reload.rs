@@ -482,13 +482,14 @@ mod watching {
         let base = std::fs::read_to_string(&file).unwrap();
         let written = Instant::now();
         std::fs::write(&file, base.replace(OLD, NEW)).unwrap();
-        let changes = until(&out, "a persuasion change", |l| l.contains(r#""id":"warrior","stat":"persuasion""#));
+        let latency = until(&err, "generation 2", |l| l.starts_with("generation 2: "));
+        // Printed after it was measured, so it is no more than the time until it is read.
         let felt = written.elapsed().as_secs_f64() * 1e3;
+        let changes = until(&out, "a persuasion change", |l| l.contains(r#""id":"warrior","stat":"persuasion""#));
         let change = json(changes.last().unwrap());
         assert_eq!(change["generation"], 2);
         let (old, new) = (change["old"].as_f64().unwrap(), change["new"].as_f64().unwrap());
         assert!(new > old, "{change}");
-        let latency = until(&err, "generation 2", |l| l.starts_with("generation 2: "));
         let line = latency.last().unwrap();
         let ms: f64 =
             line["generation 2: ".len()..].split(" ms from the file event").next().unwrap().parse().expect(line);
