@@ -19,8 +19,8 @@ use std::time::Instant;
 /// every pass, so nothing written is lost.
 pub(super) fn run_watch(a: &RunArgs, color: bool) -> Exit {
     let cannot_read = |e: std::io::Error| usage_error(&format!("cannot read {}: {e}", a.input.display()));
-    // Opened before the input is read, so both are the same file.
-    let source = Source::of_path(&a.input);
+    // Opened before the input is read, so both are the same file; only a watch reads again.
+    let source = if a.watch { Source::of_path(&a.input) } else { Source::Memory(Vec::new()) };
     let limits = a.input_limits.limits();
     let docs = DocumentReader::new(open_input(&a.input)?, InputForm::of_path(&a.input), limits.max_line_bytes)
         .map_err(cannot_read)?;

@@ -95,6 +95,8 @@ pub fn watch(
         w.watcher.watch(&dir, mode).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         w.watched.push((dir, mode));
     }
+    // A root missing from the start is looked for like one that disappeared.
+    w.gone = w.reloader.roots().iter().filter(|r| !r.exists()).cloned().collect();
     let thread = std::thread::Builder::new()
         .name("actorc-watch".into())
         .spawn(move || w.run())

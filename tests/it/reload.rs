@@ -418,6 +418,29 @@ mod watching {
         w.serves_the_disk();
     }
 
+    /// A watch started on a rules folder that does not exist yet serves it once it appears.
+    #[test]
+    fn a_folder_missing_from_the_start_is_looked_for() {
+        let dir = temp_rules("missing");
+        let missing = dir.with_file_name("later");
+        let r = Arc::new(Reloader::new(vec![missing.clone()], LoadOptions::default(), Backend::Interpreter));
+        assert!(matches!(r.reload(), Outcome::Io(_)));
+        let (tx, reports) = std::sync::mpsc::channel();
+        let timing = WatchTiming { poll: Duration::from_millis(20), ..WatchTiming::default() };
+        let _watch = watch(r.clone(), timing, move |report| {
+            let _ = tx.send(report);
+        })
+        .unwrap();
+        std::fs::rename(&dir, &missing).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.current().is_none() {
+            assert!(Instant::now() < deadline, "not served within 10 s: {:?}", reports.try_iter().collect::<Vec<_>>());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(matches!(reports.recv().unwrap(), WatchReport::Back(p) if p == missing));
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
     /// Lines of a child's output stream, read on another thread.
     fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
         use std::io::BufRead;
