@@ -134,10 +134,12 @@ impl<F: FnMut(WatchReport)> Watching<F> {
                     Instant::now()
                 }
             };
-            let Some(()) = self.settle(first) else { return };
-            if self.look_for_gone() {
-                // Something came back while the save settled: let what it brings settle too.
-                let Some(()) = self.settle(Instant::now()) else { return };
+            if !self.settle(first) {
+                return;
+            }
+            // Something came back while the save settled: let what it brings settle too.
+            if self.look_for_gone() && !self.settle(Instant::now()) {
+                return;
             }
             if self.find_gone() {
                 continue;
@@ -169,14 +171,14 @@ impl<F: FnMut(WatchReport)> Watching<F> {
 
     /// Waits until no relevant event came for the quiet period (at most `max_wait` after
     /// `first`), and then, while a file of the serving rules is missing, up to `recreate`
-    /// more for it to come back. `None` when the watch stops.
-    fn settle(&mut self, first: Instant) -> Option<()> {
+    /// more for it to come back. False when the watch stops.
+    fn settle(&mut self, first: Instant) -> bool {
         let give_up = first + self.timing.max_wait;
         let mut last = first;
         loop {
             let quiet_until = (last + self.timing.quiet).min(give_up);
             match self.next_event(quiet_until.saturating_duration_since(Instant::now())) {
-                Next::Stop => return None,
+                Next::Stop => return false,
                 Next::Event => {
                     last = Instant::now();
                     continue;
@@ -186,11 +188,11 @@ impl<F: FnMut(WatchReport)> Watching<F> {
             // Quiet: unless a file of the serving rules went missing just now.
             let recreate_until = (last + self.timing.recreate).min(give_up);
             if Instant::now() >= recreate_until || !self.serving_file_missing() {
-                return Some(());
+                return true;
             }
             let step = Duration::from_millis(5).min(recreate_until.saturating_duration_since(Instant::now()));
             match self.next_event(step) {
-                Next::Stop => return None,
+                Next::Stop => return false,
                 Next::Event => last = Instant::now(),
                 Next::Quiet => {}
             }
