@@ -1,6 +1,6 @@
 //! Hot reload and cache benchmarks (a custom timing loop printing medians, no criterion):
 //! - reload latency: file write → new generation published, through the real watcher
-//!   (debounce included), on a temporary copy of rules/rpg + rules/actor_core_v3;
+//!   (the quiet period included), on a temporary copy of rules/rpg + rules/actor_core_v3;
 //! - cost of a cache hit;
 //! - incremental versus full re-evaluation of 100,000 cached actors after a one-stat rule
 //!   change;
@@ -70,7 +70,7 @@ fn reload_latency() {
         std::thread::sleep(Duration::from_millis(150));
     }
     println!(
-        "reload latency (write → published, debounce 50 ms): median {:.1} ms, max {:.1} ms",
+        "reload latency (write → published, quiet period 50 ms): median {:.1} ms, max {:.1} ms",
         median(times.clone()),
         times.iter().cloned().fold(0.0, f64::max)
     );

@@ -97,11 +97,22 @@ fn encode(a: &Actor, out: &mut Vec<u8>) {
 /// The 128-bit hash of the actor's whole input, under a random seed drawn once per process
 /// (colliding inputs cannot be prepared offline). `buf` is scratch space.
 pub fn input_hash(a: &Actor, buf: &mut Vec<u8>) -> u128 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
     buf.clear();
     encode(a, buf);
-    xxh3_128_with_seed(buf, seed)
+    xxh3_128_with_seed(buf, seed())
+}
+
+/// The 128-bit hash of an actor document's text under the same seed: equal texts are equal
+/// inputs, so it keys an actor as well as [`input_hash`] without parsing it (two texts of
+/// one input, spaced differently, only miss each other). A cache is keyed by one or the other.
+pub fn text_hash(text: &[u8]) -> u128 {
+    xxh3_128_with_seed(text, seed())
+}
+
+/// The per-process random seed of the hashes.
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8))
 }
 
 /// An actor with the hash of its input, computed once. The input changes only through
@@ -121,6 +132,11 @@ impl KeyedActor {
 
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// The hash of its input (see [`input_hash`]).
+    pub fn hash(&self) -> u128 {
+        self.hash
     }
 
     /// Changes the input and hashes it again.

@@ -3,7 +3,10 @@
 //! Key: (actor id, 128-bit XXH3 hash of the actor's whole input, rule-set generation). The
 //! input is hashed from an unambiguous encoding of every field, numbers by their bits (so ±0
 //! differ), with a random per-process seed; the input itself is not stored. A
-//! [`KeyedActor`] carries its hash, so looking it up hashes nothing. Collision policy:
+//! [`KeyedActor`] carries its hash, so looking it up hashes nothing. A caller that keeps no
+//! actors (`run --watch`) keys them by the hash of their text instead ([`text_hash`]): then
+//! [`Cache::cached`] answers from the id and the hash alone, and [`Cache::evaluate_prepared`]
+//! takes an actor its caller ingested (in parallel, straight from the JSON). Collision policy:
 //! two different inputs of one id with equal 128-bit seeded hashes would share a result; at
 //! 2^-128 per pair we accept that. Results are shared (`Arc`): a hit copies nothing.
 //! Invariant: every result returned equals, bit for bit, a fresh evaluation with the
@@ -22,12 +25,12 @@
 mod key;
 mod lru;
 
-pub use key::{KeyedActor, input_hash};
+pub use key::{KeyedActor, input_hash, text_hash};
 
 use crate::engine::ActorError;
 use crate::eval::{Scratch, eval_affected_in_place, eval_incremental};
 use crate::ingest::{Prepared, PreparedStat};
-use crate::input::Actor;
+use crate::input::{Actor, InputError};
 use crate::reload::Generation;
 use crate::snapshot::Snapshot;
 use lru::Lru;
@@ -127,17 +130,45 @@ impl Cache {
         if actor.id.is_none() {
             return self.uncached(g, actor);
         }
-        let hash = input_hash(actor, &mut self.buf);
-        self.lookup(g, actor, hash)
+        let (id, hash) = (actor.id.as_deref().expect("an id"), input_hash(actor, &mut self.buf));
+        self.lookup(g, id, hash, |ir| crate::ingest::prepare(ir, actor))
     }
 
     /// Like [`Cache::evaluate_shared`] with the input hash the actor carries: an unchanged
     /// actor costs a lookup by id, nothing proportional to its input.
     pub fn evaluate_keyed(&mut self, g: &Generation, actor: &KeyedActor) -> Shared {
-        if actor.actor.id.is_none() {
-            return self.uncached(g, &actor.actor);
+        let Some(id) = actor.actor.id.as_deref() else { return self.uncached(g, &actor.actor) };
+        self.lookup(g, id, actor.hash, |ir| crate::ingest::prepare(ir, &actor.actor))
+    }
+
+    /// Like [`Cache::evaluate_keyed`] for an actor known by its id and the hash of its input
+    /// (any 128-bit hash equal for equal inputs only, e.g. of its text), ingested by the
+    /// caller, who can ingest many at once in parallel; `prepared` is used only when the
+    /// cache holds nothing it can bring to generation `g`.
+    pub fn evaluate_prepared(
+        &mut self,
+        g: &Generation,
+        id: &str,
+        hash: u128,
+        prepared: Result<Prepared, InputError>,
+    ) -> Shared {
+        self.lookup(g, id, hash, |_| prepared)
+    }
+
+    /// The result cached for the actor `id` whose input hashes to `hash`, when it is current
+    /// for generation `g` (a hit). `None` counts nothing: evaluate the actor then, with
+    /// [`Cache::evaluate_prepared`] for instance. Needs no input, so a caller may keep only
+    /// an actor's id and hash, and read its input again only when this misses.
+    pub fn cached(&mut self, g: &Generation, id: &str, hash: u128) -> Option<Shared> {
+        let i = self.slots.find(id)?;
+        let slot = self.slots.get(i);
+        if slot.hash != split(hash) || slot.generation != g.number {
+            return None;
         }
-        self.lookup(g, &actor.actor, actor.hash)
+        let result = slot.result.clone();
+        self.stats.hits += 1;
+        self.slots.touch(i);
+        Some(result)
     }
 
     fn uncached(&mut self, g: &Generation, actor: &Actor) -> Shared {
@@ -145,9 +176,15 @@ impl Cache {
         Arc::new(g.engine.evaluate(actor))
     }
 
-    /// `actor` has an id and its input hashes to `hash`.
-    fn lookup(&mut self, g: &Generation, actor: &Actor, hash: u128) -> Shared {
-        let id = actor.id.as_deref().expect("cached actors have an id");
+    /// The actor `id`, whose input hashes to `hash` and which `prepare` ingests (only when
+    /// the cache holds nothing it can bring to generation `g`).
+    fn lookup(
+        &mut self,
+        g: &Generation,
+        id: &str,
+        hash: u128,
+        prepare: impl FnOnce(&crate::ir::Ir) -> Result<Prepared, InputError>,
+    ) -> Shared {
         let hash = split(hash);
         let found = self.slots.find(id);
         let same = found.is_some_and(|i| self.slots.get(i).hash == hash);
@@ -168,7 +205,7 @@ impl Cache {
             self.slots.touch(i);
             return result;
         }
-        let prepared = crate::ingest::prepare(g.engine.ir(), actor);
+        let prepared = prepare(g.engine.ir());
         let result = match (&prepared, found) {
             (Err(e), _) => Err(ActorError::from(e.clone())),
             (Ok(p), Some(i)) => {
@@ -511,5 +548,33 @@ mod tests {
             assert_eq!(after.incremental - before.incremental, actors.len() as u64, "{new}");
             assert!(after.dirty_stats - before.dirty_stats < stats * actors.len() as u64, "{new}");
         }
+    }
+
+    /// An actor known only by its id and the hash of its text: looked up without its input,
+    /// evaluated from the prepared form its caller made, refreshed after a reload.
+    #[test]
+    fn actors_by_id_and_text_hash() {
+        let r = Reloader::new(vec!["rules/rpg".into()], LoadOptions::default(), Backend::Interpreter);
+        assert!(matches!(r.reload(), Outcome::Published { .. }));
+        let g1 = r.current().unwrap();
+        let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
+        let line = party.lines().next().unwrap();
+        let hash = text_hash(line.as_bytes());
+        let actor = crate::input::parse_actor(line).unwrap();
+        let mut cache = Cache::new(16);
+        assert!(cache.cached(&g1, "warrior", hash).is_none());
+        let first = cache.evaluate_prepared(&g1, "warrior", hash, g1.engine.prepare(&actor));
+        assert_eq!(*first, g1.engine.evaluate(&actor));
+        assert!(Arc::ptr_eq(&cache.cached(&g1, "warrior", hash).unwrap(), &first));
+        assert!(cache.cached(&g1, "warrior", hash ^ 1).is_none());
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+
+        let file = "rules/rpg/progression.stat";
+        let text = std::fs::read_to_string(file).unwrap().replace("charisma * 2 + luck", "charisma * 3 + luck");
+        assert!(matches!(r.apply(Change::Write { path: file.into(), text }), Outcome::Published { .. }));
+        let g2 = r.current().unwrap();
+        assert!(cache.cached(&g2, "warrior", hash).is_none(), "not yet brought to generation 2");
+        assert_eq!(cache.refresh(&g2), 1);
+        assert_eq!(*cache.cached(&g2, "warrior", hash).unwrap(), g2.engine.evaluate(&actor));
     }
 }

@@ -64,9 +64,9 @@ pub(super) struct RunArgs {
     pub(super) cache_capacity: usize,
     /// Write only these stats' values, comma-separated (`{"id", "values": {stat: number}}`
     /// per actor; a stat the actor has no value for is 0, as formulas read it). Skips
-    /// building snapshots.
+    /// building snapshots. With --watch, only these stats' changes are written.
     #[arg(long, value_name = "STATS", value_delimiter = ',')]
-    values: Vec<String>,
+    pub(super) values: Vec<String>,
     #[command(flatten)]
     pub(super) input_limits: InputLimitArgs,
 }
@@ -98,17 +98,14 @@ impl InputLimitArgs {
     }
 }
 
-/// What every `actorc run` does first (the thread pool, checks of flags that exclude each
-/// other); then `run` or, for `--watch` and `--stats`, `watch::run_watch`.
+/// What every `actorc run` does first (the thread pool, the color choice); then `run` or,
+/// for `--watch` and `--stats`, `watch::run_watch`.
 pub(super) fn start(a: RunArgs) -> Result<(RunArgs, bool), i32> {
     if let Some(n) = a.threads {
         // Fails only if the global pool exists already; then it serves as it is.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(usize::from(n)).build_global();
     }
     let color = use_color(a.color);
-    if (a.watch || a.stats) && !a.values.is_empty() {
-        return Err(usage_error("--values cannot be combined with --watch or --stats"));
-    }
     Ok((a, color))
 }
 

@@ -1,28 +1,34 @@
 //! Hot reload: a [`Reloader`] rebuilds the rule set when told "this file now has this text"
-//! or "this file was removed" ([`Reloader::apply`]), and a file-system adapter ([`watch`])
-//! turns notify events into such changes.
+//! or "this file was removed" ([`Reloader::apply`]), or from what is on disk
+//! ([`Reloader::sync`]); a file-system adapter ([`watch`], the `watch` feature) turns file
+//! events into such rebuilds.
 //!
-//! Invariants: a generation (rules + engine + number) is built completely (load with an
-//! in-memory overlay, check, lower, JIT compile) on the caller's thread, off the evaluating
-//! threads, and published with one `ArcSwap::store`; readers see exactly one complete
-//! generation and keep it alive with their `Arc` until they finish. A broken edit publishes
-//! nothing: the last good generation keeps serving and the diagnostics are returned. The
-//! watcher only publishes a file once two consecutive reads of it agree, so a half-written
-//! file is never compiled. The rule diff a cache needs to bring its actors to a new
-//! generation ([`rule_diff`]) is computed once, when the generation is built, against each of the
-//! last [`DIFF_HISTORY`] published generations.
+//! Invariants: a generation (rules + engine + number) is built completely (load, check,
+//! lower, JIT compile) on the caller's thread, off the evaluating threads, and published with
+//! one `ArcSwap::store`; readers see exactly one complete generation and keep it alive with
+//! their `Arc` until they finish. A rule set whose check fails publishes nothing: the last
+//! good generation keeps serving and the diagnostics are returned. Files are read through
+//! the loader's one reading path (`load::read_bounded`), so a reload accepts exactly what
+//! `check` accepts. The watcher rebuilds from disk alone, never from remembered texts, once
+//! no file event came for a quiet period. The rule diff a cache needs to bring its actors to
+//! a new generation ([`rule_diff`]) is computed once, when the generation is built, against
+//! each of the last [`DIFF_HISTORY`] published generations.
 
 mod diff;
+#[cfg(feature = "watch")]
+mod watch;
 
 pub use diff::{Fingerprints, RuleDiff, fingerprints, rule_diff};
+#[cfg(feature = "watch")]
+pub use watch::{Watch, WatchReport, WatchTiming, watch};
 
 use crate::diag::Diagnostic;
 use crate::engine::{Backend, Engine};
-use crate::load::{LoadOptions, Overlay};
-use crate::rules::{Rules, compile_with};
-use crate::source::SourceMap;
+use crate::load::{Fs, LoadOptions, Overlay, SourceProvider, load_with};
+use crate::rules::{Rules, compile_loaded};
+use crate::source::{SourceMap, Span};
 use arc_swap::ArcSwapOption;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +43,9 @@ pub struct Generation {
     pub number: u64,
     pub rules: Rules,
     pub engine: Engine,
+    /// The stats of the generation this one replaced that it no longer has, by name (a
+    /// half-written file often looks like this: see [`Outcome::Published`]).
+    pub removed_stats: Vec<String>,
     /// The rule diff from each of the last [`DIFF_HISTORY`] published generations, newest
     /// first: `(number, None)` when the structure changed since that one.
     since: Vec<(u64, Option<RuleDiff>)>,
@@ -68,8 +77,12 @@ pub enum Change {
 /// The result of applying changes.
 #[derive(Debug)]
 pub enum Outcome {
-    /// A new generation serves from now on (warnings, if any, are in its rules).
+    /// A new generation serves from now on (warnings, if any, are in its rules; the stats it
+    /// dropped in [`Generation::removed_stats`]).
     Published { generation: Arc<Generation>, took: Duration },
+    /// [`Reloader::sync`] read the very files the serving generation was built from: nothing
+    /// was built, generation `serving` keeps serving.
+    Unchanged { serving: u64 },
     /// The rules have errors (or the JIT failed); the previous generation (if any) keeps serving.
     Rejected { sources: SourceMap, diagnostics: Vec<Diagnostic> },
     /// A root could not be read at all; the previous generation keeps serving.
@@ -121,15 +134,27 @@ impl Reloader {
 
     /// Rebuilds from the current overlay and disk.
     pub fn reload(&self) -> Outcome {
-        self.apply_all(Vec::new())
+        self.build(Vec::new(), false)
     }
 
     pub fn apply(&self, change: Change) -> Outcome {
-        self.apply_all(vec![change])
+        self.build(vec![change], false)
     }
 
     /// Applies several changes and rebuilds once.
     pub fn apply_all(&self, changes: Vec<Change>) -> Outcome {
+        self.build(changes, false)
+    }
+
+    /// Rebuilds from what is on disk alone (the overlay is forgotten), as `check` reads it:
+    /// an unreadable file is an error (E0004), text that is not UTF-8 too (E0007). When every
+    /// file reads as the serving generation's, nothing is built ([`Outcome::Unchanged`]), so
+    /// a save that raises several file events publishes once.
+    pub fn sync(&self) -> Outcome {
+        self.build(vec![Change::Rescan], true)
+    }
+
+    fn build(&self, changes: Vec<Change>, skip_unchanged: bool) -> Outcome {
         let start = Instant::now();
         // The lock serialises builds so generation numbers follow publication order.
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -141,29 +166,25 @@ impl Reloader {
                 Change::Rescan => overlay.files.clear(),
             }
         }
-        let emptied: Vec<&PathBuf> = overlay
-            .files
-            .iter()
-            .filter(|(_, t)| t.as_deref().is_some_and(|t| t.trim().is_empty()))
-            .map(|(p, _)| p)
-            .collect();
-        if !emptied.is_empty() {
-            let mut sources = SourceMap::default();
-            let diagnostics = emptied
-                .iter()
-                .map(|p| {
-                    let file = sources.add(p, String::new());
-                    Diagnostic::error("E0901", format!("{} is empty", p.display()))
-                        .primary(crate::source::Span::new(file, 0, 0), "emptied")
-                        .help("an emptied rule file is taken for a save in progress; the last good rules keep serving")
-                })
-                .collect();
-            return Outcome::Rejected { sources, diagnostics };
-        }
-        let analysis = match compile_with(&self.roots, &self.opts, &*overlay) {
-            Ok(c) => c,
+        let src: &dyn SourceProvider = if overlay.files.is_empty() { &Fs } else { &*overlay };
+        let loaded = match load_with(&self.roots, &self.opts, src) {
+            Ok(l) => l,
             Err(e) => return Outcome::Io(e),
         };
+        let serving = self.current();
+        let served = serving.as_ref().map(|g| &*g.rules.sources);
+        if skip_unchanged
+            && let Some(g) = &serving
+            && same_files(&loaded.sources, &g.rules.sources)
+        {
+            return Outcome::Unchanged { serving: g.number };
+        }
+        let analysis = compile_loaded(loaded);
+        if !analysis.has_errors()
+            && let Some(diagnostics) = served.and_then(|s| emptied(&analysis.sources, s))
+        {
+            return Outcome::Rejected { sources: analysis.sources, diagnostics };
+        }
         let rules = match Rules::from_analysis(analysis) {
             Ok(r) => r,
             Err(crate::rules::LoadError::Invalid { sources, diagnostics }) => {
@@ -178,134 +199,52 @@ impl Reloader {
                 return Outcome::Rejected { sources: (*rules.sources).clone(), diagnostics: vec![d] };
             }
         };
+        let removed_stats = match &serving {
+            Some(old) => old
+                .rules
+                .ir
+                .stats
+                .iter()
+                .filter(|s| !rules.ir.stat_ids.contains_key(&s.name))
+                .map(|s| s.name.clone())
+                .collect(),
+            None => Vec::new(),
+        };
         let fingerprints = Arc::new(fingerprints(&rules.ir));
         let since = recent.iter().map(|(n, old)| (*n, rule_diff(old, &fingerprints, &rules.ir))).collect();
         let number = self.next.fetch_add(1, Ordering::SeqCst);
         recent.insert(0, (number, fingerprints));
         recent.truncate(DIFF_HISTORY);
-        let generation = Arc::new(Generation { number, rules, engine, since });
+        let generation = Arc::new(Generation { number, rules, engine, removed_stats, since });
         self.current.store(Some(generation.clone()));
         Outcome::Published { generation, took: start.elapsed() }
     }
 }
 
-/// Reads `path` until two consecutive reads, `settle` apart, agree (at most 50 tries);
-/// `None` if the file is gone.
-pub fn stable_read(path: &Path, settle: Duration) -> Option<String> {
-    let mut last = std::fs::read(path).ok()?;
-    for _ in 0..50 {
-        std::thread::sleep(settle);
-        let now = std::fs::read(path).ok()?;
-        if now == last {
-            return Some(String::from_utf8_lossy(&now).into_owned());
-        }
-        last = now;
+/// Whether two loads read the same files with the same texts.
+fn same_files(a: &SourceMap, b: &SourceMap) -> bool {
+    fn sorted(m: &SourceMap) -> Vec<(&PathBuf, &String)> {
+        let mut files: Vec<_> = m.files().map(|(_, f)| (&f.path, &f.text)).collect();
+        files.sort_unstable();
+        files
     }
-    Some(String::from_utf8_lossy(&last).into_owned())
+    sorted(a) == sorted(b)
 }
 
-/// How long events are debounced and how long a file must stay unchanged to be read.
-#[derive(Debug, Clone, Copy)]
-pub struct WatchTiming {
-    pub debounce: Duration,
-    pub settle: Duration,
-    /// How long a removed file may take to reappear (delete + recreate saves) before its
-    /// removal is applied.
-    pub recreate: Duration,
-}
-
-impl Default for WatchTiming {
-    fn default() -> Self {
-        WatchTiming {
-            debounce: Duration::from_millis(50),
-            settle: Duration::from_millis(10),
-            recreate: Duration::from_millis(100),
-        }
-    }
-}
-
-/// A running watch; dropping it stops watching.
-#[cfg(feature = "watch")]
-pub struct Watch {
-    _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
-}
-
-/// Watches the folders of the reloader's roots (recursively, filtering `.stat`, so in-place
-/// writes, temp + rename and delete + recreate all arrive) and applies every debounced batch
-/// of changes on the watcher's thread; `report` receives each outcome.
-#[cfg(feature = "watch")]
-pub fn watch(
-    reloader: Arc<Reloader>,
-    timing: WatchTiming,
-    report: impl Fn(Outcome) + Send + 'static,
-) -> Result<Watch, String> {
-    use notify_debouncer_full::notify::RecursiveMode;
-    let r = reloader.clone();
-    let mut debouncer = notify_debouncer_full::new_debouncer(
-        timing.debounce,
-        None,
-        move |res: notify_debouncer_full::DebounceEventResult| {
-            let Ok(events) = res else { return };
-            let mut paths: Vec<PathBuf> = Vec::new();
-            let mut rescan = false;
-            for ev in &events {
-                rescan |= ev.need_rescan();
-                // Our own reads raise access events: reacting to them would reload forever.
-                if let notify::EventKind::Access(a) = ev.kind
-                    && a != notify::event::AccessKind::Close(notify::event::AccessMode::Write)
-                {
-                    continue;
-                }
-                for p in &ev.paths {
-                    if p.extension().is_some_and(|e| e == "stat") && !paths.contains(p) {
-                        paths.push(p.clone());
-                    }
-                }
-            }
-            if paths.is_empty() && !rescan {
-                return;
-            }
-            let mut changes = Vec::new();
-            if rescan {
-                changes.push(Change::Rescan);
-            }
-            for p in paths {
-                // Delete-and-recreate saves: give a vanished file a moment to come back.
-                let deadline = Instant::now() + timing.recreate;
-                while !p.exists() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                match stable_read(&p, timing.settle) {
-                    Some(text) => changes.push(Change::Write { path: p, text }),
-                    None => changes.push(Change::Remove { path: p }),
-                }
-            }
-            report(r.apply_all(changes));
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for root in reloader.roots() {
-        let dir = if root.is_dir() { root.clone() } else { root.parent().unwrap_or(Path::new(".")).to_path_buf() };
-        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    // Imports may live beside the roots (rules/rpg imports ../actor_core_v3): watch each
-    // loaded file's folder as well, when a generation exists.
-    if let Some(g) = reloader.current() {
-        for (_, f) in g.rules.sources.files() {
-            if let Some(parent) = f.path.parent() {
-                let d = std::fs::canonicalize(parent).unwrap_or(parent.to_path_buf());
-                if !dirs.iter().any(|x| d.starts_with(x)) {
-                    dirs.push(d);
-                }
-            }
-        }
-    }
-    for d in &dirs {
-        debouncer.watch(d, RecursiveMode::Recursive).map_err(|e| format!("cannot watch {}: {e}", d.display()))?;
-    }
-    Ok(Watch { _debouncer: debouncer })
+/// E0901 for each file of `now` (a rule set that checks) that is blank where it had text in
+/// `served` (the serving generation's files): an editor that truncates a file before writing
+/// it is taken in the middle of its save, and the last good rules keep serving until it is
+/// done.
+fn emptied(now: &SourceMap, served: &SourceMap) -> Option<Vec<Diagnostic>> {
+    let blank = |t: &str| t.trim().is_empty();
+    let diagnostics: Vec<Diagnostic> = now
+        .files()
+        .filter(|(_, f)| blank(&f.text) && served.files().any(|(_, s)| s.path == f.path && !blank(&s.text)))
+        .map(|(id, f)| {
+            Diagnostic::error("E0901", format!("{} is empty", f.path.display()))
+                .primary(Span::new(id, 0, 0), "emptied")
+                .help("an emptied rule file is taken for a save in progress; the last good rules keep serving")
+        })
+        .collect();
+    (!diagnostics.is_empty()).then_some(diagnostics)
 }

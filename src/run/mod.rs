@@ -20,5 +20,5 @@ mod session;
 
 pub use evaluate::{Output, Progress, RunError, RunOptions, Summary, eval_line, run};
 pub use read::{Document, DocumentReader, InputForm, PickError, pick_actor};
-pub use record::{Record, SelectError, Selection, Values, ValuesRecord, record, select};
-pub use session::{Pass, Session, SessionActor, read_session_actors};
+pub use record::{Record, SelectError, Selection, Values, ValuesRecord, record, select, select_known};
+pub use session::{ChangeFormat, Pass, Session, SessionOptions, Source};

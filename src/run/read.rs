@@ -139,6 +139,8 @@ pub struct DocumentReader<R> {
     first: Option<Vec<u8>>,
     line_no: usize,
     bytes_read: u64,
+    /// Where the last document handed out starts in the input.
+    last_start: u64,
     done: bool,
 }
 
@@ -151,7 +153,17 @@ impl<R: BufRead> DocumentReader<R> {
         let mut first = Vec::new();
         let first_len = read_line_bounded(&mut input, &mut first, keep)?;
         let form = form.unwrap_or_else(|| InputForm::sniff(&first));
-        Ok(DocumentReader { input, form, keep, first_len, first: Some(first), line_no: 0, bytes_read: 0, done: false })
+        Ok(DocumentReader {
+            input,
+            form,
+            keep,
+            first_len,
+            first: Some(first),
+            line_no: 0,
+            bytes_read: 0,
+            last_start: 0,
+            done: false,
+        })
     }
 
     pub fn form(&self) -> InputForm {
@@ -163,6 +175,12 @@ impl<R: BufRead> DocumentReader<R> {
         self.bytes_read
     }
 
+    /// Where the last document handed out starts, in bytes from the start of the input: its
+    /// bytes (without a line's `\n`) are there again in a file that has not changed.
+    pub fn last_start(&self) -> u64 {
+        self.last_start
+    }
+
     /// The next document, read into a buffer from `spare` when it has one (blank lines'
     /// buffers go back there); `None` at the end of the input.
     pub fn next_reusing(&mut self, spare: &mut Vec<Vec<u8>>) -> io::Result<Option<Document>> {
@@ -172,6 +190,7 @@ impl<R: BufRead> DocumentReader<R> {
             while let (n @ 1.., _) = read_line_bounded(&mut self.input, &mut bytes, self.keep)? {
                 len += n;
             }
+            self.last_start = self.bytes_read;
             self.bytes_read += len;
             return Ok(Some(Document { line: None, bytes, len }));
         }
@@ -190,6 +209,7 @@ impl<R: BufRead> DocumentReader<R> {
                 }
             };
             self.line_no += 1;
+            self.last_start = self.bytes_read;
             self.bytes_read += len;
             let whole = len as usize == line.len();
             if whole && std::str::from_utf8(&line).is_ok_and(|l| l.trim().is_empty()) {
@@ -308,6 +328,19 @@ mod tests {
         let e = doc.parse(&InputLimits::default()).unwrap_err();
         assert_eq!(e.message, "line 7: not valid UTF-8 text (invalid byte at column 11)");
         assert_eq!(e.actor.as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn each_document_says_where_it_starts() {
+        let input = b"{\"id\":\"a\"}\n\n  \n{\"id\":\"b\"}\r\n{\"id\":\"c\"}";
+        let mut reader = DocumentReader::new(&input[..], None, 1 << 20).unwrap();
+        let mut found = Vec::new();
+        while let Some(doc) = reader.next_reusing(&mut Vec::new()).unwrap() {
+            let at = reader.last_start() as usize;
+            assert_eq!(&input[at..at + doc.len as usize], doc.trimmed(false));
+            found.push(at);
+        }
+        assert_eq!(found, [0, 15, 27]);
     }
 
     #[test]

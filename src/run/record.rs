@@ -66,6 +66,11 @@ impl Selection {
     pub fn is_empty(&self) -> bool {
         self.stats.is_empty()
     }
+
+    /// The stats by id and by the name asked for, in the order asked for.
+    pub fn stats(&self) -> impl Iterator<Item = (StatId, &str)> {
+        self.stats.iter().map(|(id, name)| (*id, name.as_str()))
+    }
 }
 
 /// Why `--values` names no stats of the rules.
@@ -93,6 +98,20 @@ impl std::error::Error for SelectError {
             SelectError::Unknown(e) => Some(e),
         }
     }
+}
+
+/// The stats of `names` that `ir` has (see [`select`]); the others are left out.
+pub fn select_known(ir: &Ir, names: &[String]) -> Selection {
+    let mut selection = Selection::default();
+    for name in names {
+        if let Ok(s) = select(ir, std::slice::from_ref(name))
+            && let Some(stat) = s.stats.into_iter().next()
+            && !selection.stats.iter().any(|(id, _)| *id == stat.0)
+        {
+            selection.stats.push(stat);
+        }
+    }
+    selection
 }
 
 /// The stats named by `names` (surrounding spaces ignored, repeats dropped).

@@ -5,9 +5,10 @@
 //!
 //! Examples are named by what they hold: `*.actor.json` (one actor), `*.actors.ndjson` (a
 //! batch), `*.snapshot.json` (a snapshot), `*.records.ndjson` and `*.values.ndjson` (output
-//! records). `NAME.actor.json` beside `NAME.stat` is evaluated and must give
-//! `NAME.snapshot.json`; `NAME.actors.ndjson` gives `NAME.records.ndjson` and, with
-//! `--values attack,crit_chance`, `NAME.values.ndjson`.
+//! records), `*.changes.ndjson` (`run --watch` change records). `NAME.actor.json` beside
+//! `NAME.stat` is evaluated and must give `NAME.snapshot.json`; `NAME.actors.ndjson` gives
+//! `NAME.records.ndjson` and, with `--values attack,crit_chance`, `NAME.values.ndjson`; the
+//! watch, after the edit of knight.stat that docs/input.md describes, `NAME.changes.ndjson`.
 
 use actorc::{Actor, Backend, Engine, Rules};
 use jsonschema::{Registry, Validator};
@@ -33,16 +34,17 @@ fn read_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The three schemas, each compiled against all of them (no network, no file access).
+/// The schemas, each compiled against all of them (no network, no file access).
 struct Schemas {
     actor: Validator,
     snapshot: Validator,
     record: Validator,
+    change: Validator,
 }
 
 impl Schemas {
     fn load() -> Schemas {
-        let names = ["actor", "snapshot", "record"];
+        let names = ["actor", "snapshot", "record", "change"];
         let docs: Vec<Value> =
             names.iter().map(|n| read_json(&Path::new(SCHEMAS).join(format!("{n}.schema.json")))).collect();
         let mut builder = Registry::new();
@@ -57,7 +59,7 @@ impl Schemas {
                 .build(&docs[k])
                 .unwrap_or_else(|e| panic!("{}.schema.json: {e}", names[k]))
         };
-        Schemas { actor: build(0), snapshot: build(1), record: build(2) }
+        Schemas { actor: build(0), snapshot: build(1), record: build(2), change: build(3) }
     }
 }
 
@@ -96,6 +98,8 @@ fn every_example_matches_its_schema() {
             read_lines(&path).iter().for_each(|l| assert_valid(&s.actor, l, &what));
         } else if name.ends_with(".records.ndjson") || name.ends_with(".values.ndjson") {
             read_lines(&path).iter().for_each(|l| assert_valid(&s.record, l, &what));
+        } else if name.ends_with(".changes.ndjson") {
+            read_lines(&path).iter().for_each(|l| assert_valid(&s.change, l, &what));
         } else {
             assert!(name.ends_with(".stat"), "{what}: name says nothing of its schema");
             continue;
@@ -195,6 +199,64 @@ fn files_in(dir: &str, ext: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The change records of docs/input.md are what `run --watch` writes after its edit of
+/// knight.stat, and match their schema; so do a value record and a no-longer-failing one.
+#[test]
+#[cfg(feature = "cli")]
+fn documented_watch_records_are_real() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("actorc-docs-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rules, out) = (dir.join("knight.stat"), dir.join("out.ndjson"));
+    let text = std::fs::read_to_string(Path::new(EXAMPLES).join("knight.stat")).unwrap();
+    std::fs::write(&rules, &text).unwrap();
+    let input = Path::new(EXAMPLES).join("batch.actors.ndjson");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actorc"))
+        .args(["run", rules.to_str().unwrap(), "--input", input.to_str().unwrap(), "--watch"])
+        .args(["-o", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let wait_for = |what: &str| loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(l) if l.starts_with(what) => break,
+            Ok(_) => {}
+            Err(_) => panic!("no `{what}` from the watch within 30 s"),
+        }
+    };
+    wait_for("watching for rule changes");
+    let edits = [
+        ("derived attack = strength * 2 + level in 0 .. 1000;", "derived attack = strength * 3 + level in 0 .. 50;"),
+        ("derived crit_chance = 0.05 in", "derived crit_chance = 3 / strength in"),
+    ];
+    let edited = edits.iter().fold(text.clone(), |t, (from, to)| {
+        assert!(t.contains(from));
+        t.replace(from, to)
+    });
+    std::fs::write(&rules, &edited).unwrap();
+    wait_for("generation 2: ");
+    let written = read_lines(&out);
+    assert_eq!(written[4..], read_lines(&Path::new(EXAMPLES).join("batch.changes.ndjson")));
+    // Back as it was: the bare actor no longer fails, and everything moves back.
+    std::fs::write(&rules, &text).unwrap();
+    wait_for("generation 3: ");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = read_lines(&out);
+    let s = Schemas::load();
+    written[8..].iter().for_each(|l| assert_valid(&s.change, l, "a change record"));
+    assert!(written[8..].iter().any(|l| l["error"].is_null() && l["line"] == 4), "{written:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Shipped actors with their rule sets: the golden vectors, the examples, the eval fixtures.
