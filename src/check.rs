@@ -102,7 +102,7 @@ fn operands(e: &Expr) -> Vec<&Expr> {
     match &e.kind {
         ExprKind::Number(_) | ExprKind::Name(_) => Vec::new(),
         ExprKind::Neg(a) => vec![a],
-        ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::Chain(first, rest) => std::iter::once(&**first).chain(rest.iter().map(|(_, e)| e)).collect(),
         ExprKind::If(c, t, f) => vec![c, t, f],
         ExprKind::Call(_, args) => args.iter().collect(),
     }
@@ -117,20 +117,9 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
         ExprKind::Number(v) => *v,
         ExprKind::Name(_) => return None,
         ExprKind::Neg(_) => -arg(0),
-        ExprKind::Binary(op, _, _) => {
-            let (a, b) = (arg(0), arg(1));
-            match op {
-                BinOp::Add => a + b,
-                BinOp::Sub => a - b,
-                BinOp::Mul => a * b,
-                BinOp::Div => a / b,
-                BinOp::Lt => num::bool_to_f64(a < b),
-                BinOp::Le => num::bool_to_f64(a <= b),
-                BinOp::Gt => num::bool_to_f64(a > b),
-                BinOp::Ge => num::bool_to_f64(a >= b),
-                BinOp::Eq => num::bool_to_f64(a == b),
-                BinOp::Ne => num::bool_to_f64(a != b),
-            }
+        ExprKind::Chain(_, rest) => {
+            let (first, operands) = args.split_first()?;
+            rest.iter().zip(operands).fold(*first, |a, ((op, _), &b)| binary(*op, a, b))
         }
         ExprKind::If(..) => {
             if num::truthy(arg(0)) {
@@ -159,6 +148,31 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
             },
         },
     })
+}
+
+/// `a op b` on constants, as every engine computes it.
+fn binary(op: BinOp, a: f64, b: f64) -> f64 {
+    use crate::num;
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Lt => num::bool_to_f64(a < b),
+        BinOp::Le => num::bool_to_f64(a <= b),
+        BinOp::Gt => num::bool_to_f64(a > b),
+        BinOp::Ge => num::bool_to_f64(a >= b),
+        BinOp::Eq => num::bool_to_f64(a == b),
+        BinOp::Ne => num::bool_to_f64(a != b),
+    }
+}
+
+/// E0313 at `span`, whose constant value is `value`.
+fn not_finite(value: f64, span: Span) -> Diagnostic {
+    let what = if value.is_nan() { "NaN".to_string() } else { value.to_string() };
+    Diagnostic::error("E0313", format!("this constant is {what}"))
+        .primary(span, format!("always {what}"))
+        .help("a stat whose formula, range bound, default or bucket result is not finite fails every actor")
 }
 
 /// Where an expression appears, which decides the names it may use.
@@ -418,23 +432,54 @@ impl<'a> Checker<'a> {
     /// Checks an expression; returns its value when it is a constant. A constant that is not
     /// finite is reported once, at the smallest expression that makes it (E0313).
     fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) -> Option<f64> {
+        if let ExprKind::Chain(first, rest) = &e.kind {
+            return self.chain(first, rest, scope, deps);
+        }
         let args: Vec<Option<f64>> = operands(e).into_iter().map(|a| self.expr(a, scope, deps)).collect();
         self.names_and_calls(e, scope, deps, &args);
         let args: Option<Vec<f64>> = args.into_iter().collect();
         let args = args?;
         let value = fold_constant(&e.kind, &args)?;
-        let by_zero = matches!(e.kind, ExprKind::Binary(BinOp::Div, ..)) && args[1] == 0.0;
-        if !value.is_finite() && args.iter().all(|a| a.is_finite()) && !by_zero {
-            let what = if value.is_nan() { "NaN".to_string() } else { value.to_string() };
-            self.diags.push(
-                Diagnostic::error("E0313", format!("this constant is {what}"))
-                    .primary(e.span, format!("always {what}"))
-                    .help(
-                        "a stat whose formula, range bound, default or bucket result is not finite fails every actor",
-                    ),
-            );
+        if !value.is_finite() && args.iter().all(|a| a.is_finite()) {
+            self.diags.push(not_finite(value, e.span));
         }
         Some(value)
+    }
+
+    /// Checks a chain as the left-deep tree it evaluates as: `a + b - c` is `(a + b) - c`, so
+    /// each prefix (`a + b`) is a subexpression for E0304 and E0313.
+    fn chain(
+        &mut self,
+        first: &Expr,
+        rest: &[(BinOp, Expr)],
+        scope: Scope,
+        deps: &mut Vec<(usize, Span)>,
+    ) -> Option<f64> {
+        let mut value = self.expr(first, scope, deps);
+        let mut span = first.span;
+        for (op, operand) in rest {
+            let b = self.expr(operand, scope, deps);
+            span = span.to(operand.span);
+            let by_zero = *op == BinOp::Div && b == Some(0.0);
+            if by_zero {
+                self.diags.push(
+                    Diagnostic::error("E0304", "division by a constant zero")
+                        .primary(operand.span, "this is always zero")
+                        .secondary(span, "in this division"),
+                );
+            }
+            value = match (value, b) {
+                (Some(a), Some(b)) => {
+                    let v = binary(*op, a, b);
+                    if !v.is_finite() && a.is_finite() && b.is_finite() && !by_zero {
+                        self.diags.push(not_finite(v, span));
+                    }
+                    Some(v)
+                }
+                _ => None,
+            };
+        }
+        value
     }
 
     /// The checks of one expression node whose operands were checked already (and are the
@@ -466,15 +511,7 @@ impl<'a> Checker<'a> {
                 },
             },
             ExprKind::Neg(_) => {}
-            ExprKind::Binary(op, _, b) => {
-                if *op == BinOp::Div && args[1] == Some(0.0) {
-                    self.diags.push(
-                        Diagnostic::error("E0304", "division by a constant zero")
-                            .primary(b.span, "this is always zero")
-                            .secondary(e.span, "in this division"),
-                    );
-                }
-            }
+            ExprKind::Chain(..) => {}
             ExprKind::If(..) => {}
             ExprKind::Call(f, call_args) => {
                 let function = Function::from_name(&f.name);

@@ -13,7 +13,9 @@ struct StatParser;
 /// Bounds that keep hostile input from exhausting the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseLimits {
-    /// Deepest allowed nesting of parentheses, calls, `if` and operators.
+    /// Deepest allowed nesting of expressions: of parentheses, and of expression nodes
+    /// (operator chains, `-`, calls and `if`). A chain (`a + b - c …`) is one level however
+    /// long.
     pub max_depth: usize,
 }
 
@@ -309,7 +311,7 @@ impl Builder {
             Rule::bucket_decl => {
                 let name = self.ident(it.next()?);
                 let fold = self.ident(it.next()?.into_inner().next()?);
-                let apply = self.expr(it.next()?, 0)?;
+                let apply = self.expr(it.next()?, 1)?;
                 ItemKind::Bucket(BucketDecl { name, fold, apply })
             }
             Rule::pipeline_decl => {
@@ -349,15 +351,15 @@ impl Builder {
                     let rule = c.as_rule();
                     let mut ci = c.into_inner().filter(|p| !is_keyword(p.as_rule()));
                     let kind = match rule {
-                        Rule::formula_clause => ClauseKind::Formula(self.expr(ci.next()?, 0)?),
+                        Rule::formula_clause => ClauseKind::Formula(self.expr(ci.next()?, 1)?),
                         Rule::range_clause => {
-                            let lo = self.expr(ci.next()?, 0)?;
-                            let hi = self.expr(ci.next()?, 0)?;
+                            let lo = self.expr(ci.next()?, 1)?;
+                            let hi = self.expr(ci.next()?, 1)?;
                             ClauseKind::Range(lo, hi)
                         }
                         Rule::merge_clause => ClauseKind::Merge(self.ident(ci.next()?)),
                         Rule::pipeline_clause => ClauseKind::Pipeline(self.ident(ci.next()?)),
-                        Rule::default_clause => ClauseKind::Default(self.expr(ci.next()?, 0)?),
+                        Rule::default_clause => ClauseKind::Default(self.expr(ci.next()?, 1)?),
                         _ => continue,
                     };
                     clauses.push(StatClause { kind, span });
@@ -368,74 +370,141 @@ impl Builder {
         })
     }
 
-    fn deeper(&mut self, p: &P, depth: usize) -> Option<()> {
-        if depth > self.max_depth {
+    /// `None` (and a diagnostic at `at`) when an expression node at `level` is too deep.
+    fn deeper(&mut self, at: Span, level: usize) -> Option<()> {
+        if level > self.max_depth {
             if self.error.is_none() {
-                self.error = Some(too_deep(self.span(p), self.max_depth));
+                self.error = Some(too_deep(at, self.max_depth));
             }
             return None;
         }
         Some(())
     }
 
-    fn expr(&mut self, p: P, depth: usize) -> Option<Expr> {
-        self.deeper(&p, depth)?;
+    /// The expression `p`, whose enclosing nodes are `level - 1` deep. Only nodes (chains,
+    /// `-`, calls, `if`) recurse and count as levels; each recursion passes through a few
+    /// small functions, so nesting up to the limit fits the stack even in a debug build.
+    fn expr(&mut self, p: P, level: usize) -> Option<Expr> {
+        let (p, parens) = self.through_parens(p)?;
+        let mut e = match p.as_rule() {
+            Rule::if_expr => self.if_expr(p, level),
+            Rule::compare | Rule::sum | Rule::product => self.chain(p, level),
+            Rule::unary => self.negation(p, level),
+            Rule::call => self.call(p, level),
+            _ => self.leaf(p),
+        }?;
+        if let Some(span) = parens {
+            e.span = span;
+        }
+        Some(e)
+    }
+
+    /// The node `p` stands for: parentheses and the grammar's levels with a single operand
+    /// make no node, and are walked through in a loop. `( expr )` keeps its (outermost)
+    /// parentheses in its span, so its text is quoted whole.
+    fn through_parens<'i>(&self, mut p: P<'i>) -> Option<(P<'i>, Option<Span>)> {
+        let mut parens: Option<Span> = None;
+        loop {
+            match p.as_rule() {
+                Rule::expr => p = p.into_inner().next()?,
+                Rule::compare | Rule::sum | Rule::product if p.clone().into_inner().nth(1).is_none() => {
+                    p = p.into_inner().next()?
+                }
+                Rule::unary if p.clone().into_inner().next()?.as_rule() != Rule::neg => {
+                    let mut it = p.into_inner();
+                    let first = it.next()?;
+                    if first.as_rule() == Rule::lparen {
+                        let inner = it.next()?;
+                        let close = it.next()?;
+                        parens.get_or_insert(self.span(&first).to(self.span(&close)));
+                        p = inner;
+                    } else {
+                        p = first;
+                    }
+                }
+                _ => return Some((p, parens)),
+            }
+        }
+    }
+
+    fn if_expr(&mut self, p: P, level: usize) -> Option<Expr> {
+        let span = self.span(&p);
+        let mut it = p.into_inner();
+        self.deeper(self.span(&it.next()?), level)?;
+        let mut it = it.filter(|p| p.as_rule() == Rule::expr);
+        let c = self.expr(it.next()?, level + 1)?;
+        let t = self.expr(it.next()?, level + 1)?;
+        let e = self.expr(it.next()?, level + 1)?;
+        Some(Expr { kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span })
+    }
+
+    /// `a op b op c …`, read in a loop however long: a chain is one level.
+    fn chain(&mut self, p: P, level: usize) -> Option<Expr> {
+        let mut it = p.into_inner();
+        let first = self.expr(it.next()?, level + 1)?;
+        let mut rest = Vec::new();
+        while let Some(op) = it.next() {
+            if rest.is_empty() {
+                self.deeper(self.span(&op), level)?;
+            }
+            let op = match op.as_str() {
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                "*" => BinOp::Mul,
+                "/" => BinOp::Div,
+                "<" => BinOp::Lt,
+                "<=" => BinOp::Le,
+                ">" => BinOp::Gt,
+                ">=" => BinOp::Ge,
+                "==" => BinOp::Eq,
+                _ => BinOp::Ne,
+            };
+            rest.push((op, self.expr(it.next()?, level + 1)?));
+        }
+        let span = rest.last().map_or(first.span, |(_, last)| first.span.to(last.span));
+        Some(Expr { kind: ExprKind::Chain(Box::new(first), rest), span })
+    }
+
+    /// `-…-operand`: each `-` is a level.
+    fn negation(&mut self, p: P, level: usize) -> Option<Expr> {
+        let parts: Vec<P> = p.into_inner().collect();
+        let negs = parts.iter().take_while(|p| p.as_rule() == Rule::neg).count();
+        if level + negs > self.max_depth + 1 {
+            let first_too_deep = &parts[self.max_depth + 1 - level.min(self.max_depth + 1)];
+            self.deeper(self.span(first_too_deep), level + negs)?;
+        }
+        let mut e = match &parts[negs..] {
+            [open, inner, close] => {
+                let mut e = self.expr(inner.clone(), level + negs)?;
+                e.span = self.span(open).to(self.span(close));
+                e
+            }
+            [atom] => self.expr(atom.clone(), level + negs)?,
+            _ => return None,
+        };
+        for n in parts[..negs].iter().rev() {
+            let span = self.span(n).to(e.span);
+            e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
+        }
+        Some(e)
+    }
+
+    fn call(&mut self, p: P, level: usize) -> Option<Expr> {
+        let span = self.span(&p);
+        let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+        let f = self.ident(it.next()?);
+        self.deeper(f.span, level)?;
+        let mut args = Vec::new();
+        for a in it {
+            args.push(self.expr(a, level + 1)?);
+        }
+        Some(Expr { kind: ExprKind::Call(f, args), span })
+    }
+
+    /// A number or a name.
+    fn leaf(&mut self, p: P) -> Option<Expr> {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => self.expr(p.into_inner().next()?, depth),
-            Rule::if_expr => {
-                let mut it = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
-                let c = self.expr(it.next()?, depth + 1)?;
-                let t = self.expr(it.next()?, depth + 1)?;
-                let e = self.expr(it.next()?, depth + 1)?;
-                Some(Expr { kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span })
-            }
-            Rule::compare | Rule::sum | Rule::product => {
-                let mut it = p.into_inner();
-                let mut lhs = self.expr(it.next()?, depth + 1)?;
-                let mut extra = 0;
-                while let Some(op) = it.next() {
-                    extra += 1;
-                    self.deeper(&op, depth + extra)?;
-                    let op = match op.as_str() {
-                        "+" => BinOp::Add,
-                        "-" => BinOp::Sub,
-                        "*" => BinOp::Mul,
-                        "/" => BinOp::Div,
-                        "<" => BinOp::Lt,
-                        "<=" => BinOp::Le,
-                        ">" => BinOp::Gt,
-                        ">=" => BinOp::Ge,
-                        "==" => BinOp::Eq,
-                        _ => BinOp::Ne,
-                    };
-                    let rhs = self.expr(it.next()?, depth + 1)?;
-                    let span = lhs.span.to(rhs.span);
-                    lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
-                }
-                Some(lhs)
-            }
-            Rule::unary => {
-                // `( expr )` keeps its parentheses in its span, so its text is quoted whole.
-                let parens: Vec<Span> = p
-                    .clone()
-                    .into_inner()
-                    .filter(|p| matches!(p.as_rule(), Rule::lparen | Rule::rparen))
-                    .map(|p| self.span(&p))
-                    .collect();
-                let parts: Vec<P> = p.into_inner().filter(|p| !is_keyword(p.as_rule())).collect();
-                let (atom, negs) = parts.split_last()?;
-                self.deeper(atom, depth + negs.len())?;
-                let mut e = self.expr(atom.clone(), depth + negs.len() + 1)?;
-                if let (Some(open), Some(close)) = (parens.first(), parens.last()) {
-                    e.span = open.to(*close);
-                }
-                for n in negs.iter().rev() {
-                    let span = self.span(n).to(e.span);
-                    e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
-                }
-                Some(e)
-            }
             Rule::number => {
                 let v: f64 = p.as_str().parse().ok()?;
                 if !v.is_finite() {
@@ -448,15 +517,6 @@ impl Builder {
                 Some(Expr { kind: ExprKind::Number(v), span })
             }
             Rule::name => Some(Expr { kind: ExprKind::Name(p.as_str().to_string()), span }),
-            Rule::call => {
-                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
-                let f = self.ident(it.next()?);
-                let mut args = Vec::new();
-                for a in it {
-                    args.push(self.expr(a, depth + 1)?);
-                }
-                Some(Expr { kind: ExprKind::Call(f, args), span })
-            }
             _ => None,
         }
     }
