@@ -40,6 +40,9 @@ pub fn check(files: &[(FileId, Ast)]) -> (Checked<'_>, Vec<Diagnostic>) {
         for item in &ast.items {
             c.collect(item);
         }
+        for u in &ast.unparsed {
+            c.lost.add(u);
+        }
     }
     c.check_all();
     let diags = std::mem::take(&mut c.diags);
@@ -57,6 +60,41 @@ struct Checker<'a> {
     layer_decls: Vec<&'a LayersDecl>,
     /// Unknown names given a did-you-mean so far (see [`SUGGESTIONS`]).
     suggested: std::cell::Cell<usize>,
+    lost: Lost<'a>,
+}
+
+/// What declarations that did not parse would have declared. Their syntax errors explain
+/// what is missing, so nothing more is said about these names.
+#[derive(Default)]
+struct Lost<'a> {
+    /// (kind, name): `("stat", "hp")`.
+    names: rustc_hash::FxHashSet<(&'static str, &'a str)>,
+    default_pipeline: bool,
+    /// Some pipeline: it may have used any bucket.
+    pipeline: bool,
+    /// A whole file: anything.
+    everything: bool,
+}
+
+impl<'a> Lost<'a> {
+    fn add(&mut self, u: &'a Unparsed) {
+        match u {
+            Unparsed::Stat(n) => _ = self.names.insert(("stat", n)),
+            Unparsed::Bucket(n) => _ = self.names.insert(("bucket", n)),
+            Unparsed::Pipeline(n) => {
+                self.pipeline = true;
+                self.names.insert(("pipeline", n));
+            }
+            Unparsed::DefaultPipeline => self.default_pipeline = true,
+            Unparsed::Everything => self.everything = true,
+        }
+    }
+
+    /// Whether the `kind` (`"stat"`, `"bucket"` or `"pipeline"`) called `name` may have been
+    /// declared.
+    fn name(&self, kind: &'static str, name: &str) -> bool {
+        (self.everything && matches!(kind, "stat" | "bucket" | "pipeline")) || self.names.contains(&(kind, name))
+    }
 }
 
 /// Unknown names of one rule set that get a did-you-mean: enough for any real mistake, and
@@ -71,14 +109,18 @@ fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
 }
 
 impl<'a> Checker<'a> {
-    /// An unknown name, with a did-you-mean among `candidates` for the first [`SUGGESTIONS`].
+    /// An unknown name, with a did-you-mean among `candidates` for the first [`SUGGESTIONS`];
+    /// nothing when a declaration of that name did not parse.
     fn unknown<'c>(
         &self,
         code: &'static str,
-        kind: &str,
+        kind: &'static str,
         id: &Ident,
         candidates: impl IntoIterator<Item = &'c str>,
-    ) -> Diagnostic {
+    ) -> Option<Diagnostic> {
+        if self.lost.name(kind, &id.name) {
+            return None;
+        }
         let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name))
             .primary(id.span, format!("no {kind} of this name"));
         if self.suggested.get() < SUGGESTIONS {
@@ -87,7 +129,7 @@ impl<'a> Checker<'a> {
                 d = d.help(format!("did you mean `{s}`?"));
             }
         }
-        d
+        Some(d)
     }
 }
 
@@ -229,7 +271,7 @@ impl<'a> Checker<'a> {
                 );
             } else if !self.pipeline_names.contains_key(p.name.as_str()) {
                 let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
-                self.diags.push(d);
+                self.diags.extend(d);
             }
         }
         self.out.default_pipeline = self.default_pipelines.first().copied();
@@ -261,7 +303,7 @@ impl<'a> Checker<'a> {
                             used[i] = true;
                         }
                         let d = self.unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 }
                 if let Some(first) = seen.insert(&b.name, b.span) {
@@ -276,8 +318,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        // A pipeline that did not parse may have used any bucket.
+        let pipeline_lost = self.lost.pipeline || self.lost.everything;
         for (b, used) in buckets.iter().zip(used) {
-            if !used {
+            if !used && !pipeline_lost {
                 self.diags.push(
                     Diagnostic::warning("W0001", format!("bucket `{}` is not used by any pipeline", b.name.name))
                         .primary(b.name.span, "unused bucket")
@@ -336,7 +380,7 @@ impl<'a> Checker<'a> {
                     self.diags.push(duplicate_clause("unscoped", u.span, l.unscoped[0].span));
                 } else if !seen.contains_key(u.name.as_str()) {
                     let d = self.unknown("E0104", "layer", u, seen.keys().copied());
-                    self.diags.push(d);
+                    self.diags.extend(d);
                 }
             }
         }
@@ -395,7 +439,7 @@ impl<'a> Checker<'a> {
                     pipeline = Some(c.span);
                     if !self.pipeline_names.contains_key(p.name.as_str()) {
                         let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 }
                 ClauseKind::Default(e) => {
@@ -419,7 +463,11 @@ impl<'a> Checker<'a> {
                     .help("remove `merge …` to run the formula through a pipeline"),
             );
         }
-        if merge.is_none() && pipeline.is_none() && self.default_pipelines.is_empty() {
+        if merge.is_none()
+            && pipeline.is_none()
+            && self.default_pipelines.is_empty()
+            && !(self.lost.default_pipeline || self.lost.everything)
+        {
             self.diags.push(
                 Diagnostic::error("E0307", format!("stat `{}` has no merge mode", s.name.name))
                     .primary(s.name.span, "neither `pipeline …` nor `merge …`, and no default pipeline")
@@ -506,7 +554,7 @@ impl<'a> Checker<'a> {
                         // Never suggest a name that is itself refused (E0310).
                         let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
                         let d = self.unknown("E0101", "stat", &id, names);
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 },
             },
@@ -528,7 +576,7 @@ impl<'a> Checker<'a> {
                 match function.map(|f| (f, f.arity())) {
                     None => {
                         let d = self.unknown("E0105", "function", f, functions());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                     Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {
                         let want = if lo == hi {

@@ -6,7 +6,7 @@
 
 use crate::diag::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
-use crate::syntax::{Ast, ItemKind, ParseLimits, parse_file};
+use crate::syntax::{Ast, ItemKind, ParseLimits, Unparsed, parse_file};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -315,7 +315,7 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn Sour
             .primary(Span::new(file, 0, 0), "file too large")
             .help("split the rules into several files, or raise the limit with --max-file-size"),
         );
-        return (file, Ast::default());
+        return (file, lost_file());
     }
     let bytes = match read {
         Ok(b) => b,
@@ -325,7 +325,7 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn Sour
                 Diagnostic::error("E0004", format!("cannot read {}: {e}", path.display()))
                     .primary(Span::new(file, 0, 0), "unreadable"),
             );
-            return (file, Ast::default());
+            return (file, lost_file());
         }
     };
     parse_bytes(loaded, path, bytes, opts)
@@ -355,9 +355,15 @@ pub fn parse_bytes(loaded: &mut Loaded, path: &Path, mut bytes: Vec<u8>, opts: &
                     .primary(Span::new(file, start, end), "invalid byte here")
                     .help("rule files are UTF-8 text; is this a binary file?"),
             );
-            (file, Ast::default())
+            (file, lost_file())
         }
     }
+}
+
+/// The AST of a file that could not be read or is not text: it may have declared anything,
+/// so the checker reports no unknown name (the file's own error explains them).
+fn lost_file() -> Ast {
+    Ast { items: Vec::new(), unparsed: vec![Unparsed::Everything] }
 }
 
 /// The UTF-8 encoding of U+FEFF, which some editors put at the start of a file.

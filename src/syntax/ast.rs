@@ -6,6 +6,21 @@ use crate::source::Span;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Ast {
     pub items: Vec<Item>,
+    /// What the declarations that did not parse would have declared. A syntax error already
+    /// explains their absence, so the checker says nothing about uses of these names.
+    pub unparsed: Vec<Unparsed>,
+}
+
+/// What a declaration that did not parse (or a file that could not be read) would have
+/// declared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unparsed {
+    Stat(String),
+    Bucket(String),
+    Pipeline(String),
+    DefaultPipeline,
+    /// A whole file, unread or not text: it may have declared anything.
+    Everything,
 }
 
 #[derive(Debug, Clone, PartialEq)]

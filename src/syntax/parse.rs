@@ -30,31 +30,262 @@ pub const MAX_DEPTH_LIMIT: usize = 1000;
 
 /// Parses one file. Returns every declaration that parsed and a diagnostic for each that did not.
 pub fn parse_file(file: FileId, text: &str, limits: ParseLimits) -> (Ast, Vec<Diagnostic>) {
-    let max_depth = limits.max_depth.min(MAX_DEPTH_LIMIT);
-    let mut ast = Ast::default();
-    let mut diags = Vec::new();
+    let mut p = FileParser { file, text, max_depth: limits.max_depth.min(MAX_DEPTH_LIMIT), out: Parsed::default() };
     for (start, end) in split_declarations(text) {
-        let chunk = &text[start..end];
-        if is_trivia(chunk) {
-            continue;
-        }
-        if let Some(at) = paren_depth_exceeds(chunk, max_depth) {
-            diags.push(too_deep(Span::new(file, start + at, start + at + 1), max_depth));
-            continue;
-        }
-        match StatParser::parse(Rule::item, chunk) {
-            Ok(mut pairs) => {
-                let item = pairs.next().expect("item rule always yields one pair");
-                let mut b = Builder { file, base: start, max_depth, error: None };
-                match b.item(item) {
-                    Some(item) => ast.items.push(item),
-                    None => diags.extend(b.error),
-                }
+        p.declarations(start, end);
+    }
+    (p.out.ast, p.out.diags)
+}
+
+#[derive(Default)]
+struct Parsed {
+    ast: Ast,
+    diags: Vec<Diagnostic>,
+}
+
+struct FileParser<'t> {
+    file: FileId,
+    text: &'t str,
+    max_depth: usize,
+    out: Parsed,
+}
+
+/// How many places where a declaration could begin are tried for a forgotten `;` before a
+/// syntax error (the last ones before it): bounds the work on hostile text.
+const SEMICOLON_TRIES: usize = 3;
+
+/// Recoveries within one stretch of text that has no certain declaration start (see
+/// [`certain_start`]); past them, the rest of the stretch is one error. Each costs the
+/// parser the stretch again, so this bounds the work on hostile text.
+const STRETCH_RECOVERIES: usize = 8;
+
+impl FileParser<'_> {
+    /// Parses `text[start..end]`: normally one declaration, ended by its `;`. When that fails
+    /// and the text before a later declaration (or before the end of the file) is one whole
+    /// declaration, its `;` was forgotten: it is kept, the missing `;` reported, and the rest
+    /// parsed on its own. A declaration that fails otherwise is reported, and the rest is
+    /// parsed from the next declaration (a declaration keyword first on its line).
+    fn declarations(&mut self, mut start: usize, end: usize) {
+        let mut stretch = (usize::MAX, 0);
+        loop {
+            let rest = &self.text[start..end];
+            if is_trivia(rest) {
+                return;
             }
-            Err(e) => diags.push(syntax_error(file, start, chunk, e)),
+            // pest gets the text only up to the next line that must begin a declaration: a
+            // failed parse costs it all the text after the failure (it searches back from the
+            // end for the line's start), so the rest of a long chunk must not be part of
+            // every attempt.
+            let part = &rest[..certain_start(rest).unwrap_or(rest.len())];
+            let part_end = start + part.len();
+            stretch = if stretch.0 == part_end { (part_end, stretch.1 + 1) } else { (part_end, 0) };
+            let recover = stretch.1 < STRETCH_RECOVERIES;
+            let (diag, error_at) = match paren_depth_exceeds(part, self.max_depth) {
+                Some(at) => (too_deep(Span::new(self.file, start + at, start + at + 1), self.max_depth), at),
+                None => match StatParser::parse(Rule::item, part) {
+                    Ok(mut pairs) => {
+                        let item = pairs.next().expect("item rule always yields one pair");
+                        self.build(start, part, item);
+                        start = part_end;
+                        continue;
+                    }
+                    Err(e) => {
+                        if recover && let Some(cut) = self.missing_semicolon(start, part, rest, &e) {
+                            start += cut;
+                            continue;
+                        }
+                        let at = error_position(&e);
+                        // What was found is described from `rest`: the part may end just
+                        // before the next declaration's keyword.
+                        (syntax_error(self.file, start, rest, e), at)
+                    }
+                },
+            };
+            self.out.diags.push(diag);
+            let resume = next_declaration(part, error_at).filter(|&cut| recover && !is_trivia(&part[..cut]));
+            let cut = resume.unwrap_or(part.len());
+            self.lost(&part[..cut]);
+            start += cut;
         }
     }
-    (ast, diags)
+
+    /// The AST of one declaration parsed from `part` (at `start`), or its diagnostic.
+    fn build(&mut self, start: usize, part: &str, item: P) {
+        let mut b = Builder { file: self.file, base: start, max_depth: self.max_depth, error: None };
+        match b.item(item) {
+            Some(item) => self.out.ast.items.push(item),
+            None => {
+                self.out.diags.extend(b.error);
+                self.lost(part);
+            }
+        }
+    }
+
+    /// Records what the declaration in `part`, which did not parse, would have declared.
+    fn lost(&mut self, part: &str) {
+        self.out.ast.unparsed.extend(declared_by(part));
+    }
+
+    /// When `part` failed to parse with `error` because a `;` is missing: keeps the
+    /// declaration before it, reports the missing `;` and returns where the rest begins.
+    /// `rest` is the text from `start` to the end of the chunk, `part` what of it was parsed.
+    fn missing_semicolon(
+        &mut self,
+        start: usize,
+        part: &str,
+        rest: &str,
+        error: &pest::error::Error<Rule>,
+    ) -> Option<usize> {
+        let error_at = error_position(error);
+        let mut cuts = declaration_starts(part, error_at);
+        if !part.ends_with(';') {
+            cuts.push(part.len());
+        }
+        // The last places first (the longest declaration that parses), but `pipeline NAME =`
+        // first on an unindented line first of all: more likely a declaration than a stat's
+        // `pipeline` clause and formula.
+        let unindented_pipeline =
+            |&c: &usize| (c == 0 || part[..c].ends_with('\n')) && declaration_keyword(&part[c..]) == Some(false);
+        cuts.reverse();
+        cuts.sort_by_key(|c| !unindented_pipeline(c)); // stable: the last first in each group
+        for &cut in cuts.iter().take(SEMICOLON_TRIES) {
+            let Ok(mut pairs) = StatParser::parse(Rule::open_item, &part[..cut]) else { continue };
+            let item = pairs.next().expect("open_item rule always yields one pair");
+            let decl = item.clone().into_inner().find(|p| !matches!(p.as_rule(), Rule::doc | Rule::EOI))?;
+            // Just after its last token (a rule's own span may take in the blanks after it).
+            let last_token = decl.clone().into_inner().flatten().last().unwrap_or_else(|| decl.clone());
+            let after = start + last_token.as_span().end();
+            let ends_in_expression = matches!(
+                decl.clone().into_inner().last().map(|p| p.as_rule()),
+                Some(Rule::expr | Rule::formula_clause | Rule::range_clause | Rule::default_clause)
+            );
+            let what = if ends_in_expression { "expression" } else { "declaration" };
+            let mut d = Diagnostic::error("E0001", format!("expected `;` after this {what}"))
+                .primary(Span::new(self.file, after, after), "expected `;`");
+            if cut < rest.len() {
+                let next = start + cut;
+                let len = if rest[cut..].starts_with("///") { 3 } else { found_len(&rest[cut..]) };
+                d = d.secondary(Span::new(self.file, next, next + len), "the next declaration starts here");
+            }
+            self.out.diags.push(d.help("every declaration ends with `;`"));
+            self.build(start, &part[..cut], item);
+            return Some(cut);
+        }
+        None
+    }
+}
+
+fn error_position(e: &pest::error::Error<Rule>) -> usize {
+    match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    }
+}
+
+/// Offsets in `part`, up to `until`, where a declaration could begin: a declaration keyword
+/// or a doc comment first on its line, or at `until` itself. (Lines are read only up to
+/// `until`, which the parser read already.)
+fn declaration_starts(part: &str, until: usize) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut line = Some(0);
+    while let Some(at) = line.filter(|&l| l <= until) {
+        let token = at + indentation(&part[at..]);
+        if token <= until && begins_declaration(&part[token..]) {
+            starts.push(token);
+        }
+        line = part[at..].find('\n').map(|n| at + n + 1);
+    }
+    if until < part.len() && starts.last() != Some(&until) && begins_declaration(&part[until..]) {
+        starts.push(until);
+    }
+    starts
+}
+
+/// Where, after the declaration `text` begins with, the line that must begin the next one
+/// is: the first that starts with a doc comment or a keyword that cannot continue a
+/// declaration (see [`declaration_keyword`]).
+fn certain_start(text: &str) -> Option<usize> {
+    let mut begun = false;
+    let mut line = 0;
+    loop {
+        let token = line + indentation(&text[line..]);
+        let rest = &text[token..];
+        if begun && declaration_keyword(rest) == Some(true) {
+            return Some(token);
+        }
+        begun |= !(rest.starts_with("//") || rest.starts_with('\n') || rest.is_empty());
+        line = token + rest.find('\n')? + 1;
+    }
+}
+
+/// Where the declaration after the one that failed at `error_at` begins: at `error_at`
+/// when a declaration keyword is there, else at the first line after it that begins one.
+fn next_declaration(part: &str, error_at: usize) -> Option<usize> {
+    if begins_declaration(&part[error_at..]) {
+        return Some(error_at);
+    }
+    let mut line = error_at + part[error_at..].find('\n')? + 1;
+    loop {
+        let token = line + indentation(&part[line..]);
+        if begins_declaration(&part[token..]) {
+            return Some(token);
+        }
+        line += part[line..].find('\n')? + 1;
+    }
+}
+
+/// The length of the blanks at the start of a line.
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t', '\r']).len()
+}
+
+/// Whether `rest` starts with a doc comment or a declaration keyword.
+fn begins_declaration(rest: &str) -> bool {
+    declaration_keyword(rest).is_some()
+}
+
+/// `Some(true)` when `rest` starts with what can only begin a declaration: a doc comment,
+/// `import`, `bucket`, `layers`, `primary`, `derived` or `default pipeline`. `Some(false)`
+/// for `pipeline NAME =`, which begins a declaration or is a stat's `pipeline` clause and
+/// its formula. `None` otherwise.
+fn declaration_keyword(rest: &str) -> Option<bool> {
+    if rest.starts_with("///") {
+        return Some(true);
+    }
+    let word = leading_word(rest);
+    let after = rest[word.len()..].trim_start();
+    match word {
+        "import" | "bucket" | "layers" | "primary" | "derived" => Some(true),
+        "default" if leading_word(after) == "pipeline" => Some(true),
+        "pipeline" if after[leading_word(after).len()..].trim_start().starts_with('=') => Some(false),
+        _ => None,
+    }
+}
+
+/// The identifier characters at the start of `text`.
+fn leading_word(text: &str) -> &str {
+    let n = text.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    &text[..n]
+}
+
+/// What the declaration in `text` (which did not parse) names: its keyword and the word
+/// after it, skipping comments and doc comments before it.
+fn declared_by(text: &str) -> Option<Unparsed> {
+    let mut rest = text.trim_start();
+    while rest.starts_with("//") {
+        rest = rest.find('\n').map_or("", |n| &rest[n + 1..]).trim_start();
+    }
+    let keyword = leading_word(rest);
+    let after = rest[keyword.len()..].trim_start();
+    let name = leading_word(after);
+    let valid = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
+    match keyword {
+        "default" if name == "pipeline" => Some(Unparsed::DefaultPipeline),
+        "primary" | "derived" if valid => Some(Unparsed::Stat(name.into())),
+        "bucket" if valid => Some(Unparsed::Bucket(name.into())),
+        "pipeline" if valid => Some(Unparsed::Pipeline(name.into())),
+        _ => None,
+    }
 }
 
 /// Byte ranges of the declarations: each ends after its `;` (comments and strings skipped).

@@ -319,3 +319,21 @@ fn depth_limit_counts_nesting() {
         assert_eq!(codes(nested(65)), ["E0003"], "{}", nested(65));
     }
 }
+
+/// A file of the rule set that cannot be read (or is not text) may have declared anything:
+/// its own error is the only one, with no "unknown stat" for what the other files use.
+#[test]
+fn a_lost_file_hides_unknown_names() {
+    let dir = std::env::temp_dir().join(format!("actorc-lost-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.stat"), b"primary strength;\n\xff\xfe").unwrap();
+    std::fs::write(
+        dir.join("b.stat"),
+        "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\nderived hp = strength * 10 pipeline p;\n",
+    )
+    .unwrap();
+    let c = compile(std::slice::from_ref(&dir), &LoadOptions::default()).unwrap();
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0007"], "{}", diag::render(&c.sources, &c.diagnostics, false));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -175,10 +175,39 @@ proptest! {
 
     #[test]
     fn format_then_parse_is_identity(items in prop::collection::vec(item(), 0..6)) {
-        let ast = Ast { items };
+        let ast = Ast { items, ..Ast::default() };
         let printed = format_file(&ast);
         let (again, diags) = parse_file(FileId(0), &printed, ParseLimits::default());
         prop_assert!(diags.is_empty(), "{printed}\n{diags:?}");
         prop_assert_eq!(erase(ast), erase(again), "{}", printed);
     }
+}
+
+/// A forgotten `;` costs nothing but its diagnostic: the declaration before it is kept, and
+/// the doc comment after it still documents the next one.
+#[test]
+fn missing_semicolon_keeps_the_declarations() {
+    let text = "primary a\nderived b = a * 2\n/// Doc.\nderived c = b + a;\nderived d = c";
+    let (ast, diags) = parse_file(FileId(0), text, ParseLimits::default());
+    let names: Vec<(&str, &[String])> = ast
+        .items
+        .iter()
+        .map(|i| match &i.kind {
+            ItemKind::Stat(s) => (s.name.name.as_str(), i.doc.as_slice()),
+            _ => unreachable!(),
+        })
+        .collect();
+    let doc = ["Doc.".to_string()];
+    assert_eq!(names, [("a", &[][..]), ("b", &[][..]), ("c", &doc[..]), ("d", &[][..])]);
+    let messages: Vec<(&str, usize)> =
+        diags.iter().map(|d| (d.message.as_str(), d.main_span().unwrap().start as usize)).collect();
+    assert_eq!(
+        messages,
+        [
+            ("expected `;` after this declaration", "primary a".len()),
+            ("expected `;` after this expression", text.find("2\n").unwrap() + 1),
+            ("expected `;` after this expression", text.len()),
+        ]
+    );
+    assert!(ast.unparsed.is_empty());
 }
