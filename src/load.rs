@@ -15,13 +15,49 @@ pub struct LoadOptions {
     /// Files larger than this are rejected with a diagnostic.
     pub max_file_size: u64,
     pub parse: ParseLimits,
+    /// Read no file outside the rule set's folders (see [`Sandbox`]): for rules from
+    /// someone else, whose diagnostics would otherwise quote any file they import.
+    pub sandbox: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { max_file_size: 1 << 20, parse: ParseLimits::default() }
+        LoadOptions { max_file_size: 1 << 20, parse: ParseLimits::default(), sandbox: false }
     }
 }
+
+/// The folders a sandboxed rule set may read: each root folder, and the folder of each root
+/// file, canonical. A file is inside when its canonical path (through every link) is.
+struct Sandbox {
+    folders: Vec<PathBuf>,
+}
+
+impl Sandbox {
+    fn new(roots: &[PathBuf], src: &dyn SourceProvider) -> Sandbox {
+        let folders = roots
+            .iter()
+            .map(|root| {
+                let folder = if src.is_dir(root) { root.as_path() } else { root.parent().unwrap_or(Path::new(".")) };
+                resolved(if folder.as_os_str().is_empty() { Path::new(".") } else { folder })
+            })
+            .collect();
+        Sandbox { folders }
+    }
+
+    fn allows(&self, path: &Path) -> bool {
+        let path = resolved(path);
+        self.folders.iter().any(|f| path.starts_with(f))
+    }
+}
+
+/// `path` with every link and `..` resolved; for a path that does not exist, [`normalize`].
+fn resolved(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
+}
+
+/// What a refusal of the sandbox says.
+const SANDBOX_HELP: &str =
+    "with --sandbox (which --max-cost implies) a rule set reads only files inside its own folders, through links too";
 
 /// Sources and parse results of a rule set; diagnostics so far.
 #[derive(Debug, Default)]
@@ -248,6 +284,7 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
             files.push(root.clone());
         }
     }
+    let sandbox = opts.sandbox.then(|| Sandbox::new(roots, src));
     let roots = files;
     let mut loaded = Loaded::default();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
@@ -256,6 +293,22 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
     let mut parsed: Vec<(PathBuf, FileId, Ast)> = Vec::new();
     while let Some(path) = queue.pop() {
         let key = src.key(&path);
+        // A link in a root folder may lead anywhere (imports were vetted already).
+        if let Some(s) = &sandbox
+            && !s.allows(&path)
+        {
+            let file = loaded.sources.add(&path, String::new());
+            loaded.diags.push(
+                Diagnostic::error(
+                    "E0004",
+                    format!("cannot read {}: it leads outside the rule set's folder", path.display()),
+                )
+                .primary(Span::new(file, 0, 0), "not read")
+                .help(SANDBOX_HELP),
+            );
+            parsed.push((key, file, lost_file()));
+            continue;
+        }
         if !seen.insert(key.clone()) {
             continue;
         }
@@ -263,12 +316,30 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
         for item in &ast.items {
             if let ItemKind::Import(imp) = &item.kind {
                 let base = path.parent().unwrap_or(Path::new("."));
-                match resolve_import(base, &imp.path, src) {
+                let help = "import paths are relative to the importing file; name a .stat file or a folder";
+                let found = match &sandbox {
+                    // Refused before looking: whether a file outside exists is not told either.
+                    Some(s)
+                        if !s.allows(&base.join(&imp.path)) && !s.allows(&base.join(format!("{}.stat", imp.path))) =>
+                    {
+                        Err(("the path leads outside the rule set's folder".to_string(), SANDBOX_HELP))
+                    }
+                    Some(s) => resolve_import(base, &imp.path, src).map_err(|why| (why, help)).and_then(|paths| {
+                        match paths.iter().find(|p| !s.allows(p)) {
+                            Some(out) => {
+                                Err((format!("{} leads outside the rule set's folder", out.display()), SANDBOX_HELP))
+                            }
+                            None => Ok(paths),
+                        }
+                    }),
+                    None => resolve_import(base, &imp.path, src).map_err(|why| (why, help)),
+                };
+                match found {
                     Ok(paths) => queue.extend(paths.into_iter().rev()),
-                    Err(why) => loaded.diags.push(
+                    Err((why, help)) => loaded.diags.push(
                         Diagnostic::error("E0006", format!("cannot import \"{}\": {why}", imp.path))
                             .primary(imp.span, "imported here")
-                            .help("import paths are relative to the importing file; name a .stat file or a folder"),
+                            .help(help),
                     ),
                 }
             }

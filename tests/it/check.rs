@@ -337,3 +337,55 @@ fn a_lost_file_hides_unknown_names() {
     assert_eq!(codes, ["E0007"], "{}", diag::render(&c.sources, &c.diagnostics, false));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--sandbox` (and `--max-cost`, which implies it) reads no file outside the rule set's
+/// folder: an import leading out, or a link in the folder to a file outside, is a located
+/// error that quotes nothing of the file. Without it, the file's first line is quoted.
+#[test]
+#[cfg(unix)]
+fn sandbox_reads_nothing_outside_the_rule_set() {
+    use crate::common::actorc;
+    let dir = std::env::temp_dir().join(format!("actorc-sandbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mods/m1/lib")).unwrap();
+    std::fs::create_dir_all(dir.join("outside")).unwrap();
+    std::fs::write(dir.join("outside/secret.stat"), "secret line: hunter2\n").unwrap();
+    let header = "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\n";
+    std::fs::write(dir.join("mods/m1/lib/ok.stat"), "primary b;\n").unwrap();
+    let main = dir.join("mods/m1/main.stat");
+    std::fs::write(&main, format!("{header}import \"lib\";\nimport \"../../outside/secret\";\n")).unwrap();
+    let set = dir.join("mods/m1");
+    let set = set.to_str().unwrap();
+
+    let out = actorc(&["check", set], "");
+    assert!(out.stderr.contains("hunter2"), "without --sandbox the file is read: {}", out.stderr);
+    for args in [
+        vec!["check", set, "--sandbox"],
+        vec!["check", set, "--max-cost", "1000000"],
+        vec!["run", set, "--sandbox", "--input", "-"],
+        vec!["explain", set, "--sandbox", "--stat", "a"],
+        vec!["graph", set, "--sandbox"],
+    ] {
+        let out = actorc(&args, "");
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("hunter2"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(
+                "error[E0006]: cannot import \"../../outside/secret\": the path leads outside the rule set's folder"
+            ),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("main.stat:6:8"), "located at the import: {}", out.stderr);
+    }
+
+    // A link in the folder to a file outside; a clean rule set passes.
+    std::fs::write(&main, format!("{header}import \"lib\";\n")).unwrap();
+    assert_eq!(actorc(&["check", set, "--sandbox"], "").code, 0);
+    std::os::unix::fs::symlink(dir.join("outside/secret.stat"), dir.join("mods/m1/lib/evil.stat")).unwrap();
+    let out = actorc(&["check", set, "--sandbox"], "");
+    assert_eq!(out.code, 1);
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    assert!(out.stderr.contains("evil.stat: it leads outside the rule set's folder"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
