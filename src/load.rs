@@ -15,8 +15,9 @@ pub struct LoadOptions {
     /// Files larger than this are rejected with a diagnostic.
     pub max_file_size: u64,
     pub parse: ParseLimits,
-    /// Read no file outside the rule set's folders (see [`Sandbox`]): for rules from
-    /// someone else, whose diagnostics would otherwise quote any file they import.
+    /// Read no file outside the rule set's folders (the root folders, and the folder of each
+    /// root file), comparing canonical paths: for rules from someone else, whose diagnostics
+    /// would otherwise quote any file they import.
     pub sandbox: bool,
 }
 
