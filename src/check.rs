@@ -47,6 +47,9 @@ pub fn check(files: &[(FileId, Ast)]) -> (Checked<'_>, Vec<Diagnostic>) {
         for item in &ast.items {
             c.collect(item);
         }
+        for u in &ast.unparsed {
+            c.lost.add(u);
+        }
     }
     c.check_all();
     let diags = std::mem::take(&mut c.diags);
@@ -68,6 +71,43 @@ struct Checker<'a> {
     view_decls: Vec<(&'a Item, &'a ViewDecl)>,
     /// Unknown names given a did-you-mean so far (see [`SUGGESTIONS`]).
     suggested: std::cell::Cell<usize>,
+    lost: Lost<'a>,
+}
+
+/// What declarations that did not parse would have declared. Their syntax errors explain
+/// what is missing, so nothing more is said about these names.
+#[derive(Default)]
+struct Lost<'a> {
+    /// (kind, name): `("stat", "hp")`.
+    names: rustc_hash::FxHashSet<(&'static str, &'a str)>,
+    default_pipeline: bool,
+    /// Some pipeline: it may have used any bucket.
+    pipeline: bool,
+    /// A whole file: anything.
+    everything: bool,
+}
+
+impl<'a> Lost<'a> {
+    fn add(&mut self, u: &'a Unparsed) {
+        match u {
+            Unparsed::Stat(n) => _ = self.names.insert(("stat", n)),
+            Unparsed::Bucket(n) => _ = self.names.insert(("bucket", n)),
+            Unparsed::Tag(n) => _ = self.names.insert(("tag", n)),
+            Unparsed::Pipeline(n) => {
+                self.pipeline = true;
+                self.names.insert(("pipeline", n));
+            }
+            Unparsed::DefaultPipeline => self.default_pipeline = true,
+            Unparsed::Everything => self.everything = true,
+        }
+    }
+
+    /// Whether the `kind` (`"stat"`, `"bucket"`, `"pipeline"` or `"tag"`) called `name` may have been
+    /// declared.
+    fn name(&self, kind: &'static str, name: &str) -> bool {
+        (self.everything && matches!(kind, "stat" | "bucket" | "pipeline" | "tag"))
+            || self.names.contains(&(kind, name))
+    }
 }
 
 /// Unknown names of one rule set that get a did-you-mean: enough for any real mistake, and
@@ -82,14 +122,18 @@ fn duplicate(kind: &str, name: &Ident, first: Span) -> Diagnostic {
 }
 
 impl<'a> Checker<'a> {
-    /// An unknown name, with a did-you-mean among `candidates` for the first [`SUGGESTIONS`].
+    /// An unknown name, with a did-you-mean among `candidates` for the first [`SUGGESTIONS`];
+    /// nothing when a declaration of that name did not parse.
     fn unknown<'c>(
         &self,
         code: &'static str,
-        kind: &str,
+        kind: &'static str,
         id: &Ident,
         candidates: impl IntoIterator<Item = &'c str>,
-    ) -> Diagnostic {
+    ) -> Option<Diagnostic> {
+        if self.lost.name(kind, &id.name) {
+            return None;
+        }
         let mut d = Diagnostic::error(code, format!("unknown {kind} `{}`", id.name))
             .primary(id.span, format!("no {kind} of this name"));
         if self.suggested.get() < SUGGESTIONS {
@@ -98,7 +142,7 @@ impl<'a> Checker<'a> {
                 d = d.help(format!("did you mean `{s}`?"));
             }
         }
-        d
+        Some(d)
     }
 }
 
@@ -113,7 +157,7 @@ fn operands(e: &Expr) -> Vec<&Expr> {
     match &e.kind {
         ExprKind::Number(_) | ExprKind::Name(_) => Vec::new(),
         ExprKind::Neg(a) => vec![a],
-        ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::Chain(first, rest) => std::iter::once(&**first).chain(rest.iter().map(|(_, e)| e)).collect(),
         ExprKind::If(c, t, f) => vec![c, t, f],
         ExprKind::Call(_, args) => args.iter().collect(),
     }
@@ -128,20 +172,9 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
         ExprKind::Number(v) => *v,
         ExprKind::Name(_) => return None,
         ExprKind::Neg(_) => -arg(0),
-        ExprKind::Binary(op, _, _) => {
-            let (a, b) = (arg(0), arg(1));
-            match op {
-                BinOp::Add => a + b,
-                BinOp::Sub => a - b,
-                BinOp::Mul => a * b,
-                BinOp::Div => a / b,
-                BinOp::Lt => num::bool_to_f64(a < b),
-                BinOp::Le => num::bool_to_f64(a <= b),
-                BinOp::Gt => num::bool_to_f64(a > b),
-                BinOp::Ge => num::bool_to_f64(a >= b),
-                BinOp::Eq => num::bool_to_f64(a == b),
-                BinOp::Ne => num::bool_to_f64(a != b),
-            }
+        ExprKind::Chain(_, rest) => {
+            let (first, operands) = args.split_first()?;
+            rest.iter().zip(operands).fold(*first, |a, ((op, _), &b)| binary(*op, a, b))
         }
         ExprKind::If(..) => {
             if num::truthy(arg(0)) {
@@ -170,6 +203,31 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
             },
         },
     })
+}
+
+/// `a op b` on constants, as every engine computes it.
+fn binary(op: BinOp, a: f64, b: f64) -> f64 {
+    use crate::num;
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Lt => num::bool_to_f64(a < b),
+        BinOp::Le => num::bool_to_f64(a <= b),
+        BinOp::Gt => num::bool_to_f64(a > b),
+        BinOp::Ge => num::bool_to_f64(a >= b),
+        BinOp::Eq => num::bool_to_f64(a == b),
+        BinOp::Ne => num::bool_to_f64(a != b),
+    }
+}
+
+/// E0313 at `span`, whose constant value is `value`.
+fn not_finite(value: f64, span: Span) -> Diagnostic {
+    let what = if value.is_nan() { "NaN".to_string() } else { value.to_string() };
+    Diagnostic::error("E0313", format!("this constant is {what}"))
+        .primary(span, format!("always {what}"))
+        .help("a stat whose formula, range bound, default or bucket result is not finite fails every actor")
 }
 
 /// Where an expression appears, which decides the names it may use.
@@ -256,7 +314,7 @@ impl<'a> Checker<'a> {
                 );
             } else if !self.pipeline_names.contains_key(p.name.as_str()) {
                 let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
-                self.diags.push(d);
+                self.diags.extend(d);
             }
         }
         self.out.default_pipeline = self.default_pipelines.first().copied();
@@ -288,7 +346,7 @@ impl<'a> Checker<'a> {
                             used[i] = true;
                         }
                         let d = self.unknown("E0102", "bucket", b, self.bucket_names.keys().copied());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 }
                 if let Some(first) = seen.insert(&b.name, b.span) {
@@ -303,8 +361,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        // A pipeline that did not parse may have used any bucket.
+        let pipeline_lost = self.lost.pipeline || self.lost.everything;
         for (b, used) in buckets.iter().zip(used) {
-            if !used {
+            if !used && !pipeline_lost {
                 self.diags.push(
                     Diagnostic::warning("W0001", format!("bucket `{}` is not used by any pipeline", b.name.name))
                         .primary(b.name.span, "unused bucket")
@@ -339,7 +399,7 @@ impl<'a> Checker<'a> {
                     );
                 } else if !self.out.tags.iter().any(|t| t.name == m.name) {
                     let d = self.unknown("E0108", "tag", m, self.out.tags.iter().map(|t| t.name.as_str()));
-                    self.diags.push(d);
+                    self.diags.extend(d);
                 }
             }
         }
@@ -389,7 +449,7 @@ impl<'a> Checker<'a> {
                 None => {
                     let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
                     let d = self.unknown("E0101", "stat", &v.source, names);
-                    self.diags.push(d);
+                    self.diags.extend(d);
                     None
                 }
             };
@@ -399,7 +459,7 @@ impl<'a> Checker<'a> {
                     self.diags.push(listed_twice(&format!("view `{}`", v.name.name), t, first));
                 } else if !self.situation_names.contains_key(t.name.as_str()) {
                     let d = self.unknown("E0108", "tag", t, self.situation_names.keys().copied());
-                    self.diags.push(d);
+                    self.diags.extend(d);
                 }
             }
             // Registered even without a source, so that formulas reading it get no follow-on error.
@@ -460,7 +520,7 @@ impl<'a> Checker<'a> {
                     self.diags.push(duplicate_clause("unscoped", u.span, l.unscoped[0].span));
                 } else if !seen.contains_key(u.name.as_str()) {
                     let d = self.unknown("E0104", "layer", u, seen.keys().copied());
-                    self.diags.push(d);
+                    self.diags.extend(d);
                 }
             }
         }
@@ -515,7 +575,7 @@ impl<'a> Checker<'a> {
                     pipeline = Some(c.span);
                     if !self.pipeline_names.contains_key(p.name.as_str()) {
                         let d = self.unknown("E0103", "pipeline", p, self.pipeline_names.keys().copied());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 }
                 ClauseKind::Default(e) => {
@@ -539,7 +599,11 @@ impl<'a> Checker<'a> {
                     .help("remove `merge …` to run the formula through a pipeline"),
             );
         }
-        if merge.is_none() && pipeline.is_none() && self.default_pipelines.is_empty() {
+        if merge.is_none()
+            && pipeline.is_none()
+            && self.default_pipelines.is_empty()
+            && !(self.lost.default_pipeline || self.lost.everything)
+        {
             self.diags.push(
                 Diagnostic::error("E0307", format!("stat `{}` has no merge mode", s.name.name))
                     .primary(s.name.span, "neither `pipeline …` nor `merge …`, and no default pipeline")
@@ -552,23 +616,54 @@ impl<'a> Checker<'a> {
     /// Checks an expression; returns its value when it is a constant. A constant that is not
     /// finite is reported once, at the smallest expression that makes it (E0313).
     fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) -> Option<f64> {
+        if let ExprKind::Chain(first, rest) = &e.kind {
+            return self.chain(first, rest, scope, deps);
+        }
         let args: Vec<Option<f64>> = operands(e).into_iter().map(|a| self.expr(a, scope, deps)).collect();
         self.names_and_calls(e, scope, deps, &args);
         let args: Option<Vec<f64>> = args.into_iter().collect();
         let args = args?;
         let value = fold_constant(&e.kind, &args)?;
-        let by_zero = matches!(e.kind, ExprKind::Binary(BinOp::Div, ..)) && args[1] == 0.0;
-        if !value.is_finite() && args.iter().all(|a| a.is_finite()) && !by_zero {
-            let what = if value.is_nan() { "NaN".to_string() } else { value.to_string() };
-            self.diags.push(
-                Diagnostic::error("E0313", format!("this constant is {what}"))
-                    .primary(e.span, format!("always {what}"))
-                    .help(
-                        "a stat whose formula, range bound, default or bucket result is not finite fails every actor",
-                    ),
-            );
+        if !value.is_finite() && args.iter().all(|a| a.is_finite()) {
+            self.diags.push(not_finite(value, e.span));
         }
         Some(value)
+    }
+
+    /// Checks a chain as the left-deep tree it evaluates as: `a + b - c` is `(a + b) - c`, so
+    /// each prefix (`a + b`) is a subexpression for E0304 and E0313.
+    fn chain(
+        &mut self,
+        first: &Expr,
+        rest: &[(BinOp, Expr)],
+        scope: Scope,
+        deps: &mut Vec<(usize, Span)>,
+    ) -> Option<f64> {
+        let mut value = self.expr(first, scope, deps);
+        let mut span = first.span;
+        for (op, operand) in rest {
+            let b = self.expr(operand, scope, deps);
+            span = span.to(operand.span);
+            let by_zero = *op == BinOp::Div && b == Some(0.0);
+            if by_zero {
+                self.diags.push(
+                    Diagnostic::error("E0304", "division by a constant zero")
+                        .primary(operand.span, "this is always zero")
+                        .secondary(span, "in this division"),
+                );
+            }
+            value = match (value, b) {
+                (Some(a), Some(b)) => {
+                    let v = binary(*op, a, b);
+                    if !v.is_finite() && a.is_finite() && b.is_finite() && !by_zero {
+                        self.diags.push(not_finite(v, span));
+                    }
+                    Some(v)
+                }
+                _ => None,
+            };
+        }
+        value
     }
 
     /// The checks of one expression node whose operands were checked already (and are the
@@ -595,20 +690,12 @@ impl<'a> Checker<'a> {
                         // Never suggest a name that is itself refused (E0310).
                         let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
                         let d = self.unknown("E0101", "stat", &id, names);
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                 },
             },
             ExprKind::Neg(_) => {}
-            ExprKind::Binary(op, _, b) => {
-                if *op == BinOp::Div && args[1] == Some(0.0) {
-                    self.diags.push(
-                        Diagnostic::error("E0304", "division by a constant zero")
-                            .primary(b.span, "this is always zero")
-                            .secondary(e.span, "in this division"),
-                    );
-                }
-            }
+            ExprKind::Chain(..) => {}
             ExprKind::If(..) => {}
             ExprKind::Call(f, call_args) => {
                 let function = Function::from_name(&f.name);
@@ -625,7 +712,7 @@ impl<'a> Checker<'a> {
                 match function.map(|f| (f, f.arity())) {
                     None => {
                         let d = self.unknown("E0105", "function", f, functions());
-                        self.diags.push(d);
+                        self.diags.extend(d);
                     }
                     Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {
                         let want = if lo == hi {

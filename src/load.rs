@@ -6,7 +6,7 @@
 
 use crate::diag::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
-use crate::syntax::{Ast, ItemKind, ParseLimits, parse_file};
+use crate::syntax::{Ast, ItemKind, ParseLimits, Unparsed, parse_file};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -15,13 +15,50 @@ pub struct LoadOptions {
     /// Files larger than this are rejected with a diagnostic.
     pub max_file_size: u64,
     pub parse: ParseLimits,
+    /// Read no file outside the rule set's folders (the root folders, and the folder of each
+    /// root file), comparing canonical paths: for rules from someone else, whose diagnostics
+    /// would otherwise quote any file they import.
+    pub sandbox: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { max_file_size: 1 << 20, parse: ParseLimits::default() }
+        LoadOptions { max_file_size: 1 << 20, parse: ParseLimits::default(), sandbox: false }
     }
 }
+
+/// The folders a sandboxed rule set may read: each root folder, and the folder of each root
+/// file, canonical. A file is inside when its canonical path (through every link) is.
+struct Sandbox {
+    folders: Vec<PathBuf>,
+}
+
+impl Sandbox {
+    fn new(roots: &[PathBuf], src: &dyn SourceProvider) -> Sandbox {
+        let folders = roots
+            .iter()
+            .map(|root| {
+                let folder = if src.is_dir(root) { root.as_path() } else { root.parent().unwrap_or(Path::new(".")) };
+                resolved(if folder.as_os_str().is_empty() { Path::new(".") } else { folder })
+            })
+            .collect();
+        Sandbox { folders }
+    }
+
+    fn allows(&self, path: &Path) -> bool {
+        let path = resolved(path);
+        self.folders.iter().any(|f| path.starts_with(f))
+    }
+}
+
+/// `path` with every link and `..` resolved; for a path that does not exist, [`normalize`].
+fn resolved(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
+}
+
+/// What a refusal of the sandbox says.
+const SANDBOX_HELP: &str =
+    "with --sandbox (which --max-cost implies) a rule set reads only files inside its own folders, through links too";
 
 /// Sources and parse results of a rule set; diagnostics so far.
 #[derive(Debug, Default)]
@@ -248,6 +285,7 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
             files.push(root.clone());
         }
     }
+    let sandbox = opts.sandbox.then(|| Sandbox::new(roots, src));
     let roots = files;
     let mut loaded = Loaded::default();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
@@ -256,6 +294,22 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
     let mut parsed: Vec<(PathBuf, FileId, Ast)> = Vec::new();
     while let Some(path) = queue.pop() {
         let key = src.key(&path);
+        // A link in a root folder may lead anywhere (imports were vetted already).
+        if let Some(s) = &sandbox
+            && !s.allows(&path)
+        {
+            let file = loaded.sources.add(&path, String::new());
+            loaded.diags.push(
+                Diagnostic::error(
+                    "E0004",
+                    format!("cannot read {}: it leads outside the rule set's folder", path.display()),
+                )
+                .primary(Span::new(file, 0, 0), "not read")
+                .help(SANDBOX_HELP),
+            );
+            parsed.push((key, file, lost_file()));
+            continue;
+        }
         if !seen.insert(key.clone()) {
             continue;
         }
@@ -263,12 +317,30 @@ pub fn load_with(roots: &[PathBuf], opts: &LoadOptions, src: &dyn SourceProvider
         for item in &ast.items {
             if let ItemKind::Import(imp) = &item.kind {
                 let base = path.parent().unwrap_or(Path::new("."));
-                match resolve_import(base, &imp.path, src) {
+                let help = "import paths are relative to the importing file; name a .stat file or a folder";
+                let found = match &sandbox {
+                    // Refused before looking: whether a file outside exists is not told either.
+                    Some(s)
+                        if !s.allows(&base.join(&imp.path)) && !s.allows(&base.join(format!("{}.stat", imp.path))) =>
+                    {
+                        Err(("the path leads outside the rule set's folder".to_string(), SANDBOX_HELP))
+                    }
+                    Some(s) => resolve_import(base, &imp.path, src).map_err(|why| (why, help)).and_then(|paths| {
+                        match paths.iter().find(|p| !s.allows(p)) {
+                            Some(out) => {
+                                Err((format!("{} leads outside the rule set's folder", out.display()), SANDBOX_HELP))
+                            }
+                            None => Ok(paths),
+                        }
+                    }),
+                    None => resolve_import(base, &imp.path, src).map_err(|why| (why, help)),
+                };
+                match found {
                     Ok(paths) => queue.extend(paths.into_iter().rev()),
-                    Err(why) => loaded.diags.push(
+                    Err((why, help)) => loaded.diags.push(
                         Diagnostic::error("E0006", format!("cannot import \"{}\": {why}", imp.path))
                             .primary(imp.span, "imported here")
-                            .help("import paths are relative to the importing file; name a .stat file or a folder"),
+                            .help(help),
                     ),
                 }
             }
@@ -315,7 +387,7 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn Sour
             .primary(Span::new(file, 0, 0), "file too large")
             .help("split the rules into several files, or raise the limit with --max-file-size"),
         );
-        return (file, Ast::default());
+        return (file, lost_file());
     }
     let bytes = match read {
         Ok(b) => b,
@@ -325,7 +397,7 @@ fn read_one(loaded: &mut Loaded, path: &Path, opts: &LoadOptions, src: &dyn Sour
                 Diagnostic::error("E0004", format!("cannot read {}: {e}", path.display()))
                     .primary(Span::new(file, 0, 0), "unreadable"),
             );
-            return (file, Ast::default());
+            return (file, lost_file());
         }
     };
     parse_bytes(loaded, path, bytes, opts)
@@ -355,9 +427,15 @@ pub fn parse_bytes(loaded: &mut Loaded, path: &Path, mut bytes: Vec<u8>, opts: &
                     .primary(Span::new(file, start, end), "invalid byte here")
                     .help("rule files are UTF-8 text; is this a binary file?"),
             );
-            (file, Ast::default())
+            (file, lost_file())
         }
     }
+}
+
+/// The AST of a file that could not be read or is not text: it may have declared anything,
+/// so the checker reports no unknown name (the file's own error explains them).
+fn lost_file() -> Ast {
+    Ast { items: Vec::new(), unparsed: vec![Unparsed::Everything] }
 }
 
 /// The UTF-8 encoding of U+FEFF, which some editors put at the start of a file.

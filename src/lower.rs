@@ -220,23 +220,14 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
             let a = emit(ir, a, resolve);
             push(ir, Node::Unary(UnOp::Neg, a))
         }
-        ExprKind::Binary(op, a, b) => {
-            let a = emit(ir, a, resolve);
-            let b = emit(ir, b, resolve);
-            use syntax::BinOp as S;
-            let op = match op {
-                S::Add => BinOp::Add,
-                S::Sub => BinOp::Sub,
-                S::Mul => BinOp::Mul,
-                S::Div => BinOp::Div,
-                S::Lt => BinOp::Lt,
-                S::Le => BinOp::Le,
-                S::Gt => BinOp::Gt,
-                S::Ge => BinOp::Ge,
-                S::Eq => BinOp::Eq,
-                S::Ne => BinOp::Ne,
-            };
-            push(ir, Node::Binary(op, a, b))
+        ExprKind::Chain(first, rest) => {
+            // Left to right, as `(a + b) - c`: the nodes a tree of binary operations gives.
+            let mut acc = emit(ir, first, resolve);
+            for (op, operand) in rest {
+                let b = emit(ir, operand, resolve);
+                acc = push(ir, Node::Binary(binop(*op), acc, b));
+            }
+            acc
         }
         ExprKind::If(c, t, f) => {
             let c = emit(ir, c, resolve);
@@ -263,5 +254,21 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
                 Function::Unary(op) => push(ir, Node::Unary(op, ids[0])),
             }
         }
+    }
+}
+
+fn binop(op: syntax::BinOp) -> BinOp {
+    use syntax::BinOp as S;
+    match op {
+        S::Add => BinOp::Add,
+        S::Sub => BinOp::Sub,
+        S::Mul => BinOp::Mul,
+        S::Div => BinOp::Div,
+        S::Lt => BinOp::Lt,
+        S::Le => BinOp::Le,
+        S::Gt => BinOp::Gt,
+        S::Ge => BinOp::Ge,
+        S::Eq => BinOp::Eq,
+        S::Ne => BinOp::Ne,
     }
 }

@@ -33,6 +33,7 @@ pub(super) struct CheckArgs {
     #[arg(long)]
     cost: bool,
     /// Reject rule sets whose worst-case cost for an actor exceeds this many operations.
+    /// Implies --sandbox: rules vetted for their cost come from someone else.
     #[arg(long)]
     max_cost: Option<u64>,
     /// Contributions per actor assumed by --max-cost.
@@ -80,9 +81,10 @@ pub(super) fn check(a: CheckArgs) -> Exit {
     let color = use_color(a.color);
     let mut any_error = false;
     let mut json = Vec::new();
+    let mut options = a.limits.options();
+    options.sandbox |= a.max_cost.is_some();
     for set in &sets {
-        let mut analysis =
-            compile(std::slice::from_ref(set), &a.limits.options()).map_err(|e| usage_error(&e.to_string()))?;
+        let mut analysis = compile(std::slice::from_ref(set), &options).map_err(|e| usage_error(&e.to_string()))?;
         let cost = analysis.ir.as_ref().map(crate::cost::cost);
         if let (Some(ir), Some(c), Some(budget)) = (&analysis.ir, &cost, a.max_cost)
             && let Some(d) = crate::cost::over_budget(ir, c, budget, a.cost_contributions)

@@ -71,11 +71,19 @@ struct LimitArgs {
     /// Errors shown per rule set; the rest are counted (0 shows all).
     #[arg(long, default_value_t = 20)]
     error_limit: usize,
+    /// Read no file outside the rule set's folders (imports, links): for rules from someone
+    /// else, such as modders' rules on a server.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 impl LimitArgs {
     fn options(&self) -> LoadOptions {
-        LoadOptions { max_file_size: self.max_file_size, parse: ParseLimits { max_depth: self.max_depth as usize } }
+        LoadOptions {
+            max_file_size: self.max_file_size,
+            parse: ParseLimits { max_depth: self.max_depth as usize },
+            sandbox: self.sandbox,
+        }
     }
 }
 

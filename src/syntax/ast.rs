@@ -6,6 +6,23 @@ use crate::source::Span;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Ast {
     pub items: Vec<Item>,
+    /// What the declarations that did not parse would have declared. A syntax error already
+    /// explains their absence, so the checker says nothing about uses of these names.
+    pub unparsed: Vec<Unparsed>,
+}
+
+/// What a declaration that did not parse (or a file that could not be read) would have
+/// declared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unparsed {
+    Stat(String),
+    Bucket(String),
+    Pipeline(String),
+    /// A tag or tag group.
+    Tag(String),
+    DefaultPipeline,
+    /// A whole file, unread or not text: it may have declared anything.
+    Everything,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +174,10 @@ pub enum ExprKind {
     Number(f64),
     Name(String),
     Neg(Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `a op b op c …`, applied left to right (`(a op b) op c`). Its operators share one
+    /// precedence (a comparison chain has one), and it has at least one. However long, a
+    /// chain is one level of nesting: its operands are a list, so no stage recurses along it.
+    Chain(Box<Expr>, Vec<(BinOp, Expr)>),
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     Call(Ident, Vec<Expr>),
 }
@@ -209,9 +229,9 @@ impl Expr {
             ExprKind::Number(_) => {}
             ExprKind::Name(n) => f(n, self.span),
             ExprKind::Neg(e) => e.for_each_name(f),
-            ExprKind::Binary(_, a, b) => {
-                a.for_each_name(f);
-                b.for_each_name(f);
+            ExprKind::Chain(first, rest) => {
+                first.for_each_name(f);
+                rest.iter().for_each(|(_, e)| e.for_each_name(f));
             }
             ExprKind::If(c, t, e) => {
                 c.for_each_name(f);

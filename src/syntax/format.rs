@@ -105,17 +105,19 @@ fn write_expr(out: &mut String, e: &Expr, min_prec: u8) {
             out.push('-');
             write_expr(out, inner, 4);
         }
-        ExprKind::Binary(op, a, b) => {
-            let p = op.precedence();
+        ExprKind::Chain(first, rest) => {
+            let p = rest.first().map_or(4, |(op, _)| op.precedence());
             let paren = p < min_prec;
             if paren {
                 out.push('(');
             }
-            // Left-associative: the right operand of the same level needs parentheses.
-            // Comparisons do not chain, so both their operands must bind tighter.
-            write_expr(out, a, if p == 1 { 2 } else { p });
-            out.push_str(&format!(" {} ", op.symbol()));
-            write_expr(out, b, p + 1);
+            // Every operand binds tighter than the chain: an operand that is a chain of the
+            // same level keeps its parentheses (comparisons do not chain at all).
+            write_expr(out, first, p + 1);
+            for (op, operand) in rest {
+                out.push_str(&format!(" {} ", op.symbol()));
+                write_expr(out, operand, p + 1);
+            }
             if paren {
                 out.push(')');
             }

@@ -13,7 +13,9 @@ struct StatParser;
 /// Bounds that keep hostile input from exhausting the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseLimits {
-    /// Deepest allowed nesting of parentheses, calls, `if` and operators.
+    /// Deepest allowed nesting of expressions: of parentheses, and of expression nodes
+    /// (operator chains, `-`, calls and `if`). A chain (`a + b - c …`) is one level however
+    /// long.
     pub max_depth: usize,
 }
 
@@ -28,31 +30,279 @@ pub const MAX_DEPTH_LIMIT: usize = 1000;
 
 /// Parses one file. Returns every declaration that parsed and a diagnostic for each that did not.
 pub fn parse_file(file: FileId, text: &str, limits: ParseLimits) -> (Ast, Vec<Diagnostic>) {
-    let max_depth = limits.max_depth.min(MAX_DEPTH_LIMIT);
-    let mut ast = Ast::default();
-    let mut diags = Vec::new();
+    let mut p = FileParser { file, text, max_depth: limits.max_depth.min(MAX_DEPTH_LIMIT), out: Parsed::default() };
     for (start, end) in split_declarations(text) {
-        let chunk = &text[start..end];
-        if is_trivia(chunk) {
-            continue;
-        }
-        if let Some(at) = paren_depth_exceeds(chunk, max_depth) {
-            diags.push(too_deep(Span::new(file, start + at, start + at + 1), max_depth));
-            continue;
-        }
-        match StatParser::parse(Rule::item, chunk) {
-            Ok(mut pairs) => {
-                let item = pairs.next().expect("item rule always yields one pair");
-                let mut b = Builder { file, base: start, max_depth, error: None };
-                match b.item(item) {
-                    Some(item) => ast.items.push(item),
-                    None => diags.extend(b.error),
-                }
+        p.declarations(start, end);
+    }
+    (p.out.ast, p.out.diags)
+}
+
+#[derive(Default)]
+struct Parsed {
+    ast: Ast,
+    diags: Vec<Diagnostic>,
+}
+
+struct FileParser<'t> {
+    file: FileId,
+    text: &'t str,
+    max_depth: usize,
+    out: Parsed,
+}
+
+/// How many places where a declaration could begin are tried for a forgotten `;` before a
+/// syntax error (the last ones before it): bounds the work on hostile text.
+const SEMICOLON_TRIES: usize = 3;
+
+/// Recoveries within one stretch of text that has no certain declaration start (see
+/// [`certain_start`]); past them, the rest of the stretch is one error. Each costs the
+/// parser the stretch again, so this bounds the work on hostile text.
+const STRETCH_RECOVERIES: usize = 8;
+
+impl FileParser<'_> {
+    /// Parses `text[start..end]`: normally one declaration, ended by its `;`. When that fails
+    /// and the text before a later declaration (or before the end of the file) is one whole
+    /// declaration, its `;` was forgotten: it is kept, the missing `;` reported, and the rest
+    /// parsed on its own. A declaration that fails otherwise is reported, and the rest is
+    /// parsed from the next declaration (a declaration keyword first on its line).
+    fn declarations(&mut self, mut start: usize, end: usize) {
+        let mut stretch = (usize::MAX, 0);
+        loop {
+            let rest = &self.text[start..end];
+            if is_trivia(rest) {
+                return;
             }
-            Err(e) => diags.push(syntax_error(file, start, chunk, e)),
+            // pest gets the text only up to the next line that must begin a declaration: a
+            // failed parse costs it all the text after the failure (it searches back from the
+            // end for the line's start), so the rest of a long chunk must not be part of
+            // every attempt.
+            let part = &rest[..certain_start(rest).unwrap_or(rest.len())];
+            let part_end = start + part.len();
+            stretch = if stretch.0 == part_end { (part_end, stretch.1 + 1) } else { (part_end, 0) };
+            let recover = stretch.1 < STRETCH_RECOVERIES;
+            let (diag, error_at) = match paren_depth_exceeds(part, self.max_depth) {
+                Some(at) => (too_deep(Span::new(self.file, start + at, start + at + 1), self.max_depth), at),
+                None => match StatParser::parse(Rule::item, part) {
+                    Ok(mut pairs) => {
+                        let item = pairs.next().expect("item rule always yields one pair");
+                        self.build(start, part, item);
+                        start = part_end;
+                        continue;
+                    }
+                    Err(e) => {
+                        if recover && let Some(cut) = self.missing_semicolon(start, part, rest, &e) {
+                            start += cut;
+                            continue;
+                        }
+                        let at = error_position(&e);
+                        // What was found is described from `rest`: the part may end just
+                        // before the next declaration's keyword.
+                        (syntax_error(self.file, start, rest, e), at)
+                    }
+                },
+            };
+            self.out.diags.push(diag);
+            let resume = next_declaration(part, error_at).filter(|&cut| recover && !is_trivia(&part[..cut]));
+            let cut = resume.unwrap_or(part.len());
+            self.lost(&part[..cut]);
+            start += cut;
         }
     }
-    (ast, diags)
+
+    /// The AST of one declaration parsed from `part` (at `start`), or its diagnostic.
+    fn build(&mut self, start: usize, part: &str, item: P) {
+        let mut b = Builder { file: self.file, base: start, max_depth: self.max_depth, error: None };
+        match b.item(item) {
+            Some(item) => self.out.ast.items.push(item),
+            None => {
+                self.out.diags.extend(b.error);
+                self.lost(part);
+            }
+        }
+    }
+
+    /// Records what the declaration in `part`, which did not parse, would have declared.
+    fn lost(&mut self, part: &str) {
+        self.out.ast.unparsed.extend(declared_by(part));
+    }
+
+    /// When `part` failed to parse with `error` because a `;` is missing: keeps the
+    /// declaration before it, reports the missing `;` and returns where the rest begins.
+    /// `rest` is the text from `start` to the end of the chunk, `part` what of it was parsed.
+    fn missing_semicolon(
+        &mut self,
+        start: usize,
+        part: &str,
+        rest: &str,
+        error: &pest::error::Error<Rule>,
+    ) -> Option<usize> {
+        let error_at = error_position(error);
+        let mut cuts = declaration_starts(part, error_at);
+        if !part.ends_with(';') {
+            cuts.push(part.len());
+        }
+        // The last places first (the longest declaration that parses), but `pipeline NAME =`
+        // first on an unindented line first of all: more likely a declaration than a stat's
+        // `pipeline` clause and formula.
+        let unindented_pipeline =
+            |&c: &usize| (c == 0 || part[..c].ends_with('\n')) && declaration_keyword(&part[c..]) == Some(false);
+        cuts.reverse();
+        cuts.sort_by_key(|c| !unindented_pipeline(c)); // stable: the last first in each group
+        for &cut in cuts.iter().take(SEMICOLON_TRIES) {
+            let Ok(mut pairs) = StatParser::parse(Rule::open_item, &part[..cut]) else { continue };
+            let item = pairs.next().expect("open_item rule always yields one pair");
+            let decl = item.clone().into_inner().find(|p| !matches!(p.as_rule(), Rule::doc | Rule::EOI))?;
+            // Just after its last token (a rule's own span may take in the blanks after it).
+            let last_token = decl.clone().into_inner().flatten().last().unwrap_or_else(|| decl.clone());
+            let after = start + last_token.as_span().end();
+            let ends_in_expression = matches!(
+                decl.clone().into_inner().last().map(|p| p.as_rule()),
+                Some(Rule::expr | Rule::formula_clause | Rule::range_clause | Rule::default_clause)
+            );
+            let what = if ends_in_expression { "expression" } else { "declaration" };
+            let mut d = Diagnostic::error("E0001", format!("expected `;` after this {what}"))
+                .primary(Span::new(self.file, after, after), "expected `;`");
+            if cut < rest.len() {
+                let next = start + cut;
+                let len = if rest[cut..].starts_with("///") { 3 } else { found_len(&rest[cut..]) };
+                d = d.secondary(Span::new(self.file, next, next + len), "the next declaration starts here");
+            }
+            self.out.diags.push(d.help("every declaration ends with `;`"));
+            self.build(start, &part[..cut], item);
+            return Some(cut);
+        }
+        None
+    }
+}
+
+fn error_position(e: &pest::error::Error<Rule>) -> usize {
+    match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    }
+}
+
+/// Offsets in `part`, up to `until`, where a declaration could begin: a declaration keyword
+/// or a doc comment first on its line, or at `until` itself. (Lines are read only up to
+/// `until`, which the parser read already.)
+fn declaration_starts(part: &str, until: usize) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut line = Some(0);
+    while let Some(at) = line.filter(|&l| l <= until) {
+        let token = at + indentation(&part[at..]);
+        if token <= until && begins_declaration(&part[token..]) {
+            starts.push(token);
+        }
+        line = part[at..].find('\n').map(|n| at + n + 1);
+    }
+    if until < part.len() && starts.last() != Some(&until) && begins_declaration(&part[until..]) {
+        starts.push(until);
+    }
+    starts
+}
+
+/// Where, after the declaration `text` begins with, the line that must begin the next one
+/// is: the first that starts with a doc comment or a keyword that cannot continue a
+/// declaration (see [`declaration_keyword`]).
+fn certain_start(text: &str) -> Option<usize> {
+    let mut begun = false;
+    let mut line = 0;
+    loop {
+        let token = line + indentation(&text[line..]);
+        let rest = &text[token..];
+        if begun && declaration_keyword(rest) == Some(true) {
+            return Some(token);
+        }
+        begun |= !(rest.starts_with("//") || rest.starts_with('\n') || rest.is_empty());
+        line = token + rest.find('\n')? + 1;
+    }
+}
+
+/// Where the declaration after the one that failed at `error_at` begins: at `error_at`
+/// when a declaration keyword is there, else at the first line after it that begins one.
+fn next_declaration(part: &str, error_at: usize) -> Option<usize> {
+    if begins_declaration(&part[error_at..]) {
+        return Some(error_at);
+    }
+    let mut line = error_at + part[error_at..].find('\n')? + 1;
+    loop {
+        let token = line + indentation(&part[line..]);
+        if begins_declaration(&part[token..]) {
+            return Some(token);
+        }
+        line += part[line..].find('\n')? + 1;
+    }
+}
+
+/// The length of the blanks at the start of a line.
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t', '\r']).len()
+}
+
+/// Whether `rest` starts with a doc comment or a declaration keyword.
+fn begins_declaration(rest: &str) -> bool {
+    declaration_keyword(rest).is_some()
+}
+
+/// `Some(true)` when `rest` starts with what can only begin a declaration: a doc comment,
+/// `import`, `bucket`, `layers`, `primary`, `derived` or `default pipeline`. `Some(false)`
+/// for `pipeline NAME =`, which begins a declaration or is a stat's `pipeline` clause and
+/// its formula. `None` otherwise.
+fn declaration_keyword(rest: &str) -> Option<bool> {
+    if rest.starts_with("///") {
+        return Some(true);
+    }
+    let word = leading_word(rest);
+    let after = rest[word.len()..].trim_start();
+    match word {
+        "import" | "bucket" | "layers" | "primary" | "derived" => Some(true),
+        "default" if leading_word(after) == "pipeline" => Some(true),
+        // Keywords only here: `tag a,`, `tag group g =`, `stack s limit`, `view v =`.
+        "tag" | "stack" | "view" => {
+            let name = leading_word(after);
+            let next = after[name.len()..].trim_start();
+            let situational = match word {
+                "tag" => name == "group" || next.starts_with([',', ';']),
+                "stack" => leading_word(next) == "limit",
+                _ => next.starts_with('='),
+            };
+            situational.then_some(true)
+        }
+        "pipeline" if after[leading_word(after).len()..].trim_start().starts_with('=') => Some(false),
+        _ => None,
+    }
+}
+
+/// The identifier characters at the start of `text`.
+fn leading_word(text: &str) -> &str {
+    let n = text.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    &text[..n]
+}
+
+/// What the declaration in `text` (which did not parse) names: its keyword and the word
+/// after it, skipping comments and doc comments before it.
+fn declared_by(text: &str) -> Option<Unparsed> {
+    let mut rest = text.trim_start();
+    while rest.starts_with("//") {
+        rest = rest.find('\n').map_or("", |n| &rest[n + 1..]).trim_start();
+    }
+    let keyword = leading_word(rest);
+    let after = rest[keyword.len()..].trim_start();
+    let name = leading_word(after);
+    let valid = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
+    match keyword {
+        "default" if name == "pipeline" => Some(Unparsed::DefaultPipeline),
+        "primary" | "derived" if valid => Some(Unparsed::Stat(name.into())),
+        "bucket" if valid => Some(Unparsed::Bucket(name.into())),
+        "pipeline" if valid => Some(Unparsed::Pipeline(name.into())),
+        "view" if valid => Some(Unparsed::Stat(name.into())),
+        "tag" if name == "group" => {
+            let group = leading_word(after[name.len()..].trim_start());
+            (!group.is_empty()).then(|| Unparsed::Tag(group.into()))
+        }
+        "tag" if valid => Some(Unparsed::Tag(name.into())),
+        _ => None,
+    }
 }
 
 /// Byte ranges of the declarations: each ends after its `;` (comments and strings skipped).
@@ -320,7 +570,7 @@ impl Builder {
             Rule::bucket_decl => {
                 let name = self.ident(it.next()?);
                 let fold = self.ident(it.next()?.into_inner().next()?);
-                let apply = self.expr(it.next()?, 0)?;
+                let apply = self.expr(it.next()?, 1)?;
                 ItemKind::Bucket(BucketDecl { name, fold, apply })
             }
             Rule::pipeline_decl => {
@@ -360,15 +610,15 @@ impl Builder {
                     let rule = c.as_rule();
                     let mut ci = c.into_inner().filter(|p| !is_keyword(p.as_rule()));
                     let kind = match rule {
-                        Rule::formula_clause => ClauseKind::Formula(self.expr(ci.next()?, 0)?),
+                        Rule::formula_clause => ClauseKind::Formula(self.expr(ci.next()?, 1)?),
                         Rule::range_clause => {
-                            let lo = self.expr(ci.next()?, 0)?;
-                            let hi = self.expr(ci.next()?, 0)?;
+                            let lo = self.expr(ci.next()?, 1)?;
+                            let hi = self.expr(ci.next()?, 1)?;
                             ClauseKind::Range(lo, hi)
                         }
                         Rule::merge_clause => ClauseKind::Merge(self.ident(ci.next()?)),
                         Rule::pipeline_clause => ClauseKind::Pipeline(self.ident(ci.next()?)),
-                        Rule::default_clause => ClauseKind::Default(self.expr(ci.next()?, 0)?),
+                        Rule::default_clause => ClauseKind::Default(self.expr(ci.next()?, 1)?),
                         _ => continue,
                     };
                     clauses.push(StatClause { kind, span });
@@ -401,74 +651,141 @@ impl Builder {
         list.into_inner().filter(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p)).collect()
     }
 
-    fn deeper(&mut self, p: &P, depth: usize) -> Option<()> {
-        if depth > self.max_depth {
+    /// `None` (and a diagnostic at `at`) when an expression node at `level` is too deep.
+    fn deeper(&mut self, at: Span, level: usize) -> Option<()> {
+        if level > self.max_depth {
             if self.error.is_none() {
-                self.error = Some(too_deep(self.span(p), self.max_depth));
+                self.error = Some(too_deep(at, self.max_depth));
             }
             return None;
         }
         Some(())
     }
 
-    fn expr(&mut self, p: P, depth: usize) -> Option<Expr> {
-        self.deeper(&p, depth)?;
+    /// The expression `p`, whose enclosing nodes are `level - 1` deep. Only nodes (chains,
+    /// `-`, calls, `if`) recurse and count as levels; each recursion passes through a few
+    /// small functions, so nesting up to the limit fits the stack even in a debug build.
+    fn expr(&mut self, p: P, level: usize) -> Option<Expr> {
+        let (p, parens) = self.through_parens(p)?;
+        let mut e = match p.as_rule() {
+            Rule::if_expr => self.if_expr(p, level),
+            Rule::compare | Rule::sum | Rule::product => self.chain(p, level),
+            Rule::unary => self.negation(p, level),
+            Rule::call => self.call(p, level),
+            _ => self.leaf(p),
+        }?;
+        if let Some(span) = parens {
+            e.span = span;
+        }
+        Some(e)
+    }
+
+    /// The node `p` stands for: parentheses and the grammar's levels with a single operand
+    /// make no node, and are walked through in a loop. `( expr )` keeps its (outermost)
+    /// parentheses in its span, so its text is quoted whole.
+    fn through_parens<'i>(&self, mut p: P<'i>) -> Option<(P<'i>, Option<Span>)> {
+        let mut parens: Option<Span> = None;
+        loop {
+            match p.as_rule() {
+                Rule::expr => p = p.into_inner().next()?,
+                Rule::compare | Rule::sum | Rule::product if p.clone().into_inner().nth(1).is_none() => {
+                    p = p.into_inner().next()?
+                }
+                Rule::unary if p.clone().into_inner().next()?.as_rule() != Rule::neg => {
+                    let mut it = p.into_inner();
+                    let first = it.next()?;
+                    if first.as_rule() == Rule::lparen {
+                        let inner = it.next()?;
+                        let close = it.next()?;
+                        parens.get_or_insert(self.span(&first).to(self.span(&close)));
+                        p = inner;
+                    } else {
+                        p = first;
+                    }
+                }
+                _ => return Some((p, parens)),
+            }
+        }
+    }
+
+    fn if_expr(&mut self, p: P, level: usize) -> Option<Expr> {
+        let span = self.span(&p);
+        let mut it = p.into_inner();
+        self.deeper(self.span(&it.next()?), level)?;
+        let mut it = it.filter(|p| p.as_rule() == Rule::expr);
+        let c = self.expr(it.next()?, level + 1)?;
+        let t = self.expr(it.next()?, level + 1)?;
+        let e = self.expr(it.next()?, level + 1)?;
+        Some(Expr { kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span })
+    }
+
+    /// `a op b op c …`, read in a loop however long: a chain is one level.
+    fn chain(&mut self, p: P, level: usize) -> Option<Expr> {
+        let mut it = p.into_inner();
+        let first = self.expr(it.next()?, level + 1)?;
+        let mut rest = Vec::new();
+        while let Some(op) = it.next() {
+            if rest.is_empty() {
+                self.deeper(self.span(&op), level)?;
+            }
+            let op = match op.as_str() {
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                "*" => BinOp::Mul,
+                "/" => BinOp::Div,
+                "<" => BinOp::Lt,
+                "<=" => BinOp::Le,
+                ">" => BinOp::Gt,
+                ">=" => BinOp::Ge,
+                "==" => BinOp::Eq,
+                _ => BinOp::Ne,
+            };
+            rest.push((op, self.expr(it.next()?, level + 1)?));
+        }
+        let span = rest.last().map_or(first.span, |(_, last)| first.span.to(last.span));
+        Some(Expr { kind: ExprKind::Chain(Box::new(first), rest), span })
+    }
+
+    /// `-…-operand`: each `-` is a level.
+    fn negation(&mut self, p: P, level: usize) -> Option<Expr> {
+        let parts: Vec<P> = p.into_inner().collect();
+        let negs = parts.iter().take_while(|p| p.as_rule() == Rule::neg).count();
+        if level + negs > self.max_depth + 1 {
+            let first_too_deep = &parts[self.max_depth + 1 - level.min(self.max_depth + 1)];
+            self.deeper(self.span(first_too_deep), level + negs)?;
+        }
+        let mut e = match &parts[negs..] {
+            [open, inner, close] => {
+                let mut e = self.expr(inner.clone(), level + negs)?;
+                e.span = self.span(open).to(self.span(close));
+                e
+            }
+            [atom] => self.expr(atom.clone(), level + negs)?,
+            _ => return None,
+        };
+        for n in parts[..negs].iter().rev() {
+            let span = self.span(n).to(e.span);
+            e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
+        }
+        Some(e)
+    }
+
+    fn call(&mut self, p: P, level: usize) -> Option<Expr> {
+        let span = self.span(&p);
+        let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+        let f = self.ident(it.next()?);
+        self.deeper(f.span, level)?;
+        let mut args = Vec::new();
+        for a in it {
+            args.push(self.expr(a, level + 1)?);
+        }
+        Some(Expr { kind: ExprKind::Call(f, args), span })
+    }
+
+    /// A number or a name.
+    fn leaf(&mut self, p: P) -> Option<Expr> {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => self.expr(p.into_inner().next()?, depth),
-            Rule::if_expr => {
-                let mut it = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
-                let c = self.expr(it.next()?, depth + 1)?;
-                let t = self.expr(it.next()?, depth + 1)?;
-                let e = self.expr(it.next()?, depth + 1)?;
-                Some(Expr { kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span })
-            }
-            Rule::compare | Rule::sum | Rule::product => {
-                let mut it = p.into_inner();
-                let mut lhs = self.expr(it.next()?, depth + 1)?;
-                let mut extra = 0;
-                while let Some(op) = it.next() {
-                    extra += 1;
-                    self.deeper(&op, depth + extra)?;
-                    let op = match op.as_str() {
-                        "+" => BinOp::Add,
-                        "-" => BinOp::Sub,
-                        "*" => BinOp::Mul,
-                        "/" => BinOp::Div,
-                        "<" => BinOp::Lt,
-                        "<=" => BinOp::Le,
-                        ">" => BinOp::Gt,
-                        ">=" => BinOp::Ge,
-                        "==" => BinOp::Eq,
-                        _ => BinOp::Ne,
-                    };
-                    let rhs = self.expr(it.next()?, depth + 1)?;
-                    let span = lhs.span.to(rhs.span);
-                    lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
-                }
-                Some(lhs)
-            }
-            Rule::unary => {
-                // `( expr )` keeps its parentheses in its span, so its text is quoted whole.
-                let parens: Vec<Span> = p
-                    .clone()
-                    .into_inner()
-                    .filter(|p| matches!(p.as_rule(), Rule::lparen | Rule::rparen))
-                    .map(|p| self.span(&p))
-                    .collect();
-                let parts: Vec<P> = p.into_inner().filter(|p| !is_keyword(p.as_rule())).collect();
-                let (atom, negs) = parts.split_last()?;
-                self.deeper(atom, depth + negs.len())?;
-                let mut e = self.expr(atom.clone(), depth + negs.len() + 1)?;
-                if let (Some(open), Some(close)) = (parens.first(), parens.last()) {
-                    e.span = open.to(*close);
-                }
-                for n in negs.iter().rev() {
-                    let span = self.span(n).to(e.span);
-                    e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
-                }
-                Some(e)
-            }
             Rule::number => {
                 let v: f64 = p.as_str().parse().ok()?;
                 if !v.is_finite() {
@@ -481,15 +798,6 @@ impl Builder {
                 Some(Expr { kind: ExprKind::Number(v), span })
             }
             Rule::name => Some(Expr { kind: ExprKind::Name(p.as_str().to_string()), span }),
-            Rule::call => {
-                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
-                let f = self.ident(it.next()?);
-                let mut args = Vec::new();
-                for a in it {
-                    args.push(self.expr(a, depth + 1)?);
-                }
-                Some(Expr { kind: ExprKind::Call(f, args), span })
-            }
             _ => None,
         }
     }

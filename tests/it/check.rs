@@ -227,3 +227,165 @@ fn suggestions_stop_after_a_hundred_unknown_names() {
     let suggested = unknown.iter().filter(|d| d.help.as_deref() == Some("did you mean `strength`?")).count();
     assert_eq!(suggested, 100);
 }
+
+/// A flat chain is one level of nesting however long: a 100,000-term sum and a mixed chain
+/// of `+ - * /` check at the default limits, and every stage after the parser (check,
+/// lower, cost, the IR dump, both engines, explain, graph) takes them without recursing
+/// along the chain. Both engines give the bits of a left-to-right evaluation.
+#[test]
+fn flat_chains_of_100_000_terms() {
+    use crate::common::actorc;
+    const TERMS: usize = 100_000;
+    let dir = std::env::temp_dir().join(format!("actorc-flat-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\n";
+    let a = 1.1f64;
+
+    // a + a + … + a
+    let sum = vec!["a"; TERMS].join("+");
+    let mut expected_sum = a;
+    for _ in 1..TERMS {
+        expected_sum += a;
+    }
+    // A mixed chain: a sum of products, each evaluated left to right.
+    let operands = ["a", "1.5", "a", "0.75"];
+    let value = |o: &str| if o == "a" { a } else { o.parse::<f64>().unwrap() };
+    let (mut mixed, mut terms, mut product) = (String::from("a"), Vec::new(), a);
+    let mut adds = Vec::new();
+    for i in 1..TERMS {
+        let op = ["+", "-", "*", "/"][(i * 7 + i / 3) % 4];
+        let o = operands[(i * 5 + i / 7) % 4];
+        mixed.push_str(op);
+        mixed.push_str(o);
+        match op {
+            "*" => product *= value(o),
+            "/" => product /= value(o),
+            _ => {
+                terms.push(product);
+                adds.push(op);
+                product = value(o);
+            }
+        }
+    }
+    terms.push(product);
+    let mut expected_mixed = terms[0];
+    for (op, t) in adds.iter().zip(&terms[1..]) {
+        expected_mixed = if *op == "+" { expected_mixed + t } else { expected_mixed - t };
+    }
+
+    let rules = dir.join("flat.stat");
+    std::fs::write(&rules, format!("{header}derived sum = {sum};\nderived mixed = {mixed};\n")).unwrap();
+    let actor = dir.join("actor.json");
+    std::fs::write(
+        &actor,
+        r#"{"id":"k","subsystems":[{"primary":[{"dimension":"a","bucket":"FLAT","value":1.1,"system":"r"}],"meta":{"system":"g"}}]}"#,
+    )
+    .unwrap();
+    let (rules, actor) = (rules.to_str().unwrap(), actor.to_str().unwrap());
+
+    let out = actorc(&["check", rules, "--emit", "ir", "--cost"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("(((a#0 + a#0) + a#0) + a#0)"), "left to right");
+    for engine in ["interp", "jit"] {
+        let out = actorc(&["run", rules, "--input", actor, "--engine", engine, "--quiet"], "");
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let snapshot: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let got = |stat: &str| snapshot["Derived"][stat].as_f64().unwrap().to_bits();
+        assert_eq!(got("sum"), expected_sum.to_bits(), "{engine}");
+        assert_eq!(got("mixed"), expected_mixed.to_bits(), "{engine}");
+    }
+    let out = actorc(&["explain", rules, "--input", actor, "--stat", "mixed"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("= {expected_mixed}")), "{}", &out.stdout[..300]);
+    assert_eq!(actorc(&["graph", rules], "").code, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The depth limit counts nesting: parentheses, and nodes that hold others (a chain is
+/// one). 64 of either pass at the default limit, 65 fail with E0003.
+#[test]
+fn depth_limit_counts_nesting() {
+    let header = "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\n";
+    let codes = |formula: String| {
+        let c = actorc::rules::compile_str("deep.stat", format!("{header}derived d = {formula};\n"));
+        c.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+    };
+    let parens = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+    let sums = |n: usize| format!("{}a + a{}", "a + (".repeat(n - 1), ")".repeat(n - 1));
+    let calls = |n: usize| format!("{}a{}", "abs(".repeat(n), ")".repeat(n));
+    let negations = |n: usize| format!("{}a", "-".repeat(n));
+    for nested in [parens, sums, calls, negations] {
+        assert_eq!(codes(nested(64)), Vec::<&str>::new(), "{}", nested(64));
+        assert_eq!(codes(nested(65)), ["E0003"], "{}", nested(65));
+    }
+}
+
+/// A file of the rule set that cannot be read (or is not text) may have declared anything:
+/// its own error is the only one, with no "unknown stat" for what the other files use.
+#[test]
+fn a_lost_file_hides_unknown_names() {
+    let dir = std::env::temp_dir().join(format!("actorc-lost-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.stat"), b"primary strength;\n\xff\xfe").unwrap();
+    std::fs::write(
+        dir.join("b.stat"),
+        "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\nderived hp = strength * 10 pipeline p;\n",
+    )
+    .unwrap();
+    let c = compile(std::slice::from_ref(&dir), &LoadOptions::default()).unwrap();
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0007"], "{}", diag::render(&c.sources, &c.diagnostics, false));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--sandbox` (and `--max-cost`, which implies it) reads no file outside the rule set's
+/// folder: an import leading out, or a link in the folder to a file outside, is a located
+/// error that quotes nothing of the file. Without it, the file's first line is quoted.
+#[test]
+#[cfg(unix)]
+fn sandbox_reads_nothing_outside_the_rule_set() {
+    use crate::common::actorc;
+    let dir = std::env::temp_dir().join(format!("actorc-sandbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mods/m1/lib")).unwrap();
+    std::fs::create_dir_all(dir.join("outside")).unwrap();
+    std::fs::write(dir.join("outside/secret.stat"), "secret line: hunter2\n").unwrap();
+    let header = "bucket FLAT fold sum apply value + x;\npipeline p = FLAT;\ndefault pipeline p;\nprimary a;\n";
+    std::fs::write(dir.join("mods/m1/lib/ok.stat"), "primary b;\n").unwrap();
+    let main = dir.join("mods/m1/main.stat");
+    std::fs::write(&main, format!("{header}import \"lib\";\nimport \"../../outside/secret\";\n")).unwrap();
+    let set = dir.join("mods/m1");
+    let set = set.to_str().unwrap();
+
+    let out = actorc(&["check", set], "");
+    assert!(out.stderr.contains("hunter2"), "without --sandbox the file is read: {}", out.stderr);
+    for args in [
+        vec!["check", set, "--sandbox"],
+        vec!["check", set, "--max-cost", "1000000"],
+        vec!["run", set, "--sandbox", "--input", "-"],
+        vec!["explain", set, "--sandbox", "--stat", "a"],
+        vec!["graph", set, "--sandbox"],
+    ] {
+        let out = actorc(&args, "");
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("hunter2"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(
+                "error[E0006]: cannot import \"../../outside/secret\": the path leads outside the rule set's folder"
+            ),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("main.stat:6:8"), "located at the import: {}", out.stderr);
+    }
+
+    // A link in the folder to a file outside; a clean rule set passes.
+    std::fs::write(&main, format!("{header}import \"lib\";\n")).unwrap();
+    assert_eq!(actorc(&["check", set, "--sandbox"], "").code, 0);
+    std::os::unix::fs::symlink(dir.join("outside/secret.stat"), dir.join("mods/m1/lib/evil.stat")).unwrap();
+    let out = actorc(&["check", set, "--sandbox"], "");
+    assert_eq!(out.code, 1);
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    assert!(out.stderr.contains("evil.stat: it leads outside the rule set's folder"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

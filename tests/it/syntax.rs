@@ -15,9 +15,9 @@ fn erase_expr(e: &mut Expr) {
     match &mut e.kind {
         ExprKind::Number(_) | ExprKind::Name(_) => {}
         ExprKind::Neg(a) => erase_expr(a),
-        ExprKind::Binary(_, a, b) => {
-            erase_expr(a);
-            erase_expr(b);
+        ExprKind::Chain(first, rest) => {
+            erase_expr(first);
+            rest.iter_mut().for_each(|(_, e)| erase_expr(e));
         }
         ExprKind::If(c, t, f) => {
             erase_expr(c);
@@ -119,22 +119,19 @@ fn expr() -> impl Strategy<Value = Expr> {
     ]
     .prop_map(|kind| Expr { kind, span: Span::default() });
     leaf.prop_recursive(5, 48, 3, |inner| {
-        let ops = prop::sample::select(vec![
-            BinOp::Add,
-            BinOp::Sub,
-            BinOp::Mul,
-            BinOp::Div,
-            BinOp::Lt,
-            BinOp::Le,
-            BinOp::Gt,
-            BinOp::Ge,
-            BinOp::Eq,
-            BinOp::Ne,
-        ]);
+        // A chain's operators share one precedence; a comparison chain has one operator.
+        let ops = prop_oneof![
+            prop::collection::vec(prop::sample::select(vec![BinOp::Add, BinOp::Sub]), 1..4),
+            prop::collection::vec(prop::sample::select(vec![BinOp::Mul, BinOp::Div]), 1..4),
+            prop::sample::select(vec![BinOp::Lt, BinOp::Le, BinOp::Gt, BinOp::Ge, BinOp::Eq, BinOp::Ne])
+                .prop_map(|op| vec![op]),
+        ];
         let func = prop::sample::select(vec!["min", "max", "clamp", "pow", "sqrt", "ln"]);
         prop_oneof![
             inner.clone().prop_map(|a| ExprKind::Neg(Box::new(a))),
-            (ops, inner.clone(), inner.clone()).prop_map(|(op, a, b)| ExprKind::Binary(op, Box::new(a), Box::new(b))),
+            (ops, inner.clone(), prop::collection::vec(inner.clone(), 3)).prop_map(|(ops, first, operands)| {
+                ExprKind::Chain(Box::new(first), ops.into_iter().zip(operands).collect())
+            }),
             (inner.clone(), inner.clone(), inner.clone()).prop_map(|(c, t, f)| ExprKind::If(
                 Box::new(c),
                 Box::new(t),
@@ -210,10 +207,39 @@ proptest! {
 
     #[test]
     fn format_then_parse_is_identity(items in prop::collection::vec(item(), 0..6)) {
-        let ast = Ast { items };
+        let ast = Ast { items, ..Ast::default() };
         let printed = format_file(&ast);
         let (again, diags) = parse_file(FileId(0), &printed, ParseLimits::default());
         prop_assert!(diags.is_empty(), "{printed}\n{diags:?}");
         prop_assert_eq!(erase(ast), erase(again), "{}", printed);
     }
+}
+
+/// A forgotten `;` costs nothing but its diagnostic: the declaration before it is kept, and
+/// the doc comment after it still documents the next one.
+#[test]
+fn missing_semicolon_keeps_the_declarations() {
+    let text = "primary a\nderived b = a * 2\n/// Doc.\nderived c = b + a;\nderived d = c";
+    let (ast, diags) = parse_file(FileId(0), text, ParseLimits::default());
+    let names: Vec<(&str, &[String])> = ast
+        .items
+        .iter()
+        .map(|i| match &i.kind {
+            ItemKind::Stat(s) => (s.name.name.as_str(), i.doc.as_slice()),
+            _ => unreachable!(),
+        })
+        .collect();
+    let doc = ["Doc.".to_string()];
+    assert_eq!(names, [("a", &[][..]), ("b", &[][..]), ("c", &doc[..]), ("d", &[][..])]);
+    let messages: Vec<(&str, usize)> =
+        diags.iter().map(|d| (d.message.as_str(), d.main_span().unwrap().start as usize)).collect();
+    assert_eq!(
+        messages,
+        [
+            ("expected `;` after this declaration", "primary a".len()),
+            ("expected `;` after this expression", text.find("2\n").unwrap() + 1),
+            ("expected `;` after this expression", text.len()),
+        ]
+    );
+    assert!(ast.unparsed.is_empty());
 }
