@@ -111,7 +111,8 @@ const EXTRA_SHARE: f64 = 0.15;
 impl Workload {
     pub fn from_ir(ir: &Ir) -> Workload {
         let mut stats = Vec::new();
-        for stat in &ir.stats {
+        // A view takes its source's contributions; none names it.
+        for stat in ir.stats.iter().filter(|s| s.view.is_none()) {
             // Typical contribution size: a tenth of a constant upper bound, at most 100.
             let hi = stat.max.and_then(|e| ir.constant(e));
             let scale = match hi {
