@@ -34,7 +34,9 @@ fn ndjson_output_is_byte_identical() {
     };
     let reference = run(&input, &["--engine", "interp", "--threads", "1"]).stdout;
     assert_eq!(reference.lines().count(), 3000 + 3, "three broken actors are inserted");
-    assert!(reference.lines().filter(|l| l.contains("\"error\"")).count() >= 3);
+    let errors = reference.lines().filter(|l| l.contains("\"error\"")).count();
+    // Mostly good actors: the workload names only stats contributions may name.
+    assert!((3..300).contains(&errors), "{errors} errors");
     for extra in [
         &["--engine", "interp"][..],
         &["--engine", "interp", "--threads", "1"],
