@@ -104,15 +104,17 @@ impl<'a> Item<'a> {
 }
 
 /// Sorts contributions canonically: (stat, bucket slot, priority descending, system
-/// ascending, value ascending by `total_cmp`). Stable, so items with equal keys keep their
-/// order of arrival; they are indistinguishable in the output.
+/// ascending, value ascending by `total_cmp`), then primary before derived. Stable, so items
+/// with equal keys keep their order of arrival; they are indistinguishable in the output
+/// (the list breaks the last tie because stacking may keep one of two otherwise equal
+/// contributions, and the list of those kept decides where the stat is reported).
 ///
 /// A counting sort on the dense (stat, slot) index, then an insertion sort within each
 /// group (groups hold a handful of items); a comparison sort when the index range is much
 /// larger than the actor.
 fn sort_canonical<'a>(items: &mut Vec<Item<'a>>, groups: usize) {
-    fn within<'a>(i: &Item<'a>) -> (std::cmp::Reverse<i64>, &'a str, i64) {
-        (std::cmp::Reverse(i.priority), i.system, total_order_key(i.value))
+    fn within<'a>(i: &Item<'a>) -> (std::cmp::Reverse<i64>, &'a str, i64, u8) {
+        (std::cmp::Reverse(i.priority), i.system, total_order_key(i.value), i.origin.list)
     }
     if groups > 4 * items.len() + 64 {
         items.sort_by_key(|i| (i.group, within(i)));
