@@ -217,7 +217,7 @@ impl<'de> Visitor<'de> for Contributions<'_, '_, 'de> {
                 let bucket = *ir.bucket_ids.get(c.bucket).ok_or_else(decline)?;
                 let stack = c.stack.map(|s| match s {
                     JsonStack::Group(g) => (g, ""),
-                    JsonStack::Keyed { group, key } => (group, key),
+                    JsonStack::Keyed(KeyedStack { group, key }) => (group, key),
                 });
                 item.situation = s.add(ir, &c.requires, stack, bucket).map_err(|_| decline())?;
             } else if !c.requires.is_empty() || c.stack.is_some() {
@@ -251,12 +251,15 @@ struct Contribution<'a> {
 #[serde(untagged)]
 enum JsonStack<'a> {
     Group(&'a str),
-    Keyed {
-        #[serde(borrow)]
-        group: &'a str,
-        #[serde(borrow)]
-        key: &'a str,
-    },
+    Keyed(#[serde(borrow)] KeyedStack<'a>),
+}
+
+/// As [`crate::input::KeyedStack`] reads it: no other fields.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyedStack<'a> {
+    group: &'a str,
+    key: &'a str,
 }
 
 /// A cap as read, its names borrowed from the text.
