@@ -1,7 +1,10 @@
 //! Evaluation benchmarks: the standard workload (10,000 actors × 5 subsystems, 100
 //! contributions and 10 caps each) over the Actor Core v3 rule set and the example RPG
 //! rule set, with every backend that builds (`Backend::Jit` is measured as soon as
-//! `Engine::new` accepts it).
+//! `Engine::new` accepts it); and over `benches/rules/situational.stat` (v3 with 8 tags, a
+//! tag group, 4 stacking groups and 3 views) the tagged workload (`tagged`: the same actors
+//! in situations, a fifth of their contributions and caps with requirements, a tenth of the
+//! contributions stacked) and the same actors without any of that (`tagged_stripped`).
 //!
 //! Groups (each reports elements = actors per second):
 //! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
@@ -47,10 +50,16 @@ type Cases = Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)>;
 
 fn cases() -> Cases {
     let mut out = Vec::new();
-    for (name, path) in [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg")] {
+    let situational = "benches/rules/situational.stat";
+    for (name, path) in
+        [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg"), ("tagged", situational), ("tagged_stripped", situational)]
+    {
         let Some(rules) = common::load_rules(path) else { continue };
         let workload = Workload::from_ir(&rules.ir);
-        let actors = workload.actors(ACTORS, SEED);
+        let mut actors = workload.actors(ACTORS, SEED);
+        if name == "tagged" {
+            common::situate(&rules.ir, &mut actors, SEED);
+        }
         let mut engines = Vec::new();
         for (label, backend) in [("interp", Backend::Interpreter), ("jit", Backend::Jit)] {
             match Engine::new(&rules, backend) {
@@ -65,6 +74,12 @@ fn cases() -> Cases {
                         failed.len(),
                         failed.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
                     );
+                    if label == "interp" && rules.ir.is_situational() {
+                        // What filtering and stacking leave (views take copies of their sources').
+                        let prepared = actors[..1000].iter().filter_map(|a| engine.prepare(a).ok());
+                        let values: usize = prepared.map(|p| p.values.len()).sum();
+                        eprintln!("{name}: {:.1} prepared contributions per actor", values as f64 / 1000.0);
+                    }
                     engines.push(Case { label: format!("{name}/{label}"), engine });
                 }
                 Err(e) => eprintln!("{name}/{label}: skipped: {e}"),

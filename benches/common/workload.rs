@@ -1,13 +1,14 @@
 //! The standard actor workload, generated from whatever stats, buckets and cap layers a
 //! loaded rule set declares, and the seeded PRNG behind it. Deterministic: the same seed
-//! always gives the same actors.
+//! always gives the same actors. [`situate`] makes it the tagged workload, for a rule set
+//! with tags and stacking groups.
 //!
 //! The one workload generator: the benchmarks use it through `benches/common/mod.rs`, the
 //! integration tests include this file (`#[path]`) from `tests/it/main.rs`.
 // Each benchmark and the tests use a different part.
 #![allow(dead_code)]
 
-use actorc::input::{Actor, CapContribution, Contribution, Meta, SubsystemOutput};
+use actorc::input::{Actor, CapContribution, Contribution, KeyedStack, Meta, Name, Stack, SubsystemOutput};
 use actorc::ir::{Fold, Ir, Mode, Operator};
 use actorc::syntax::Category;
 
@@ -78,8 +79,9 @@ struct StatPlan {
     scale: f64,
 }
 
-/// The standard workload over one rule set: dimensions come from `ir.stats`, buckets from
-/// each stat's pipeline, cap scopes from `ir.layers`.
+/// The standard workload over one rule set: dimensions come from `ir.stats` (views aside:
+/// input names their sources), buckets from each stat's pipeline, cap scopes from
+/// `ir.layers`.
 #[derive(Debug, Clone)]
 pub struct Workload {
     stats: Vec<StatPlan>,
@@ -286,5 +288,63 @@ impl Workload {
     pub fn actors(&self, n: usize, seed: u64) -> Vec<Actor> {
         let mut rng = Rng::new(seed);
         (0..n).map(|i| self.actor(&mut rng, i)).collect()
+    }
+}
+
+/// Share of the tagged workload's contributions (and caps) with 1–3 requirements.
+pub const REQUIRING: f64 = 0.20;
+/// Share of its contributions with a stack.
+pub const STACKED: f64 = 0.10;
+
+/// Makes `actors` the tagged workload of a rule set with tags (and maybe tag groups and
+/// stacking groups): each actor is in a situation of 0–3 of the tags; [`REQUIRING`] of the
+/// contributions and caps require 1–3 tags or groups (a quarter of them negated), and
+/// [`STACKED`] of the contributions carry a stack, half of them with one of two keys. The
+/// contributions and caps themselves are left as they are, so the untagged workload is the
+/// same actors without this.
+pub fn situate(ir: &Ir, actors: &mut [Actor], seed: u64) {
+    let labels: Vec<&str> =
+        ir.tags.iter().map(|t| t.name.as_str()).chain(ir.tag_groups.iter().map(|g| g.name.as_str())).collect();
+    assert!(!ir.tags.is_empty(), "a tagged workload needs tags");
+    let mut rng = Rng::new(seed ^ 0x7a65);
+    let requires = |rng: &mut Rng| -> Vec<Name> {
+        if rng.unit() >= REQUIRING {
+            return Vec::new();
+        }
+        let mut out: Vec<Name> = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let label = labels[rng.below(labels.len())];
+            // A tag and its negation never both: one of them never holds.
+            if out.iter().any(|r| r.trim_start_matches('!') == label) {
+                continue;
+            }
+            out.push(if rng.below(4) == 0 { format!("!{label}").into() } else { label.into() });
+        }
+        out
+    };
+    for actor in actors {
+        actor.tags.clear();
+        for _ in 0..rng.below(4) {
+            let tag: Name = ir.tags[rng.below(ir.tags.len())].name.as_str().into();
+            if !actor.tags.contains(&tag) {
+                actor.tags.push(tag);
+            }
+        }
+        for sub in &mut actor.subsystems {
+            for c in sub.primary.iter_mut().chain(&mut sub.derived) {
+                c.requires = requires(&mut rng);
+                c.stack = None;
+                if !ir.stacks.is_empty() && rng.unit() < STACKED {
+                    let group: Name = ir.stacks[rng.below(ir.stacks.len())].name.as_str().into();
+                    c.stack = Some(match rng.below(4) {
+                        0 | 1 => Stack::Group(group),
+                        k => Stack::Keyed(KeyedStack { group, key: ["might", "haste"][k - 2].into() }),
+                    });
+                }
+            }
+            for c in &mut sub.caps {
+                c.requires = requires(&mut rng);
+            }
+        }
     }
 }

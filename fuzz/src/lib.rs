@@ -2,12 +2,14 @@
 //!
 //! Each `fuzz_targets/*.rs` is one call into this file, and `tests/it/fuzz_replay.rs`
 //! includes it (`#[path]`) to replay the committed corpus and regressions without libFuzzer.
-//! It depends on `actorc` and `arbitrary` only.
+//! It depends on `actorc`, `arbitrary` and `serde_json` only.
 //!
 //! - [`rule_text`]: bytes as a rule file → load, parse, check and lower never panic; every
 //!   diagnostic points into the text; a clean file's IR dump, cost and interpreter run work.
-//! - [`differential`]: a random rule set × random actors (from `arbitrary::Unstructured`) →
-//!   the interpreter and the JIT give equal results, bit for bit.
+//! - [`differential`]: a random rule set × random actors (from `arbitrary::Unstructured`),
+//!   tags, views, stacking and all → the interpreter and the JIT give equal results, bit for
+//!   bit, also for the actors' input in another order; the direct JSON path prepares each
+//!   actor as parsing does.
 //! - [`actor_input`]: bytes as an NDJSON batch (and as one actor document) over the shipped
 //!   `rules/actor_core_v3` → one record per non-blank line, an error record for each malformed
 //!   line, and each well-formed actor's snapshot equal to evaluating it alone.
@@ -106,7 +108,8 @@ fn assert_same(want: &Results, got: &Results, what: &str, rules: &str, actors: &
 }
 
 /// A random rule set × 1–5 random actors: the JIT (whole, or in functions of 1–4 stats)
-/// gives the interpreter's results bit for bit, batched, one by one and laid out.
+/// gives the interpreter's results bit for bit, batched, one by one, laid out and with the
+/// input shuffled; the direct JSON path prepares each actor as parsing does.
 pub fn differential(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(spec) = random::rule_spec(&mut u) else { return };
@@ -149,6 +152,27 @@ pub fn differential(data: &[u8]) {
     assert_same(&want, &one, "one by one", &text, &actors);
     let layout = jit.layout(&jit.prepare_batch(&actors));
     assert_same(&want, &jit.evaluate_batch(&layout), "laid out", &text, &actors);
+    let limits = InputLimits::default();
+    for (i, actor) in actors.iter().enumerate() {
+        // The input in another order: the same bits (or, for malformed input, maybe another
+        // input error: the first one found).
+        if let Ok(permuted) = random::permute(&mut u, actor)
+            && !matches!(want[i], Err(ActorError::Input(_)))
+        {
+            let got = jit.evaluate(&permuted);
+            assert!(got == want[i], "permuted: actor {i} differs\nrules:\n{text}\n{actor:?}\n{permuted:?}\n{got:?}");
+        }
+        // Ingest straight from the JSON text, when it takes the actor, agrees with parsing.
+        let json = serde_json::to_string(actor).expect("an actor serializes");
+        if let Some((id, prepared)) = interp.prepare_json(&json, &limits) {
+            let parsed = actorc::input::parse_actor(&json).expect("taken straight from JSON, yet it does not parse");
+            assert!(id == parsed.id, "ids differ: {id:?} vs {:?}", parsed.id);
+            assert!(
+                Ok(prepared) == interp.prepare(&parsed),
+                "prepared straight from JSON differs\nrules:\n{text}\n{json}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

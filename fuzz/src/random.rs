@@ -5,10 +5,17 @@
 //! Rule text only uses valid names, so most rule sets check clean; values land on edges
 //! (±0, subnormals, ±1e300, f64::MAX…) and actors now and then carry an unknown name or a
 //! NaN, which the input must reject.
+//!
+//! Most rule sets also declare situations: tags (now and then more than 64, or named like
+//! the stats), tag groups, stacking groups and views that formulas read; their actors carry
+//! tags, requirements and stacks, with few distinct values, systems and keys so that
+//! stacking ties are common.
 
 use actorc::Rules;
-use actorc::input::{Actor, CapContribution, Contribution, Meta, ModifierPack, SubsystemOutput};
-use actorc::ir::{Fold, Operator};
+use actorc::input::{
+    Actor, CapContribution, Contribution, KeyedStack, Meta, ModifierPack, Name, Stack, SubsystemOutput,
+};
+use actorc::ir::{Fold, Keep, Operator};
 use arbitrary::{Result as Arb, Unstructured};
 use std::fmt::Write as _;
 
@@ -119,9 +126,9 @@ fn num_text(v: f64) -> String {
 }
 
 #[derive(Clone, Copy)]
-enum Scope {
-    /// The formula or a bound of stat `i`: may read stats `0..i`.
-    Stat(usize),
+enum Scope<'a> {
+    /// The formula or a bound of stat `i`: may read stats `0..i` and these views (of them).
+    Stat(usize, &'a [usize]),
     Apply,
 }
 
@@ -129,8 +136,11 @@ fn render(e: &E, scope: Scope, out: &mut String) {
     match e {
         E::Num(v) => out.push_str(&num_text(*v)),
         E::Name(k) => match scope {
-            Scope::Stat(0) => out.push_str("2e0"),
-            Scope::Stat(i) => write!(out, "s{}", k % i).unwrap(),
+            Scope::Stat(0, _) => out.push_str("2e0"),
+            Scope::Stat(i, views) => match k % (i + views.len()) {
+                s if s < i => write!(out, "s{s}").unwrap(),
+                v => write!(out, "v{}", views[v - i]).unwrap(),
+            },
             Scope::Apply => out.push_str(if k % 2 == 0 { "value" } else { "x" }),
         },
         E::Neg(a) => {
@@ -190,7 +200,99 @@ pub struct StatSpec {
     pub default: Option<f64>,
 }
 
-/// A rule set: buckets `B0..`, pipelines `p0..`, layers `L0..` and stats `s0..`.
+/// A rule set's situations: tags `t0..` (or `s0..`, in their own namespace), tag groups
+/// `g0..`, stacking groups `k0..` and views `v0..`.
+#[derive(Debug, Clone, Default)]
+pub struct Situations {
+    pub tags: usize,
+    /// Tags named `s0..`, like the stats.
+    pub shadow: bool,
+    /// Each group's members (tag indices, without repeats).
+    pub groups: Vec<Vec<usize>>,
+    /// Each stacking group's limit and index into [`Keep::ALL`].
+    pub stacks: Vec<(u32, usize)>,
+    pub views: Vec<ViewSpec>,
+}
+
+/// `view vN = s<source> with …`.
+#[derive(Debug, Clone)]
+pub struct ViewSpec {
+    pub source: usize,
+    /// Tags and groups, without repeats: see [`Situations::label`].
+    pub with: Vec<usize>,
+}
+
+impl Situations {
+    /// Tags and groups together: `0..tags` are tags, the rest groups.
+    fn labels(&self) -> usize {
+        self.tags + self.groups.len()
+    }
+
+    /// The name of tag or group `i` (an index of [`Situations::labels`]).
+    pub fn label(&self, i: usize) -> String {
+        match i.checked_sub(self.tags) {
+            None if self.shadow => format!("s{i}"),
+            None => format!("t{i}"),
+            Some(g) => format!("g{g}"),
+        }
+    }
+
+    fn text(&self, t: &mut String) {
+        if self.tags > 0 {
+            let names: Vec<String> = (0..self.tags).map(|i| self.label(i)).collect();
+            writeln!(t, "tag {};", names.join(", ")).unwrap();
+        }
+        for (g, members) in self.groups.iter().enumerate() {
+            let names: Vec<String> = members.iter().map(|&m| self.label(m)).collect();
+            writeln!(t, "tag group g{g} = {};", names.join(", ")).unwrap();
+        }
+        for (k, &(limit, keep)) in self.stacks.iter().enumerate() {
+            writeln!(t, "stack k{k} limit {limit} keep {};", Keep::ALL[keep].keyword()).unwrap();
+        }
+    }
+}
+
+/// Up to `most` distinct numbers below `n`.
+fn distinct(u: &mut Unstructured, n: usize, most: usize) -> Arb<Vec<usize>> {
+    let mut out = Vec::new();
+    for _ in 0..u.int_in_range(1..=most)? {
+        let k = u.choose_index(n)?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+fn situations(u: &mut Unstructured, stats: usize) -> Arb<Situations> {
+    let mut s = Situations::default();
+    if u.ratio(1u8, 4)? {
+        return Ok(s);
+    }
+    // Past 64 tags a tag set takes more than one word.
+    s.tags = if u.ratio(1u8, 10)? { u.int_in_range(60..=130)? } else { u.int_in_range(0..=8)? };
+    s.shadow = u.ratio(1u8, 5)?;
+    if s.tags > 0 {
+        for _ in 0..u.int_in_range(0..=3)? {
+            let members = distinct(u, s.tags, 4)?;
+            s.groups.push(members);
+        }
+    }
+    for _ in 0..u.int_in_range(0..=3)? {
+        s.stacks.push((u.int_in_range(1..=3)?, u.choose_index(Keep::ALL.len())?));
+    }
+    if s.labels() > 0 {
+        for _ in 0..u.int_in_range(0..=3)? {
+            let source = u.choose_index(stats)?;
+            let with = distinct(u, s.labels(), 3)?;
+            s.views.push(ViewSpec { source, with });
+        }
+    }
+    Ok(s)
+}
+
+/// A rule set: buckets `B0..`, pipelines `p0..`, layers `L0..`, stats `s0..` and their
+/// situations.
 #[derive(Debug, Clone)]
 pub struct RuleSpec {
     /// Index into [`Fold::ALL`], and the `apply`.
@@ -202,6 +304,7 @@ pub struct RuleSpec {
     pub prioritized: bool,
     pub unscoped: Option<usize>,
     pub stats: Vec<StatSpec>,
+    pub situations: Situations,
 }
 
 fn apply_expr(u: &mut Unstructured) -> Arb<E> {
@@ -270,7 +373,8 @@ pub fn rule_spec(u: &mut Unstructured) -> Arb<RuleSpec> {
     for _ in 0..u.int_in_range(1usize..=10)? {
         stats.push(stat_spec(u)?);
     }
-    Ok(RuleSpec { buckets, pipelines, default_pipeline, layers, prioritized, unscoped, stats })
+    let situations = situations(u, stats.len())?;
+    Ok(RuleSpec { buckets, pipelines, default_pipeline, layers, prioritized, unscoped, stats, situations })
 }
 
 impl RuleSpec {
@@ -331,15 +435,20 @@ impl RuleSpec {
             }
             t.push_str(";\n");
         }
+        let sit = &self.situations;
+        sit.text(&mut t);
         for (i, s) in self.stats.iter().enumerate() {
             write!(t, "{} s{i}", if s.derived { "derived" } else { "primary" }).unwrap();
+            // Views of earlier stats are read like stats.
+            let views: Vec<usize> = (0..sit.views.len()).filter(|&v| sit.views[v].source < i).collect();
+            let scope = Scope::Stat(i, &views);
             if let Some(f) = &s.formula
                 && !matches!(s.mode, StatMode::Merge(_))
             {
-                write!(t, " = {}", text(f, Scope::Stat(i))).unwrap();
+                write!(t, " = {}", text(f, scope)).unwrap();
             }
             if let Some((lo, hi)) = &s.range {
-                write!(t, " in {} .. {}", text(lo, Scope::Stat(i)), text(hi, Scope::Stat(i))).unwrap();
+                write!(t, " in {} .. {}", text(lo, scope), text(hi, scope)).unwrap();
             }
             match s.mode {
                 StatMode::Merge(op) => write!(t, " merge {}", Operator::ALL[op].keyword()).unwrap(),
@@ -350,6 +459,10 @@ impl RuleSpec {
                 write!(t, " default {}", num_text(d)).unwrap();
             }
             t.push_str(";\n");
+        }
+        for (v, view) in sit.views.iter().enumerate() {
+            let with: Vec<String> = view.with.iter().map(|&l| sit.label(l)).collect();
+            writeln!(t, "view v{v} = s{} with {};", view.source, with.join(", ")).unwrap();
         }
         t
     }
@@ -381,6 +494,15 @@ pub fn clean_actor(u: &mut Unstructured, rules: &RuleSpec, id: usize) -> Arb<Act
 
 fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool) -> Arb<Actor> {
     let n = rules.stats.len();
+    let sit = &rules.situations;
+    // Now and then a contribution or cap names a view (or nothing known), which the input rejects.
+    let dimension = |u: &mut Unstructured, stat: usize| -> Arb<Name> {
+        Ok(match malformed && u.ratio(1u8, 64)? {
+            true if !sit.views.is_empty() && u.arbitrary()? => format!("v{}", u.choose_index(sit.views.len())?).into(),
+            true => "nope".into(),
+            false => format!("s{stat}").into(),
+        })
+    };
     let mut subsystems = Vec::new();
     for si in 0..u.int_in_range(1usize..=3)? {
         let mut sub = SubsystemOutput {
@@ -397,15 +519,27 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
                 }
                 None => pick % rules.buckets.len(),
             };
-            let unknown = malformed && u.ratio(1u8, 64)?;
             let c = Contribution {
-                dimension: if unknown { "nope".into() } else { format!("s{stat}").into() },
+                dimension: dimension(u, stat)?,
                 bucket: format!("B{bucket}").into(),
                 value: actor_number(u, malformed)?,
                 system: format!("g{}", u.int_in_range(0u8..=2)?).into(),
                 priority: if u.ratio(1u8, 8)? { None } else { Some(u.int_in_range(-1i64..=2)?) },
-                ..Contribution::default()
+                requires: requirements(u, sit, malformed)?,
+                stack: stack(u, sit, malformed)?,
             };
+            // A stacked effect often comes in copies (frenzy charges, two potions): in the
+            // same part, with other values, systems and priorities, or the same.
+            let copies = if c.stack.is_some() && u.arbitrary()? { u.int_in_range(1..=4)? } else { 0 };
+            for _ in 0..copies {
+                let mut copy = c.clone();
+                if u.arbitrary()? {
+                    copy.value = *u.choose(&[c.value, 0.0, 1.0, 2.5])?;
+                    copy.system = format!("g{}", u.int_in_range(0u8..=2)?).into();
+                    copy.priority = *u.choose(&[c.priority, None, Some(0), Some(1)])?;
+                }
+                if u.arbitrary()? { sub.derived.push(copy) } else { sub.primary.push(copy) }
+            }
             if u.arbitrary()? { sub.derived.push(c) } else { sub.primary.push(c) }
         }
         if !rules.layers.is_empty() {
@@ -416,16 +550,19 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
                     (None, Some(_)) => None,
                     (l, _) => Some(format!("L{}", l.unwrap_or(0) % rules.layers.len())),
                 };
+                let stat = u.choose_index(n)?;
                 sub.caps.push(CapContribution {
                     system: format!("g{}", u.int_in_range(0u8..=2)?).into(),
-                    dimension: format!("s{}", u.choose_index(n)?).into(),
+                    dimension: dimension(u, stat)?,
                     mode: mode.into(),
                     kind: kind.into(),
                     value: actor_number(u, malformed)?,
                     priority: Some(u.int_in_range(0i64..=2)?),
                     scope: scope.map(Into::into),
                     realm: Some("r".into()),
-                    ..CapContribution::default()
+                    // Metadata, ignored.
+                    tags: if u.ratio(1u8, 16)? { Some(vec!["t0".into()]) } else { None },
+                    requires: requirements(u, sit, malformed)?,
                 });
             }
         }
@@ -440,10 +577,118 @@ fn actor_with(u: &mut Unstructured, rules: &RuleSpec, id: usize, malformed: bool
         }
         subsystems.push(sub);
     }
-    Ok(Actor { id: Some(format!("a{id}")), version: id as i64, subsystems, tags: Vec::new() })
+    let tags = actor_tags(u, sit, malformed)?;
+    Ok(Actor { id: Some(format!("a{id}")), version: id as i64, subsystems, tags })
+}
+
+/// An actor's situation: a few tags (a repeat now and then), or when `malformed` now and
+/// then a group or an unknown name, which the input rejects.
+fn actor_tags(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<Vec<Name>> {
+    if malformed && u.ratio(1u8, 32)? {
+        let wrong = match sit.groups.len() {
+            0 => "nope".into(),
+            g => format!("g{}", u.choose_index(g)?),
+        };
+        return Ok(vec![wrong.into()]);
+    }
+    let mut tags = Vec::new();
+    if sit.tags > 0 {
+        for _ in 0..u.int_in_range(0..=3)? {
+            tags.push(sit.label(u.choose_index(sit.tags)?).into());
+        }
+    }
+    Ok(tags)
+}
+
+/// A contribution's or cap's requirements: none for two in three, else 1–3 distinct tags or
+/// groups, some negated; when `malformed`, now and then a list the input rejects.
+fn requirements(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<Vec<Name>> {
+    let labels = sit.labels();
+    if malformed && u.ratio(1u8, 64)? {
+        let some = if labels > 0 { sit.label(u.choose_index(labels)?) } else { "t0".into() };
+        return Ok(match u.int_in_range(0u8..=4)? {
+            0 => vec!["nope".into()],
+            1 => vec![some.into(), "".into()],
+            2 => vec!["!".into()],
+            3 => vec![some.clone().into(), some.into()],
+            _ => (0..17).map(|i| format!("!x{i}").into()).collect(),
+        });
+    }
+    let mut out: Vec<Name> = Vec::new();
+    if labels == 0 || !u.ratio(1u8, 3)? {
+        return Ok(out);
+    }
+    for _ in 0..u.int_in_range(1..=3)? {
+        let label = sit.label(u.choose_index(labels)?);
+        let r: Name = if u.ratio(1u8, 3)? { format!("!{label}").into() } else { label.into() };
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// A contribution's stack: none for two in three, else a group alone or with one of a few
+/// keys (`""` among them, the same part as the group alone); when `malformed`, now and then
+/// an unknown group.
+fn stack(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<Option<Stack>> {
+    if malformed && u.ratio(1u8, 64)? {
+        return Ok(Some(Stack::Group("nope".into())));
+    }
+    if sit.stacks.is_empty() || !u.ratio(1u8, 3)? {
+        return Ok(None);
+    }
+    let group: Name = format!("k{}", u.choose_index(sit.stacks.len())?).into();
+    Ok(Some(match u.int_in_range(0u8..=3)? {
+        0 => Stack::Group(group),
+        k => Stack::Keyed(KeyedStack { group, key: ["", "a", "b"][k as usize - 1].into() }),
+    }))
 }
 
 /// The rules as one in-memory file, or why they are rejected.
 pub fn rules(text: &str) -> Result<Rules, String> {
     Rules::from_analysis(actorc::rules::compile_str("gen.stat", text)).map_err(|e| e.to_string())
+}
+
+/// `actor` with its input in another order: subsystems, contributions (each stays in its list,
+/// though maybe in another subsystem), caps, tags and each list of requirements shuffled.
+/// Nothing in it changes the actor's snapshot.
+pub fn permute(u: &mut Unstructured, actor: &Actor) -> Arb<Actor> {
+    fn shuffle<T>(u: &mut Unstructured, list: &mut [T]) -> Arb<()> {
+        for i in (1..list.len()).rev() {
+            list.swap(i, u.int_in_range(0..=i)?);
+        }
+        Ok(())
+    }
+    let mut out = actor.clone();
+    shuffle(u, &mut out.tags)?;
+    let (mut primary, mut derived, mut caps) = (Vec::new(), Vec::new(), Vec::new());
+    for sub in &mut out.subsystems {
+        primary.append(&mut sub.primary);
+        derived.append(&mut sub.derived);
+        caps.append(&mut sub.caps);
+    }
+    for c in primary.iter_mut().chain(&mut derived) {
+        shuffle(u, &mut c.requires)?;
+    }
+    for c in &mut caps {
+        shuffle(u, &mut c.requires)?;
+    }
+    shuffle(u, &mut primary)?;
+    shuffle(u, &mut derived)?;
+    shuffle(u, &mut caps)?;
+    let n = out.subsystems.len();
+    if n > 0 {
+        for c in primary {
+            out.subsystems[u.choose_index(n)?].primary.push(c);
+        }
+        for c in derived {
+            out.subsystems[u.choose_index(n)?].derived.push(c);
+        }
+        for c in caps {
+            out.subsystems[u.choose_index(n)?].caps.push(c);
+        }
+    }
+    shuffle(u, &mut out.subsystems)?;
+    Ok(out)
 }

@@ -8,8 +8,8 @@
 //! parsing the text and preparing the actor.
 
 use super::{
-    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, Situation, cap_kind, cap_layer, cap_mode, finish,
-    realm_given, slot_of,
+    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, Situation, bucket_at, cap_kind, cap_layer, cap_mode,
+    finish, realm_given, slot_of,
 };
 // The accepted form is typed, so it nests no deeper than a typed actor.
 use crate::input::{Id, InputLimits, ModifierPack, Name, TYPED_DEPTH};
@@ -214,12 +214,14 @@ impl<'de> Visitor<'de> for Contributions<'_, '_, 'de> {
                 if ir.stat(stat).view.is_some() {
                     return Err(decline());
                 }
-                let bucket = *ir.bucket_ids.get(c.bucket).ok_or_else(decline)?;
-                let stack = c.stack.map(|s| match s {
-                    JsonStack::Group(g) => (g, ""),
-                    JsonStack::Keyed(k) => (k.group, k.key),
-                });
-                item.situation = s.add(ir, &c.requires, stack, bucket).map_err(|_| decline())?;
+                if !c.requires.is_empty() || c.stack.is_some() {
+                    let stack = c.stack.map(|s| match s {
+                        JsonStack::Group(g) => (g, ""),
+                        JsonStack::Keyed(KeyedStack { group, key }) => (group, key),
+                    });
+                    let bucket = bucket_at(ir, stat, slot, c.bucket);
+                    item.situation = s.add(ir, &c.requires, stack, bucket).map_err(|_| decline())?;
+                }
             } else if !c.requires.is_empty() || c.stack.is_some() {
                 return Err(decline());
             }
@@ -251,12 +253,13 @@ struct Contribution<'a> {
 #[serde(untagged)]
 enum JsonStack<'a> {
     Group(&'a str),
-    Keyed(#[serde(borrow)] JsonKeyedStack<'a>),
+    Keyed(#[serde(borrow)] KeyedStack<'a>),
 }
 
+/// As [`crate::input::KeyedStack`] reads it: no other fields.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonKeyedStack<'a> {
+struct KeyedStack<'a> {
     group: &'a str,
     key: &'a str,
 }

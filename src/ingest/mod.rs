@@ -104,15 +104,17 @@ impl<'a> Item<'a> {
 }
 
 /// Sorts contributions canonically: (stat, bucket slot, priority descending, system
-/// ascending, value ascending by `total_cmp`). Stable, so items with equal keys keep their
-/// order of arrival; they are indistinguishable in the output.
+/// ascending, value ascending by `total_cmp`), then primary before derived. Stable, so items
+/// with equal keys keep their order of arrival; they are indistinguishable in the output
+/// (the list breaks the last tie because stacking may keep one of two otherwise equal
+/// contributions, and the list of those kept decides where the stat is reported).
 ///
 /// A counting sort on the dense (stat, slot) index, then an insertion sort within each
 /// group (groups hold a handful of items); a comparison sort when the index range is much
 /// larger than the actor.
 fn sort_canonical<'a>(items: &mut Vec<Item<'a>>, groups: usize) {
-    fn within<'a>(i: &Item<'a>) -> (std::cmp::Reverse<i64>, &'a str, i64) {
-        (std::cmp::Reverse(i.priority), i.system, total_order_key(i.value))
+    fn within<'a>(i: &Item<'a>) -> (std::cmp::Reverse<i64>, &'a str, i64, u8) {
+        (std::cmp::Reverse(i.priority), i.system, total_order_key(i.value), i.origin.list)
     }
     if groups > 4 * items.len() + 64 {
         items.sort_by_key(|i| (i.group, within(i)));
@@ -164,6 +166,7 @@ enum CapMode {
     HardMin,
 }
 
+#[derive(Clone, Copy)]
 struct CapItem<'a> {
     origin: Origin,
     stat: StatId,
@@ -221,8 +224,10 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
     };
     let (contributions, cap_count) =
         actor.subsystems.iter().fold((0, 0), |(n, c), s| (n + s.primary.len() + s.derived.len(), c + s.caps.len()));
-    let mut items: Vec<Item> = Vec::with_capacity(contributions);
-    let mut caps: Vec<CapItem> = Vec::with_capacity(cap_count);
+    // Room for a copy of each for a view, if there are views.
+    let copies = usize::from(!ir.view_ids.is_empty());
+    let mut items: Vec<Item> = Vec::with_capacity(contributions * (1 + copies));
+    let mut caps: Vec<CapItem> = Vec::with_capacity(cap_count * (1 + copies));
     let mut context: BTreeMap<&str, Vec<(&str, &ModifierPack)>> = BTreeMap::new();
     let mut situation = match ir.is_situational() || !actor.tags.is_empty() {
         true => Some(Situation::new(ir, &actor.tags).map_err(|m| err(None, "tags".into(), m))?),
@@ -251,8 +256,12 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                 };
                 let origin = Origin { subsystem: si as u32, list: bit, index: ci as u32 };
                 let mut item = Item::new(ir, origin, stat, slot, c.priority, &c.system, c.value);
-                if !c.requires.is_empty() || c.stack.is_some() || situation.is_some() {
-                    let bucket = ir.bucket_ids.get(&c.bucket).copied().unwrap_or(BucketId(0));
+                if !c.requires.is_empty() || c.stack.is_some() {
+                    // Stacks part by bucket.
+                    let bucket = match c.stack {
+                        Some(_) => bucket_at(ir, stat, slot, &c.bucket),
+                        None => BucketId(0),
+                    };
                     let s = situation.get_or_insert_with(|| Situation::empty(ir));
                     item.situation = s
                         .add(ir, &c.requires, c.stack.as_ref().map(|s| (s.group(), s.key())), bucket)
@@ -319,7 +328,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
             }
             let origin = Origin { subsystem: si as u32, list: 0, index: ci as u32 };
             let mut situated = u32::MAX;
-            if !c.requires.is_empty() || situation.is_some() {
+            if !c.requires.is_empty() {
                 let s = situation.get_or_insert_with(|| Situation::empty(ir));
                 situated =
                     s.add(ir, &c.requires, None, BucketId(0)).map_err(|(field, m)| err(Some(si), at(field), m))?;
@@ -366,7 +375,7 @@ fn finish<'a>(
     situation: Option<&Situation<'a>>,
 ) -> Prepared {
     if let Some(s) = situation {
-        (items, caps) = s.expand(ir, items, caps, provenance.as_deref_mut().map(|p| &mut p.fates));
+        s.expand(ir, &mut items, &mut caps, provenance.as_deref_mut().map(|p| &mut p.fates));
     }
     sort_canonical(&mut items, *ir.slot_base.last().unwrap_or(&0) as usize);
     if let Some(s) = situation {
@@ -503,6 +512,14 @@ fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
         return Err(format!("dimension name `{name}` is invalid (must match ^[a-z][a-z0-9_]*$)"));
     }
     ir.find_stat(name).map_err(|suggestion| format!("unknown dimension `{name}`{}", did_you_mean_suffix(suggestion)))
+}
+
+/// The bucket at `slot` of `stat` (named `bucket`, which an operator stat needs).
+fn bucket_at(ir: &Ir, stat: StatId, slot: u32, bucket: &str) -> BucketId {
+    match ir.stat(stat).mode {
+        Mode::Pipeline(p) => ir.pipeline(p).buckets[slot as usize],
+        Mode::Operator(_) => ir.bucket_ids.get(bucket).copied().unwrap_or(BucketId(0)),
+    }
 }
 
 /// The position of `bucket` in `stat`'s pipeline (0 for an operator stat, which takes any

@@ -9,6 +9,10 @@ use super::{CapItem, Item, Origin, total_order_key};
 use crate::diag::did_you_mean_suffix;
 use crate::ir::{BucketId, Ir, Keep, StackId, StatId, TagGroupId, TagId, TagSet};
 use serde::Serialize;
+use std::borrow::Cow;
+
+/// The slot of a contribution that stacking drops, until it is removed.
+const DROPPED: u32 = u32::MAX;
 
 pub use crate::ir::MAX_REQUIREMENTS;
 
@@ -118,6 +122,11 @@ impl<'a> Situation<'a> {
             let message = format!("{} requirements, over the limit of {MAX_REQUIREMENTS}", requires.len());
             return Err(("requires", message));
         }
+        if self.situated.capacity() == 0 {
+            // A few dozen per actor are usual: no growing one by one.
+            self.situated.reserve(32);
+            self.requirements.reserve(64);
+        }
         let start = self.requirements.len() as u32;
         for (i, r) in requires.iter().enumerate() {
             let r = r.as_ref();
@@ -128,15 +137,19 @@ impl<'a> Situation<'a> {
             if name.is_empty() {
                 return Err(("requires", format!("requirement {i} (`{r}`) names no tag")));
             }
-            if requires[..i].iter().any(|x| x.as_ref() == r) {
+            let on = match ir.tag_ids.get(name) {
+                Some(&t) => Holder::Tag(t),
+                None => match ir.tag_group_ids.get(name) {
+                    Some(&g) => Holder::Group(g),
+                    None => return Err(("requires", unknown_tag(ir, name))),
+                },
+            };
+            let requirement = Requirement { on, negated };
+            // Names resolve one to one, so ids compare as the names would.
+            if self.requirements[start as usize..].contains(&requirement) {
                 return Err(("requires", format!("requirement `{r}` is listed twice")));
             }
-            let on = match (ir.tag_ids.get(name), ir.tag_group_ids.get(name)) {
-                (Some(&t), _) => Holder::Tag(t),
-                (None, Some(&g)) => Holder::Group(g),
-                (None, None) => return Err(("requires", unknown_tag(ir, name))),
-            };
-            self.requirements.push(Requirement { on, negated });
+            self.requirements.push(requirement);
         }
         let stack = match stack {
             None => None,
@@ -156,116 +169,142 @@ impl<'a> Situation<'a> {
     }
 
     /// The first requirement of `situation` that does not hold in `context`.
+    #[inline]
     fn failing(&self, ir: &Ir, situation: u32, context: &TagSet) -> Option<Requirement> {
         let s = self.situated.get(situation as usize)?;
         let (a, b) = s.requirements;
+        if a == b {
+            return None;
+        }
         self.requirements[a as usize..b as usize].iter().copied().find(|r| !r.holds(ir, context))
     }
 
     /// The contexts: the actor's, then each view's (by [`View::number`](crate::ir::View)).
-    fn contexts(&self, ir: &Ir) -> Vec<TagSet> {
+    fn contexts<'s>(&'s self, ir: &'s Ir) -> Vec<Cow<'s, TagSet>> {
+        let no_tags = self.context.iter().next().is_none();
         let views = ir.view_ids.iter().map(|&v| {
             let tags = &ir.stat(v).view.as_ref().expect("a view").tags;
-            self.context.union(tags)
+            if no_tags { Cow::Borrowed(tags) } else { Cow::Owned(self.context.union(tags)) }
         });
-        std::iter::once(self.context.clone()).chain(views).collect()
+        std::iter::once(Cow::Borrowed(&self.context)).chain(views).collect()
     }
 
-    /// Every contribution and cap for its stat and for each of the stat's views, where it
-    /// applies; the fates of the others when `fates` is given.
+    /// Keeps every contribution and cap for its stat where it applies, and adds a copy for
+    /// each of the stat's views where it applies in the view's context; records the fates of
+    /// the others when `fates` is given. In place: the copies go to the end.
     pub(super) fn expand(
         &self,
         ir: &Ir,
-        items: Vec<Item<'a>>,
-        caps: Vec<CapItem<'a>>,
+        items: &mut Vec<Item<'a>>,
+        caps: &mut Vec<CapItem<'a>>,
         mut fates: Option<&mut Fates>,
-    ) -> (Vec<Item<'a>>, Vec<CapItem<'a>>) {
+    ) {
         if self.situated.is_empty() && ir.view_ids.is_empty() {
-            return (items, caps);
+            return;
         }
         let contexts = self.contexts(ir);
         let context_of = |stat: StatId| match &ir.stat(stat).view {
-            Some(v) => &contexts[1 + v.number as usize],
-            None => &contexts[0],
+            Some(v) => &*contexts[1 + v.number as usize],
+            None => &*contexts[0],
         };
-        let mut kept = Vec::with_capacity(items.len());
-        for item in items {
-            for stat in std::iter::once(item.stat).chain(ir.views_of(item.stat).iter().copied()) {
+        let mut skipped = |stat: StatId, origin: Origin, r: Requirement| {
+            if let Some(f) = fates.as_deref_mut() {
+                f.entries.push((stat, origin, Fate::Skipped { requirement: r.text(ir) }));
+            }
+        };
+        let n = items.len();
+        let mut kept = 0;
+        for k in 0..n {
+            let item = items[k];
+            match self.failing(ir, item.situation, &contexts[0]) {
+                None => {
+                    items[kept] = item;
+                    kept += 1;
+                }
+                Some(r) => skipped(item.stat, item.origin, r),
+            }
+            for &stat in ir.views_of(item.stat) {
                 match self.failing(ir, item.situation, context_of(stat)) {
-                    None => kept.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot, ..item }),
-                    Some(r) => {
-                        if let Some(f) = fates.as_deref_mut() {
-                            f.entries.push((stat, item.origin, Fate::Skipped { requirement: r.text(ir) }));
-                        }
-                    }
+                    None => items.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot, ..item }),
+                    Some(r) => skipped(stat, item.origin, r),
                 }
             }
         }
-        let mut kept_caps = Vec::with_capacity(caps.len());
-        for cap in caps {
-            for stat in std::iter::once(cap.stat).chain(ir.views_of(cap.stat).iter().copied()) {
+        items.drain(kept..n);
+        let n = caps.len();
+        let mut kept = 0;
+        for k in 0..n {
+            let cap = caps[k];
+            match self.failing(ir, cap.situation, &contexts[0]) {
+                None => {
+                    caps[kept] = cap;
+                    kept += 1;
+                }
+                Some(r) => skipped(cap.stat, cap.origin, r),
+            }
+            for &stat in ir.views_of(cap.stat) {
                 match self.failing(ir, cap.situation, context_of(stat)) {
-                    None => kept_caps.push(CapItem { stat, ..cap }),
-                    Some(r) => {
-                        if let Some(f) = fates.as_deref_mut() {
-                            f.entries.push((stat, cap.origin, Fate::Skipped { requirement: r.text(ir) }));
-                        }
-                    }
+                    None => caps.push(CapItem { stat, ..cap }),
+                    Some(r) => skipped(stat, cap.origin, r),
                 }
             }
         }
-        (kept, kept_caps)
+        caps.drain(kept..n);
     }
 
     /// Drops, from contributions in canonical order, the stacked ones beyond their
     /// group's limit: per stat, bucket, group and key, in the group's order.
     pub(super) fn stack(&self, ir: &Ir, items: &mut Vec<Item<'a>>, mut fates: Option<&mut Fates>) {
-        if !items.iter().any(|i| self.stacked(i).is_some()) {
+        if self.situated.is_empty() {
             return;
         }
-        let mut dropped = vec![false; items.len()];
-        let mut start = 0;
-        while start < items.len() {
-            let stat = items[start].stat;
-            let end = start + items[start..].iter().take_while(|i| i.stat == stat).count();
-            // (bucket, group, key, position): a partition's members end up together, in
-            // canonical order.
-            let mut stacked: Vec<(BucketId, StackId, &str, usize)> =
-                (start..end).filter_map(|k| self.stacked(&items[k]).map(|(b, g, key)| (b, g, key, k))).collect();
-            stacked.sort_by(|x, y| (x.0, x.1, x.2, x.3).cmp(&(y.0, y.1, y.2, y.3)));
-            for part in stacked.chunk_by(|x, y| (x.0, x.1, x.2) == (y.0, y.1, y.2)) {
-                let group = &ir.stacks[part[0].1.index()];
-                if part.len() <= group.limit as usize {
-                    continue;
+        // (stat, bucket, group, key, position): sorted, a part's members end up together, in
+        // canonical order.
+        let mut stacked: Vec<(StatId, BucketId, StackId, &str, usize)> = Vec::new();
+        for (k, i) in items.iter().enumerate() {
+            if let Some((b, g, key)) = self.stacked(i) {
+                if stacked.is_empty() {
+                    stacked.reserve(16);
                 }
-                let mut order: Vec<usize> = part.iter().map(|x| x.3).collect();
-                let value = |k: &usize| total_order_key(items[*k].value);
-                match group.keep {
-                    Keep::Highest => order.sort_by_key(|k| std::cmp::Reverse(value(k))),
-                    Keep::Lowest => order.sort_by_key(value),
-                    Keep::First => {}
-                }
-                for (rank, &k) in order.iter().enumerate().skip(group.limit as usize) {
-                    dropped[k] = true;
-                    if let Some(f) = fates.as_deref_mut() {
-                        let fate = Fate::Dropped {
-                            group: group.name.clone(),
-                            key: part[0].2.to_string(),
-                            limit: group.limit,
-                            keep: group.keep.keyword(),
-                            rank: rank as u32 + 1,
-                        };
-                        f.entries.push((stat, items[k].origin, fate));
-                    }
-                }
+                stacked.push((i.stat, b, g, key, k));
             }
-            start = end;
         }
-        let mut k = 0;
-        items.retain(|_| {
-            k += 1;
-            !dropped[k - 1]
-        });
+        if stacked.is_empty() {
+            return;
+        }
+        stacked.sort_unstable();
+        let mut any = false;
+        for part in stacked.chunk_by_mut(|x, y| (x.0, x.1, x.2, x.3) == (y.0, y.1, y.2, y.3)) {
+            let group = &ir.stacks[part[0].2.index()];
+            if part.len() <= group.limit as usize {
+                continue;
+            }
+            // Stable: canonical order breaks ties.
+            let value = |x: &(StatId, BucketId, StackId, &str, usize)| total_order_key(items[x.4].value);
+            match group.keep {
+                Keep::Highest => part.sort_by_key(|x| std::cmp::Reverse(value(x))),
+                Keep::Lowest => part.sort_by_key(value),
+                Keep::First => {}
+            }
+            for (rank, x) in part.iter().enumerate().skip(group.limit as usize) {
+                if let Some(f) = fates.as_deref_mut() {
+                    let fate = Fate::Dropped {
+                        group: group.name.clone(),
+                        key: x.3.to_string(),
+                        limit: group.limit,
+                        keep: group.keep.keyword(),
+                        rank: rank as u32 + 1,
+                    };
+                    f.entries.push((x.0, items[x.4].origin, fate));
+                }
+                // Marked, then removed below.
+                items[x.4].slot = DROPPED;
+                any = true;
+            }
+        }
+        if any {
+            items.retain(|i| i.slot != DROPPED);
+        }
     }
 
     fn stacked(&self, item: &Item<'a>) -> Option<(BucketId, StackId, &'a str)> {

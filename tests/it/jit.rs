@@ -150,13 +150,13 @@ fn value_tables_match_snapshots() {
 // Random rule sets × random actors.
 
 /// Generator bytes for a rule set and `actors` actors (the generator takes what it needs).
-fn generator_bytes(seed: u64, actors: usize) -> Vec<u8> {
+pub(crate) fn generator_bytes(seed: u64, actors: usize) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     (0..4096 + actors * 1024).map(|_| rng.next_u64() as u8).collect()
 }
 
 /// The rule set and (well-formed) actors that `seed` gives.
-fn random_case(seed: u64, actors: usize) -> (RuleSpec, Vec<Actor>) {
+pub(crate) fn random_case(seed: u64, actors: usize) -> (RuleSpec, Vec<Actor>) {
     let bytes = generator_bytes(seed, actors);
     let mut u = Unstructured::new(&bytes);
     let spec = random::rule_spec(&mut u).expect("the generator takes any bytes");
@@ -288,6 +288,7 @@ fn v3_actors(n: usize) -> Vec<Actor> {
             };
             8
         ],
+        situations: Default::default(),
     };
     let names = [
         "strength",

@@ -26,4 +26,5 @@ mod props;
 mod reload;
 #[cfg(feature = "cli")]
 mod run;
+mod situation_props;
 mod syntax;
