@@ -55,11 +55,11 @@ fn cases() -> Cases {
         [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg"), ("tagged", situational), ("tagged_stripped", situational)]
     {
         let Some(rules) = common::load_rules(path) else { continue };
-        let workload = Workload::from_ir(&rules.ir);
-        let mut actors = workload.actors(ACTORS, SEED);
+        let mut workload = Workload::from_ir(&rules.ir);
         if name == "tagged" {
-            common::situate(&rules.ir, &mut actors, SEED);
+            workload = workload.situated(&rules.ir);
         }
+        let actors = workload.actors(ACTORS, SEED);
         let mut engines = Vec::new();
         for (label, backend) in [("interp", Backend::Interpreter), ("jit", Backend::Jit)] {
             match Engine::new(&rules, backend) {

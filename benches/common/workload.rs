@@ -1,7 +1,7 @@
 //! The standard actor workload, generated from whatever stats, buckets and cap layers a
 //! loaded rule set declares, and the seeded PRNG behind it. Deterministic: the same seed
-//! always gives the same actors. [`situate`] makes it the tagged workload, for a rule set
-//! with tags and stacking groups.
+//! always gives the same actors. [`Workload::situated`] makes it the tagged workload, for a
+//! rule set with tags and stacking groups.
 //!
 //! The one workload generator: the benchmarks use it through `benches/common/mod.rs`, the
 //! integration tests include this file (`#[path]`) from `tests/it/main.rs`.
@@ -94,6 +94,65 @@ pub struct Workload {
     subsystems: usize,
     contributions: usize,
     caps: usize,
+    /// The tagged workload's tags, groups and stacking groups.
+    situations: Option<Situations>,
+}
+
+/// Share of the tagged workload's contributions (and caps) with 1–3 requirements.
+pub const REQUIRING: f64 = 0.20;
+/// Share of its contributions with a stack.
+pub const STACKED: f64 = 0.10;
+
+/// What the tagged workload draws its situations from.
+#[derive(Debug, Clone)]
+struct Situations {
+    tags: Vec<String>,
+    /// Tags, then groups.
+    labels: Vec<String>,
+    stacks: Vec<String>,
+}
+
+impl Situations {
+    /// 1–3 requirements for [`REQUIRING`] of the calls, a quarter of them negated.
+    fn requires(&self, rng: &mut Rng) -> Vec<Name> {
+        if rng.unit() >= REQUIRING {
+            return Vec::new();
+        }
+        let mut out: Vec<Name> = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let label = self.labels[rng.below(self.labels.len())].as_str();
+            // A tag and its negation never both: one of them never holds.
+            if out.iter().any(|r| r.trim_start_matches('!') == label) {
+                continue;
+            }
+            out.push(if rng.below(4) == 0 { format!("!{label}").into() } else { label.into() });
+        }
+        out
+    }
+
+    /// A stack for [`STACKED`] of the calls, half of them with one of two keys.
+    fn stack(&self, rng: &mut Rng) -> Option<Stack> {
+        if self.stacks.is_empty() || rng.unit() >= STACKED {
+            return None;
+        }
+        let group: Name = self.stacks[rng.below(self.stacks.len())].as_str().into();
+        Some(match rng.below(4) {
+            0 | 1 => Stack::Group(group),
+            k => Stack::Keyed(KeyedStack { group, key: ["might", "haste"][k - 2].into() }),
+        })
+    }
+
+    /// An actor's situation: 0–3 tags.
+    fn tags(&self, rng: &mut Rng) -> Vec<Name> {
+        let mut out: Vec<Name> = Vec::new();
+        for _ in 0..rng.below(4) {
+            let tag: Name = self.tags[rng.below(self.tags.len())].as_str().into();
+            if !out.contains(&tag) {
+                out.push(tag);
+            }
+        }
+        out
+    }
 }
 
 /// The v3 mix: about half FLAT, a quarter MULT, a fifth POST_ADD, the rest OVERRIDE.
@@ -170,7 +229,21 @@ impl Workload {
             subsystems: SUBSYSTEMS,
             contributions: CONTRIBUTIONS,
             caps: CAPS,
+            situations: None,
         }
+    }
+
+    /// The tagged workload of a rule set with tags (and maybe tag groups and stacking
+    /// groups): the same actors, each in a situation of 0–3 tags, [`REQUIRING`] of their
+    /// contributions and caps requiring 1–3 tags or groups (a quarter of them negated), and
+    /// [`STACKED`] of the contributions with a stack, half of them with one of two keys.
+    /// What decides these is drawn apart, so the contributions and caps stay as they are.
+    pub fn situated(self, ir: &Ir) -> Workload {
+        assert!(!ir.tags.is_empty(), "a tagged workload needs tags");
+        let tags: Vec<String> = ir.tags.iter().map(|t| t.name.clone()).collect();
+        let labels = tags.iter().cloned().chain(ir.tag_groups.iter().map(|g| g.name.clone())).collect();
+        let stacks = ir.stacks.iter().map(|s| s.name.clone()).collect();
+        Workload { situations: Some(Situations { tags, labels, stacks }), ..self }
     }
 
     /// Smaller (or larger) actors than the standard ones: `subsystems` (at most 8),
@@ -272,79 +345,32 @@ impl Workload {
                 ..SubsystemOutput::default()
             })
             .collect();
+        // Situations from a stream of their own: the rest is the untagged actor.
+        let mut situ = Rng::new(index as u64 ^ 0x7a65_5eed);
+        let situations = self.situations.as_ref();
         for _ in 0..self.contributions {
-            let (s, c) = self.contribution(rng);
+            let (s, mut c) = self.contribution(rng);
+            if let Some(sit) = situations {
+                c.requires = sit.requires(&mut situ);
+                c.stack = sit.stack(&mut situ);
+            }
             let sub = &mut subsystems[rng.below(self.subsystems)];
             if self.stats[s].primary { sub.primary.push(c) } else { sub.derived.push(c) }
         }
         for _ in 0..self.caps {
-            let c = self.cap(rng);
+            let mut c = self.cap(rng);
+            if let Some(sit) = situations {
+                c.requires = sit.requires(&mut situ);
+            }
             subsystems[rng.below(self.subsystems)].caps.push(c);
         }
-        Actor { id: Some(format!("actor-{index:06}")), version: 1, subsystems, tags: Vec::new() }
+        let tags = situations.map(|sit| sit.tags(&mut situ)).unwrap_or_default();
+        Actor { id: Some(format!("actor-{index:06}")), version: 1, subsystems, tags }
     }
 
     /// `n` actors from `seed`.
     pub fn actors(&self, n: usize, seed: u64) -> Vec<Actor> {
         let mut rng = Rng::new(seed);
         (0..n).map(|i| self.actor(&mut rng, i)).collect()
-    }
-}
-
-/// Share of the tagged workload's contributions (and caps) with 1–3 requirements.
-pub const REQUIRING: f64 = 0.20;
-/// Share of its contributions with a stack.
-pub const STACKED: f64 = 0.10;
-
-/// Makes `actors` the tagged workload of a rule set with tags (and maybe tag groups and
-/// stacking groups): each actor is in a situation of 0–3 of the tags; [`REQUIRING`] of the
-/// contributions and caps require 1–3 tags or groups (a quarter of them negated), and
-/// [`STACKED`] of the contributions carry a stack, half of them with one of two keys. The
-/// contributions and caps themselves are left as they are, so the untagged workload is the
-/// same actors without this.
-pub fn situate(ir: &Ir, actors: &mut [Actor], seed: u64) {
-    let labels: Vec<&str> =
-        ir.tags.iter().map(|t| t.name.as_str()).chain(ir.tag_groups.iter().map(|g| g.name.as_str())).collect();
-    assert!(!ir.tags.is_empty(), "a tagged workload needs tags");
-    let mut rng = Rng::new(seed ^ 0x7a65);
-    let requires = |rng: &mut Rng| -> Vec<Name> {
-        if rng.unit() >= REQUIRING {
-            return Vec::new();
-        }
-        let mut out: Vec<Name> = Vec::new();
-        for _ in 0..1 + rng.below(3) {
-            let label = labels[rng.below(labels.len())];
-            // A tag and its negation never both: one of them never holds.
-            if out.iter().any(|r| r.trim_start_matches('!') == label) {
-                continue;
-            }
-            out.push(if rng.below(4) == 0 { format!("!{label}").into() } else { label.into() });
-        }
-        out
-    };
-    for actor in actors {
-        actor.tags.clear();
-        for _ in 0..rng.below(4) {
-            let tag: Name = ir.tags[rng.below(ir.tags.len())].name.as_str().into();
-            if !actor.tags.contains(&tag) {
-                actor.tags.push(tag);
-            }
-        }
-        for sub in &mut actor.subsystems {
-            for c in sub.primary.iter_mut().chain(&mut sub.derived) {
-                c.requires = requires(&mut rng);
-                c.stack = None;
-                if !ir.stacks.is_empty() && rng.unit() < STACKED {
-                    let group: Name = ir.stacks[rng.below(ir.stacks.len())].name.as_str().into();
-                    c.stack = Some(match rng.below(4) {
-                        0 | 1 => Stack::Group(group),
-                        k => Stack::Keyed(KeyedStack { group, key: ["might", "haste"][k - 2].into() }),
-                    });
-                }
-            }
-            for c in &mut sub.caps {
-                c.requires = requires(&mut rng);
-            }
-        }
     }
 }

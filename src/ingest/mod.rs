@@ -78,8 +78,8 @@ pub struct Prepared {
 struct Item<'a> {
     origin: Origin,
     stat: StatId,
-    slot: u32,
-    /// Dense (stat, slot) index, see [`Ir::slot_base`].
+    /// Dense (stat, slot) index, see [`Ir::slot_base`]; the slot is `group - slot_base[stat]`
+    /// (not kept: an item of 56 bytes rather than 64).
     group: u32,
     priority: i64,
     system: &'a str,
@@ -99,7 +99,12 @@ impl<'a> Item<'a> {
         value: f64,
     ) -> Self {
         let group = ir.slot_base[stat.index()] + slot;
-        Item { origin, stat, slot, group, priority: priority.unwrap_or(0), system, value, situation: u32::MAX }
+        Item { origin, stat, group, priority: priority.unwrap_or(0), system, value, situation: u32::MAX }
+    }
+
+    /// Its position in its stat's pipeline (0 for an operator stat).
+    fn slot(&self, ir: &Ir) -> u32 {
+        self.group - ir.slot_base[self.stat.index()]
     }
 }
 
@@ -394,7 +399,7 @@ fn finish<'a>(
     }
     // Exact sizes, so a prepared actor (kept by the cache) carries no spare capacity.
     let runs = |n: usize, same: &dyn Fn(usize) -> bool| (1..n).filter(|&j| !same(j)).count() + usize::from(n > 0);
-    let groups = runs(items.len(), &|j| (items[j - 1].stat, items[j - 1].slot) == (items[j].stat, items[j].slot));
+    let groups = runs(items.len(), &|j| items[j - 1].group == items[j].group);
     let layers = runs(caps.len(), &|j| (caps[j - 1].stat, caps[j - 1].layer) == (caps[j].stat, caps[j].layer));
     out.groups.reserve_exact(groups);
     out.layers.reserve_exact(layers);
@@ -412,9 +417,9 @@ fn finish<'a>(
         let g0 = out.groups.len() as u32;
         let mut from = 0;
         while i < items.len() && items[i].stat == stat {
-            let slot = items[i].slot;
+            let (group, slot) = (items[i].group, items[i].slot(ir));
             let start = i as u32;
-            while i < items.len() && items[i].stat == stat && items[i].slot == slot {
+            while i < items.len() && items[i].group == group {
                 from |= items[i].origin.list;
                 i += 1;
             }

@@ -11,7 +11,7 @@ use crate::ir::{BucketId, Ir, Keep, StackId, StatId, TagGroupId, TagId, TagSet};
 use serde::Serialize;
 use std::borrow::Cow;
 
-/// The slot of a contribution that stacking drops, until it is removed.
+/// The group of a contribution that stacking drops, until it is removed.
 const DROPPED: u32 = u32::MAX;
 
 pub use crate::ir::MAX_REQUIREMENTS;
@@ -225,7 +225,7 @@ impl<'a> Situation<'a> {
             }
             for &stat in ir.views_of(item.stat) {
                 match self.failing(ir, item.situation, context_of(stat)) {
-                    None => items.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot, ..item }),
+                    None => items.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot(ir), ..item }),
                     Some(r) => skipped(stat, item.origin, r),
                 }
             }
@@ -298,12 +298,12 @@ impl<'a> Situation<'a> {
                     f.entries.push((x.0, items[x.4].origin, fate));
                 }
                 // Marked, then removed below.
-                items[x.4].slot = DROPPED;
+                items[x.4].group = DROPPED;
                 any = true;
             }
         }
         if any {
-            items.retain(|i| i.slot != DROPPED);
+            items.retain(|i| i.group != DROPPED);
         }
     }
 
