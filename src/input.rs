@@ -54,8 +54,9 @@ pub struct Contribution {
     /// context for the contribution to apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Name>,
+    /// Boxed: most contributions have none, and a small contribution ingests faster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<Stack>,
+    pub stack: Option<Box<Stack>>,
 }
 
 /// A contribution's stacking group, with a key (`""` when only the group is named).
@@ -643,8 +644,9 @@ fn typed_brackets(actor: &Actor, object: bool) -> usize {
             let lists: usize = lists.iter().map(|&n| n + some(n)).sum();
             let tags = s.caps.iter().filter(|c| c.tags.as_ref().is_some_and(|t| !t.is_empty())).count()
                 + s.caps.iter().filter(|c| !c.requires.is_empty()).count();
-            let situation =
-                |c: &Contribution| some(c.requires.len()) + usize::from(matches!(c.stack, Some(Stack::Keyed(_))));
+            let situation = |c: &Contribution| {
+                some(c.requires.len()) + usize::from(matches!(c.stack.as_deref(), Some(Stack::Keyed(_))))
+            };
             let tags = tags + s.primary.iter().chain(&s.derived).map(situation).sum::<usize>();
             let context = s.context.as_ref().map_or(0, |packs| {
                 let set = packs.values().filter(|p| **p != ModifierPack::default());

@@ -131,15 +131,15 @@ impl Situations {
     }
 
     /// A stack for [`STACKED`] of the calls, half of them with one of two keys.
-    fn stack(&self, rng: &mut Rng) -> Option<Stack> {
+    fn stack(&self, rng: &mut Rng) -> Option<Box<Stack>> {
         if self.stacks.is_empty() || rng.unit() >= STACKED {
             return None;
         }
         let group: Name = self.stacks[rng.below(self.stacks.len())].as_str().into();
-        Some(match rng.below(4) {
+        Some(Box::new(match rng.below(4) {
             0 | 1 => Stack::Group(group),
             k => Stack::Keyed(KeyedStack { group, key: ["might", "haste"][k - 2].into() }),
-        })
+        }))
     }
 
     /// An actor's situation: 0–3 tags.

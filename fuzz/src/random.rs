@@ -631,18 +631,18 @@ fn requirements(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<
 /// A contribution's stack: none for two in three, else a group alone or with one of a few
 /// keys (`""` among them, the same part as the group alone); when `malformed`, now and then
 /// an unknown group.
-fn stack(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<Option<Stack>> {
+fn stack(u: &mut Unstructured, sit: &Situations, malformed: bool) -> Arb<Option<Box<Stack>>> {
     if malformed && u.ratio(1u8, 64)? {
-        return Ok(Some(Stack::Group("nope".into())));
+        return Ok(Some(Box::new(Stack::Group("nope".into()))));
     }
     if sit.stacks.is_empty() || !u.ratio(1u8, 3)? {
         return Ok(None);
     }
     let group: Name = format!("k{}", u.choose_index(sit.stacks.len())?).into();
-    Ok(Some(match u.int_in_range(0u8..=3)? {
+    Ok(Some(Box::new(match u.int_in_range(0u8..=3)? {
         0 => Stack::Group(group),
         k => Stack::Keyed(KeyedStack { group, key: ["", "a", "b"][k as usize - 1].into() }),
-    }))
+    })))
 }
 
 /// The rules as one in-memory file, or why they are rejected.

@@ -493,10 +493,12 @@ mod tests {
         let mut required = a.clone();
         required.subsystems[0].derived[0].requires.push("!fire".into());
         let mut stacked = a.clone();
-        stacked.subsystems[0].derived[0].stack = Some(crate::input::Stack::Group("aura".into()));
+        stacked.subsystems[0].derived[0].stack = Some(Box::new(crate::input::Stack::Group("aura".into())));
         let mut keyed = stacked.clone();
-        keyed.subsystems[0].derived[0].stack =
-            Some(crate::input::Stack::Keyed(crate::input::KeyedStack { group: "aura".into(), key: "x".into() }));
+        keyed.subsystems[0].derived[0].stack = Some(Box::new(crate::input::Stack::Keyed(crate::input::KeyedStack {
+            group: "aura".into(),
+            key: "x".into(),
+        })));
         let hashes = [hash(&a), hash(&tagged), hash(&required), hash(&stacked), hash(&keyed)];
         for (i, x) in hashes.iter().enumerate() {
             assert!(!hashes[..i].contains(x), "input {i} hashes like an earlier one");
