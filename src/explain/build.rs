@@ -374,21 +374,8 @@ pub(super) fn build(
     let mut contributions = Vec::new();
     for g in groups {
         for i in g.start as usize..g.end as usize {
-            let o = prov.values[i];
-            let (list, c) = contribution(actor, o);
-            contributions.push(ContributionRow {
-                index: i - first_value,
-                subsystem: o.subsystem,
-                subsystem_system: actor.subsystems[o.subsystem as usize].meta.system.to_string(),
-                system: c.system.to_string(),
-                list,
-                bucket: c.bucket.to_string(),
-                priority: c.priority.unwrap_or(0),
-                value: p.values[i],
-                outcome: None,
-                requires: requires(&c.requires),
-                stack: stack_ref(c),
-            });
+            let input = contribution_input(actor, prov.values[i]);
+            contributions.push(ContributionRow { index: i - first_value, input, outcome: None });
         }
     }
     let mut buckets = Vec::new();
@@ -544,12 +531,25 @@ pub(super) fn build(
 }
 
 /// The contribution an origin points at, and the list it is in.
-fn contribution(actor: &Actor, o: ingest::Origin) -> (&'static str, &Contribution) {
+/// The contribution at `o` in the actor's input (its value is the prepared one: ingest
+/// copies it).
+fn contribution_input(actor: &Actor, o: ingest::Origin) -> ContributionInput {
     let sub = &actor.subsystems[o.subsystem as usize];
-    if o.list == FROM_PRIMARY {
+    let (list, c): (_, &Contribution) = if o.list == FROM_PRIMARY {
         ("primary", &sub.primary[o.index as usize])
     } else {
         ("derived", &sub.derived[o.index as usize])
+    };
+    ContributionInput {
+        subsystem: o.subsystem,
+        subsystem_system: sub.meta.system.to_string(),
+        system: c.system.to_string(),
+        list,
+        bucket: c.bucket.to_string(),
+        priority: c.priority.unwrap_or(0),
+        value: c.value,
+        requires: requires(&c.requires),
+        stack: stack_ref(c),
     }
 }
 
@@ -606,21 +606,10 @@ fn not_applied(
             caps.push(CapNotApplied { layer, cap, fate: fate.clone() });
             continue;
         }
-        let (list, c) = contribution(actor, *o);
-        rows.push(NotAppliedRow {
-            subsystem: o.subsystem,
-            subsystem_system: actor.subsystems[o.subsystem as usize].meta.system.to_string(),
-            system: c.system.to_string(),
-            list,
-            bucket: c.bucket.to_string(),
-            priority: c.priority.unwrap_or(0),
-            value: c.value,
-            requires: requires(&c.requires),
-            stack: stack_ref(c),
-            fate: fate.clone(),
-        });
+        rows.push(NotAppliedRow { input: contribution_input(actor, *o), fate: fate.clone() });
     }
     rows.sort_by(|a, b| {
+        let (a, b) = (&a.input, &b.input);
         (slot(ir, stat, &a.bucket), std::cmp::Reverse(a.priority), &a.system)
             .cmp(&(slot(ir, stat, &b.bucket), std::cmp::Reverse(b.priority), &b.system))
             .then(a.value.total_cmp(&b.value))

@@ -185,10 +185,9 @@ pub struct Failure {
     pub error: EvalError,
 }
 
+/// A contribution as the actor's input gives it, applied or not.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContributionRow {
-    /// Position in canonical order among this stat's contributions.
-    pub index: usize,
+pub struct ContributionInput {
     pub subsystem: u32,
     /// The subsystem's `meta.system`.
     pub subsystem_system: String,
@@ -199,14 +198,22 @@ pub struct ContributionRow {
     pub bucket: String,
     pub priority: i64,
     pub value: f64,
-    /// `won` or `lost` in a `fold first` bucket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<&'static str>,
     /// The requirements as the input writes them (`fire`, `!low_life`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<StackRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContributionRow {
+    /// Position in canonical order among this stat's contributions.
+    pub index: usize,
+    #[serde(flatten)]
+    pub input: ContributionInput,
+    /// `won` or `lost` in a `fold first` bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
 }
 
 /// A contribution's stacking group and key (`""` when the input names only the group).
@@ -219,17 +226,8 @@ pub struct StackRef {
 /// A contribution that does not apply, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NotAppliedRow {
-    pub subsystem: u32,
-    pub subsystem_system: String,
-    pub system: String,
-    pub list: &'static str,
-    pub bucket: String,
-    pub priority: i64,
-    pub value: f64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub requires: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack: Option<StackRef>,
+    #[serde(flatten)]
+    pub input: ContributionInput,
     /// `skipped` (with the requirement that does not hold in [`Explanation::context`]) or
     /// `dropped` (with its stacking group, key, limit, keep and 1-based rank).
     #[serde(flatten)]

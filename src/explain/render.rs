@@ -230,7 +230,7 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
     }
     out.push_str("\ncontributions (canonical order)\n");
     // The requirement and stack columns only when some contribution has one.
-    let situated = e.contributions.iter().any(|c| !c.requires.is_empty() || c.stack.is_some());
+    let situated = e.contributions.iter().any(|c| !c.input.requires.is_empty() || c.input.stack.is_some());
     if e.contributions.is_empty() {
         out.push_str("  (none)\n");
     } else {
@@ -242,18 +242,8 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
         head.push(String::new());
         let mut rows = vec![head];
         for c in &e.contributions {
-            let mut row = vec![
-                c.index.to_string(),
-                format!("#{} ({})", c.subsystem, c.subsystem_system),
-                c.system.clone(),
-                c.list.into(),
-                c.bucket.clone(),
-                c.priority.to_string(),
-                fmt_num(c.value),
-            ];
-            if situated {
-                row.extend([c.requires.join(", "), stack_cell(&c.stack)]);
-            }
+            let mut row = vec![c.index.to_string()];
+            row.extend(input_cells(&c.input, situated));
             row.push(c.outcome.unwrap_or("").into());
             rows.push(row);
         }
@@ -386,6 +376,23 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
     failed_later(out, e)
 }
 
+/// A contribution's cells: subsystem, system, list, bucket, prio, value, and with
+/// `situated` its requirements and stack.
+fn input_cells(c: &ContributionInput, situated: bool) -> Vec<String> {
+    let mut cells = vec![
+        format!("#{} ({})", c.subsystem, c.subsystem_system),
+        c.system.clone(),
+        c.list.into(),
+        c.bucket.clone(),
+        c.priority.to_string(),
+        fmt_num(c.value),
+    ];
+    if situated {
+        cells.extend([c.requires.join(", "), stack_cell(&c.stack)]);
+    }
+    cells
+}
+
 /// The contributions that do not apply, and why.
 fn write_not_applied(out: &mut String, e: &Explanation) -> std::fmt::Result {
     if e.not_applied.is_empty() && (e.in_snapshot || e.caps_not_applied.is_empty()) {
@@ -395,17 +402,9 @@ fn write_not_applied(out: &mut String, e: &Explanation) -> std::fmt::Result {
     let head = ["subsystem", "system", "list", "bucket", "prio", "value", "requires", "stack", "why"];
     let mut rows = vec![head.map(String::from).to_vec()];
     for c in &e.not_applied {
-        rows.push(vec![
-            format!("#{} ({})", c.subsystem, c.subsystem_system),
-            c.system.clone(),
-            c.list.into(),
-            c.bucket.clone(),
-            c.priority.to_string(),
-            fmt_num(c.value),
-            c.requires.join(", "),
-            stack_cell(&c.stack),
-            fate_text(&c.fate),
-        ]);
+        let mut row = input_cells(&c.input, true);
+        row.push(fate_text(&c.fate));
+        rows.push(row);
     }
     if rows.len() > 1 {
         table(out, "  ", &rows);
