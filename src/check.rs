@@ -5,7 +5,7 @@
 //! lowering cannot fail.
 
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{Fold, Function, Operator, Policy, UnOp, valid_stat_name};
+use crate::ir::{BinOp as IrBinOp, Fold, Function, Operator, Policy, valid_stat_name};
 use crate::source::{FileId, Span};
 use crate::syntax::*;
 use rustc_hash::FxHashMap;
@@ -174,7 +174,7 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
         ExprKind::Neg(_) => -arg(0),
         ExprKind::Chain(_, rest) => {
             let (first, operands) = args.split_first()?;
-            rest.iter().zip(operands).fold(*first, |a, ((op, _), &b)| binary(*op, a, b))
+            rest.iter().zip(operands).fold(*first, |a, ((op, _), &b)| IrBinOp::from(*op).apply(a, b))
         }
         ExprKind::If(..) => {
             if num::truthy(arg(0)) {
@@ -191,35 +191,9 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
             Function::Max => args.iter().copied().reduce(num::fmax)?,
             Function::Clamp => num::clamp(arg(0), arg(1), arg(2)),
             Function::Pow => num::pow(arg(0), arg(1)),
-            Function::Unary(op) => match op {
-                UnOp::Neg => -arg(0),
-                UnOp::Abs => arg(0).abs(),
-                UnOp::Floor => arg(0).floor(),
-                UnOp::Ceil => arg(0).ceil(),
-                UnOp::Round => num::round(arg(0)),
-                UnOp::Sqrt => arg(0).sqrt(),
-                UnOp::Exp => num::exp(arg(0)),
-                UnOp::Ln => num::ln(arg(0)),
-            },
+            Function::Unary(op) => op.apply(arg(0)),
         },
     })
-}
-
-/// `a op b` on constants, as every engine computes it.
-fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    use crate::num;
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a / b,
-        BinOp::Lt => num::bool_to_f64(a < b),
-        BinOp::Le => num::bool_to_f64(a <= b),
-        BinOp::Gt => num::bool_to_f64(a > b),
-        BinOp::Ge => num::bool_to_f64(a >= b),
-        BinOp::Eq => num::bool_to_f64(a == b),
-        BinOp::Ne => num::bool_to_f64(a != b),
-    }
 }
 
 /// E0313 at `span`, whose constant value is `value`.
@@ -654,7 +628,7 @@ impl<'a> Checker<'a> {
             }
             value = match (value, b) {
                 (Some(a), Some(b)) => {
-                    let v = binary(*op, a, b);
+                    let v = IrBinOp::from(*op).apply(a, b);
                     if !v.is_finite() && a.is_finite() && b.is_finite() && !by_zero {
                         self.diags.push(not_finite(v, span));
                     }

@@ -7,7 +7,7 @@
 //! Every number goes through [`crate::num`] or a single IEEE operation.
 
 use crate::ingest::{FROM_DERIVED, FROM_PRIMARY, Group, LayerCaps, Prepared, PreparedStat};
-use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId, UnOp};
+use crate::ir::{Expr, Fold, Ir, Mode, Node, Operator, Policy, Stat, StatId};
 use crate::num;
 use crate::snapshot::{DERIVED, Entry, HAS_VALUE, Snapshot};
 use crate::syntax::Category;
@@ -80,8 +80,8 @@ pub fn eval_expr(ir: &Ir, e: Expr, values: &[f64], value: f64, x: f64, buf: &mut
             Node::Stat(s) => values[s.index()],
             Node::Value => value,
             Node::X => x,
-            Node::Unary(op, a) => unary(op, buf[a.index()]),
-            Node::Binary(op, a, b) => binary(op, buf[a.index()], buf[b.index()]),
+            Node::Unary(op, a) => op.apply(buf[a.index()]),
+            Node::Binary(op, a, b) => op.apply(buf[a.index()], buf[b.index()]),
             Node::Select(c, a, b) => {
                 if num::truthy(buf[c.index()]) {
                     buf[a.index()]
@@ -92,37 +92,6 @@ pub fn eval_expr(ir: &Ir, e: Expr, values: &[f64], value: f64, x: f64, buf: &mut
         };
     }
     buf[e.end as usize - 1]
-}
-
-pub fn unary(op: UnOp, a: f64) -> f64 {
-    match op {
-        UnOp::Neg => -a,
-        UnOp::Abs => a.abs(),
-        UnOp::Floor => a.floor(),
-        UnOp::Ceil => a.ceil(),
-        UnOp::Round => num::round(a),
-        UnOp::Sqrt => a.sqrt(),
-        UnOp::Exp => num::exp(a),
-        UnOp::Ln => num::ln(a),
-    }
-}
-
-pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a / b,
-        BinOp::Min => num::fmin(a, b),
-        BinOp::Max => num::fmax(a, b),
-        BinOp::Pow => num::pow(a, b),
-        BinOp::Lt => num::bool_to_f64(a < b),
-        BinOp::Le => num::bool_to_f64(a <= b),
-        BinOp::Gt => num::bool_to_f64(a > b),
-        BinOp::Ge => num::bool_to_f64(a >= b),
-        BinOp::Eq => num::bool_to_f64(a == b),
-        BinOp::Ne => num::bool_to_f64(a != b),
-    }
 }
 
 /// Folds one bucket's contributions (canonical order) into the value it applies.

@@ -225,7 +225,7 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
             let mut acc = emit(ir, first, resolve);
             for (op, operand) in rest {
                 let b = emit(ir, operand, resolve);
-                acc = push(ir, Node::Binary(binop(*op), acc, b));
+                acc = push(ir, Node::Binary(BinOp::from(*op), acc, b));
             }
             acc
         }
@@ -254,21 +254,5 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
                 Function::Unary(op) => push(ir, Node::Unary(op, ids[0])),
             }
         }
-    }
-}
-
-fn binop(op: syntax::BinOp) -> BinOp {
-    use syntax::BinOp as S;
-    match op {
-        S::Add => BinOp::Add,
-        S::Sub => BinOp::Sub,
-        S::Mul => BinOp::Mul,
-        S::Div => BinOp::Div,
-        S::Lt => BinOp::Lt,
-        S::Le => BinOp::Le,
-        S::Gt => BinOp::Gt,
-        S::Ge => BinOp::Ge,
-        S::Eq => BinOp::Eq,
-        S::Ne => BinOp::Ne,
     }
 }

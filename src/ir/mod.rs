@@ -185,6 +185,21 @@ keywords!(Policy {
 });
 
 impl UnOp {
+    /// `op a`, as every engine computes it (and check folds constants).
+    pub fn apply(self, a: f64) -> f64 {
+        use crate::num;
+        match self {
+            UnOp::Neg => -a,
+            UnOp::Abs => a.abs(),
+            UnOp::Floor => a.floor(),
+            UnOp::Ceil => a.ceil(),
+            UnOp::Round => num::round(a),
+            UnOp::Sqrt => a.sqrt(),
+            UnOp::Exp => num::exp(a),
+            UnOp::Ln => num::ln(a),
+        }
+    }
+
     /// The unary functions of the language (negation is the `-` operator, not a function).
     pub const FUNCTIONS: &'static [UnOp] =
         &[UnOp::Abs, UnOp::Floor, UnOp::Ceil, UnOp::Round, UnOp::Sqrt, UnOp::Exp, UnOp::Ln];
@@ -264,6 +279,26 @@ impl Function {
 }
 
 impl BinOp {
+    /// `a op b`, as every engine computes it (and check folds constants).
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        use crate::num;
+        match self {
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
+            BinOp::Div => a / b,
+            BinOp::Min => num::fmin(a, b),
+            BinOp::Max => num::fmax(a, b),
+            BinOp::Pow => num::pow(a, b),
+            BinOp::Lt => num::bool_to_f64(a < b),
+            BinOp::Le => num::bool_to_f64(a <= b),
+            BinOp::Gt => num::bool_to_f64(a > b),
+            BinOp::Ge => num::bool_to_f64(a >= b),
+            BinOp::Eq => num::bool_to_f64(a == b),
+            BinOp::Ne => num::bool_to_f64(a != b),
+        }
+    }
+
     /// How the rule language spells it: an infix symbol (`+`, `<=`, …) or, for
     /// [`is_function`](BinOp::is_function), a function name (`min`, `max`, `pow`).
     pub fn keyword(self) -> &'static str {
@@ -287,6 +322,24 @@ impl BinOp {
     /// Written as a call, `min(a, b)`, rather than infix.
     pub fn is_function(self) -> bool {
         matches!(self, BinOp::Min | BinOp::Max | BinOp::Pow)
+    }
+}
+
+impl From<crate::syntax::BinOp> for BinOp {
+    fn from(op: crate::syntax::BinOp) -> BinOp {
+        use crate::syntax::BinOp as S;
+        match op {
+            S::Add => BinOp::Add,
+            S::Sub => BinOp::Sub,
+            S::Mul => BinOp::Mul,
+            S::Div => BinOp::Div,
+            S::Lt => BinOp::Lt,
+            S::Le => BinOp::Le,
+            S::Gt => BinOp::Gt,
+            S::Ge => BinOp::Ge,
+            S::Eq => BinOp::Eq,
+            S::Ne => BinOp::Ne,
+        }
     }
 }
 
