@@ -203,53 +203,45 @@ impl<'a> Situation<'a> {
             return;
         }
         let contexts = self.contexts(ir);
-        let context_of = |stat: StatId| match &ir.stat(stat).view {
-            Some(v) => &*contexts[1 + v.number as usize],
-            None => &*contexts[0],
-        };
         let mut skipped = |stat: StatId, origin: Origin, r: Requirement| {
             if let Some(f) = fates.as_deref_mut() {
                 f.entries.push((stat, origin, Fate::Skipped { requirement: r.text(ir) }));
             }
         };
-        let n = items.len();
+        self.expand_list(ir, &contexts, items, &mut skipped);
+        self.expand_list(ir, &contexts, caps, &mut skipped);
+    }
+
+    /// [`Situation::expand`] of one list: kept in place where an entry applies to its stat,
+    /// copies for views at the end.
+    fn expand_list<T: Expandable>(
+        &self,
+        ir: &Ir,
+        contexts: &[Cow<TagSet>],
+        list: &mut Vec<T>,
+        skipped: &mut dyn FnMut(StatId, Origin, Requirement),
+    ) {
+        let n = list.len();
         let mut kept = 0;
         for k in 0..n {
-            let item = items[k];
-            match self.failing(ir, item.situation, &contexts[0]) {
+            let entry = list[k];
+            let (stat, origin, situation) = entry.key();
+            match self.failing(ir, situation, &contexts[0]) {
                 None => {
-                    items[kept] = item;
+                    list[kept] = entry;
                     kept += 1;
                 }
-                Some(r) => skipped(item.stat, item.origin, r),
+                Some(r) => skipped(stat, origin, r),
             }
-            for &stat in ir.views_of(item.stat) {
-                match self.failing(ir, item.situation, context_of(stat)) {
-                    None => items.push(Item { stat, group: ir.slot_base[stat.index()] + item.slot(ir), ..item }),
-                    Some(r) => skipped(stat, item.origin, r),
+            for &view in ir.views_of(stat) {
+                let number = ir.stat(view).view.as_ref().expect("a view").number as usize;
+                match self.failing(ir, situation, &contexts[1 + number]) {
+                    None => list.push(entry.for_view(ir, view)),
+                    Some(r) => skipped(view, origin, r),
                 }
             }
         }
-        items.drain(kept..n);
-        let n = caps.len();
-        let mut kept = 0;
-        for k in 0..n {
-            let cap = caps[k];
-            match self.failing(ir, cap.situation, &contexts[0]) {
-                None => {
-                    caps[kept] = cap;
-                    kept += 1;
-                }
-                Some(r) => skipped(cap.stat, cap.origin, r),
-            }
-            for &stat in ir.views_of(cap.stat) {
-                match self.failing(ir, cap.situation, context_of(stat)) {
-                    None => caps.push(CapItem { stat, ..cap }),
-                    Some(r) => skipped(stat, cap.origin, r),
-                }
-            }
-        }
-        caps.drain(kept..n);
+        list.drain(kept..n);
     }
 
     /// Drops, from contributions in canonical order, the stacked ones beyond their
@@ -310,6 +302,34 @@ impl<'a> Situation<'a> {
     fn stacked(&self, item: &Item<'a>) -> Option<(BucketId, StackId, &'a str)> {
         let s = self.situated.get(item.situation as usize)?;
         s.stack.map(|(g, key)| (s.bucket, g, key))
+    }
+}
+
+/// A contribution or a cap, as [`Situation::expand`] filters and copies it.
+trait Expandable: Copy {
+    /// Its stat, origin and [`Item::situation`].
+    fn key(&self) -> (StatId, Origin, u32);
+    /// The copy of it that `view` gets.
+    fn for_view(self, ir: &Ir, view: StatId) -> Self;
+}
+
+impl Expandable for Item<'_> {
+    fn key(&self) -> (StatId, Origin, u32) {
+        (self.stat, self.origin, self.situation)
+    }
+
+    fn for_view(self, ir: &Ir, view: StatId) -> Self {
+        Item { stat: view, group: ir.slot_base[view.index()] + self.slot(ir), ..self }
+    }
+}
+
+impl Expandable for CapItem<'_> {
+    fn key(&self) -> (StatId, Origin, u32) {
+        (self.stat, self.origin, self.situation)
+    }
+
+    fn for_view(self, _: &Ir, view: StatId) -> Self {
+        CapItem { stat: view, ..self }
     }
 }
 
