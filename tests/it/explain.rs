@@ -31,13 +31,7 @@ fn situational(case: &str) -> Actor {
 }
 
 fn situational_actors() -> Vec<Actor> {
-    let mut cases: Vec<_> = std::fs::read_dir("tests/data/situational")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    cases
+    crate::golden::cases_in("tests/data/situational")
         .iter()
         .map(|c| actorc::input::parse_actor(&std::fs::read_to_string(c.join("actor.json")).unwrap()).unwrap())
         .collect()

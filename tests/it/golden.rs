@@ -1,15 +1,41 @@
-//! The ten Actor Core v3 golden vectors through the shipped v3 rule set.
+//! The ten Actor Core v3 golden vectors through the shipped v3 rule set, and the
+//! situational conformance cases.
 
 use actorc::{Backend, Engine, Rules};
+use std::path::{Path, PathBuf};
 
-fn cases() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir("tests/data/golden")
-        .expect("tests/data/golden exists")
+/// The case folders of `dir`, sorted.
+pub fn cases_in(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
         .collect();
     v.sort();
     v
+}
+
+fn cases() -> Vec<PathBuf> {
+    cases_in("tests/data/golden")
+}
+
+/// A case's `expected.json`.
+fn expected(case: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap()
+}
+
+/// What `actorc run RULES --input INPUT` with `args` prints for one actor.
+#[cfg(feature = "cli")]
+fn run_cli(rules: &str, args: &[&str], input: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_actorc"))
+        .args(["run", rules])
+        .args(args)
+        .arg("--input")
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Numeric JSON comparison: 500 and 500.0 are equal.
@@ -30,8 +56,7 @@ pub fn run_golden(backend: Backend) {
     assert_eq!(cases.len(), 10);
     for case in cases {
         let input = std::fs::read_to_string(case.join("subsystems.json")).unwrap();
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+        let expected = expected(&case);
         let actor = actorc::input::parse_actor(&input).unwrap();
         let snap = engine.evaluate(&actor).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let got = serde_json::to_value(&snap).unwrap();
@@ -47,18 +72,9 @@ fn golden_vectors_interpreter() {
 #[test]
 #[cfg(feature = "cli")]
 fn golden_vectors_cli() {
-    let exe = env!("CARGO_BIN_EXE_actorc");
     for case in cases() {
-        let out = std::process::Command::new(exe)
-            .args(["run", "rules/actor_core_v3", "--input"])
-            .arg(case.join("subsystems.json"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}: {}", case.display(), String::from_utf8_lossy(&out.stderr));
-        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
-        assert!(same(&got, &expected), "{}", case.display());
+        let got = run_cli("rules/actor_core_v3", &[], &case.join("subsystems.json"));
+        assert!(same(&got, &expected(&case)), "{}", case.display());
     }
 }
 
@@ -67,19 +83,13 @@ fn golden_vectors_cli() {
 #[test]
 fn situational_cases() {
     let rules = Rules::load("tests/data/situational/rules.stat").expect("situational rules load");
-    let mut cases: Vec<_> = std::fs::read_dir("tests/data/situational")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = cases_in("tests/data/situational");
     assert_eq!(cases.len(), 3);
     for backend in [Backend::Interpreter, Backend::Jit] {
         let engine = Engine::new(&rules, backend).expect("engine");
         for case in &cases {
             let input = std::fs::read_to_string(case.join("actor.json")).unwrap();
-            let expected: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+            let expected = expected(case);
             let mut actor = actorc::input::parse_actor(&input).unwrap();
             let snap = engine.evaluate(&actor).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
             let got = serde_json::to_value(&snap).unwrap();
@@ -106,17 +116,9 @@ fn situational_cases() {
     }
     #[cfg(feature = "cli")]
     for case in &cases {
-        let exe = env!("CARGO_BIN_EXE_actorc");
         for engine in ["interp", "jit"] {
-            let out = std::process::Command::new(exe)
-                .args(["run", "tests/data/situational/rules.stat", "--engine", engine, "--input"])
-                .arg(case.join("actor.json"))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}: {}", case.display(), String::from_utf8_lossy(&out.stderr));
-            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let expected: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(case.join("expected.json")).unwrap()).unwrap();
+            let got = run_cli("tests/data/situational/rules.stat", &["--engine", engine], &case.join("actor.json"));
+            let expected = expected(case);
             assert!(same(&got, &expected), "{} {engine}:\n got {got}\nwant {expected}", case.display());
         }
     }
