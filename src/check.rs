@@ -39,6 +39,50 @@ pub struct Checked<'a> {
     /// Stats and views, dependencies first: `i < stats.len()` is `stats[i]`, any other
     /// the view `views[i - stats.len()]`.
     pub order: Vec<usize>,
+    /// Constants, tables and curves, in declaration order; their values are in `values`.
+    pub constants: Vec<(&'a Item, &'a ConstDecl)>,
+    pub tables: Vec<(&'a Item, &'a PointsDecl)>,
+    pub curves: Vec<(&'a Item, &'a PointsDecl)>,
+    pub values: Values<'a>,
+}
+
+/// The named values of a rule set, folded by the checker.
+#[derive(Default)]
+pub struct Values<'a> {
+    pub constants: FxHashMap<&'a str, f64>,
+    /// Keys ascending, and the value of each.
+    pub tables: FxHashMap<&'a str, (Vec<f64>, Vec<f64>)>,
+    /// Points by increasing `x`: the `x`s and the `y`s.
+    pub curves: FxHashMap<&'a str, (Vec<f64>, Vec<f64>)>,
+}
+
+impl Values<'_> {
+    /// The value of `e` when it names no stat (only numbers and named values).
+    pub fn eval(&self, e: &Expr) -> Option<f64> {
+        if let ExprKind::Name(n) = &e.kind {
+            return self.constants.get(n.as_str()).copied();
+        }
+        let args: Option<Vec<f64>> = operands(e).into_iter().map(|a| self.eval(a)).collect();
+        fold_constant(&e.kind, &args?, self)
+    }
+}
+
+/// What a named value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Constant,
+    Table,
+    Curve,
+}
+
+impl ValueKind {
+    fn word(self) -> &'static str {
+        match self {
+            ValueKind::Constant => "constant",
+            ValueKind::Table => "table",
+            ValueKind::Curve => "curve",
+        }
+    }
 }
 
 pub fn check(files: &[(FileId, Ast)]) -> (Checked<'_>, Vec<Diagnostic>) {
@@ -69,6 +113,8 @@ struct Checker<'a> {
     situation_names: FxHashMap<&'a str, &'a Ident>,
     stack_names: FxHashMap<&'a str, &'a Ident>,
     view_decls: Vec<(&'a Item, &'a ViewDecl)>,
+    /// Constants, tables and curves share one namespace (with stats and views: E0201).
+    value_names: FxHashMap<&'a str, (ValueKind, &'a Ident)>,
     /// Unknown names given a did-you-mean so far (see [`SUGGESTIONS`]).
     suggested: std::cell::Cell<usize>,
     lost: Lost<'a>,
@@ -93,6 +139,11 @@ impl<'a> Lost<'a> {
             Unparsed::Stat(n) => _ = self.names.insert(("stat", n)),
             Unparsed::Bucket(n) => _ = self.names.insert(("bucket", n)),
             Unparsed::Tag(n) => _ = self.names.insert(("tag", n)),
+            Unparsed::Value(n) => {
+                for kind in ["stat", "table", "curve"] {
+                    self.names.insert((kind, n));
+                }
+            }
             Unparsed::Pipeline(n) => {
                 self.pipeline = true;
                 self.names.insert(("pipeline", n));
@@ -105,7 +156,7 @@ impl<'a> Lost<'a> {
     /// Whether the `kind` (`"stat"`, `"bucket"`, `"pipeline"` or `"tag"`) called `name` may have been
     /// declared.
     fn name(&self, kind: &'static str, name: &str) -> bool {
-        (self.everything && matches!(kind, "stat" | "bucket" | "pipeline" | "tag"))
+        (self.everything && matches!(kind, "stat" | "bucket" | "pipeline" | "tag" | "table" | "curve"))
             || self.names.contains(&(kind, name))
     }
 }
@@ -146,32 +197,37 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Evaluates an expression without names; `None` if it mentions any.
-pub fn const_eval(e: &Expr) -> Option<f64> {
-    let args: Option<Vec<f64>> = operands(e).into_iter().map(const_eval).collect();
-    fold_constant(&e.kind, &args?)
+/// Whether a call of `f` names a table or curve first (`lookup`, `at`).
+fn reads_points(f: &Ident) -> bool {
+    matches!(Function::from_name(&f.name), Some(Function::Lookup | Function::At))
 }
 
-/// The operands of an expression node, in order.
+/// The operands of an expression node, in order: the values it computes from (the table or
+/// curve a `lookup` or `at` names is not one).
 fn operands(e: &Expr) -> Vec<&Expr> {
     match &e.kind {
         ExprKind::Number(_) | ExprKind::Name(_) => Vec::new(),
-        ExprKind::Neg(a) => vec![a],
+        ExprKind::Neg(a) | ExprKind::Not(a) => vec![a],
+        ExprKind::Power(a, b) => vec![a, b],
         ExprKind::Chain(first, rest) => std::iter::once(&**first).chain(rest.iter().map(|(_, e)| e)).collect(),
         ExprKind::If(c, t, f) => vec![c, t, f],
+        ExprKind::Call(f, args) if reads_points(f) => args.iter().skip(1).collect(),
         ExprKind::Call(_, args) => args.iter().collect(),
     }
 }
 
 /// The value of an expression node whose operands are the constants `args`; `None` for a
-/// name, or a call of an unknown function or with the wrong number of arguments.
-fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
+/// name, or a call of an unknown function, with the wrong number of arguments, or of an
+/// unknown table or curve.
+fn fold_constant(kind: &ExprKind, args: &[f64], values: &Values) -> Option<f64> {
     use crate::num;
     let arg = |i: usize| args.get(i).copied().unwrap_or(f64::NAN);
     Some(match kind {
         ExprKind::Number(v) => *v,
         ExprKind::Name(_) => return None,
         ExprKind::Neg(_) => -arg(0),
+        ExprKind::Not(_) => crate::ir::UnOp::Not.apply(arg(0)),
+        ExprKind::Power(..) => num::pow(arg(0), arg(1)),
         ExprKind::Chain(_, rest) => {
             let (first, operands) = args.split_first()?;
             rest.iter().zip(operands).fold(*first, |a, ((op, _), &b)| IrBinOp::from(*op).apply(a, b))
@@ -183,10 +239,18 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
                 arg(2)
             }
         }
-        ExprKind::Call(f, _) => match Function::from_name(&f.name).filter(|f| {
+        ExprKind::Call(f, call_args) => match Function::from_name(&f.name).filter(|f| {
             let (lo, hi) = f.arity();
-            (lo..=hi).contains(&args.len())
+            (lo..=hi).contains(&call_args.len())
         })? {
+            Function::Lookup => {
+                let (keys, values) = values.tables.get(points_name(call_args)?)?;
+                num::lookup(keys, values, arg(0))
+            }
+            Function::At => {
+                let (xs, ys) = values.curves.get(points_name(call_args)?)?;
+                num::curve_at(xs, ys, arg(0))
+            }
             Function::Min => args.iter().copied().reduce(num::fmin)?,
             Function::Max => args.iter().copied().reduce(num::fmax)?,
             Function::Clamp => num::clamp(arg(0), arg(1), arg(2)),
@@ -194,6 +258,14 @@ fn fold_constant(kind: &ExprKind, args: &[f64]) -> Option<f64> {
             Function::Unary(op) => op.apply(arg(0)),
         },
     })
+}
+
+/// The table or curve a `lookup` or `at` call names, when its first argument is a name.
+fn points_name(args: &[Expr]) -> Option<&str> {
+    match &args.first()?.kind {
+        ExprKind::Name(n) => Some(n),
+        _ => None,
+    }
 }
 
 /// E0313 at `span`, whose constant value is `value`.
@@ -211,8 +283,9 @@ enum Scope {
     Stats,
     /// A bucket's `apply`: only `value` and `x`.
     Apply,
-    /// `default`: constants only.
-    Constant,
+    /// `default`, constants, table entries and curve points: numbers and named values
+    /// only. Says what must be constant (`` `default` ``, "a constant").
+    Constant(&'static str),
 }
 
 impl<'a> Checker<'a> {
@@ -265,7 +338,40 @@ impl<'a> Checker<'a> {
                 }
             },
             ItemKind::View(v) => self.view_decls.push((item, v)),
+            ItemKind::Const(c) => {
+                if self.value_name(ValueKind::Constant, &c.name) {
+                    self.out.constants.push((item, c));
+                }
+            }
+            ItemKind::Table(t) => {
+                if self.value_name(ValueKind::Table, &t.name) {
+                    self.out.tables.push((item, t));
+                }
+            }
+            ItemKind::Curve(t) => {
+                if self.value_name(ValueKind::Curve, &t.name) {
+                    self.out.curves.push((item, t));
+                }
+            }
         }
+    }
+
+    /// Registers a constant, table or curve name; false (and E0201) when it is taken.
+    fn value_name(&mut self, kind: ValueKind, name: &'a Ident) -> bool {
+        if let Some((_, first)) = self.value_names.get(name.name.as_str()) {
+            self.diags.push(duplicate("constant, table or curve", name, first.span));
+            return false;
+        }
+        if matches!(name.name.as_str(), "value" | "x") {
+            self.diags.push(
+                Diagnostic::error("E0311", format!("a {} cannot be called `{}`", kind.word(), name.name))
+                    .primary(name.span, "a reserved name")
+                    .help("`value` and `x` are the running and folded values of a bucket's `apply`"),
+            );
+            return false;
+        }
+        self.value_names.insert(&name.name, (kind, name));
+        true
     }
 
     /// Registers a tag or tag group name; false (and E0201) when it is taken.
@@ -279,6 +385,7 @@ impl<'a> Checker<'a> {
     }
 
     fn check_all(&mut self) {
+        self.check_values();
         for (i, p) in self.default_pipelines.iter().enumerate() {
             if i > 0 {
                 self.diags.push(
@@ -355,7 +462,127 @@ impl<'a> Checker<'a> {
         for &(_, _, source) in &self.out.views {
             deps.push(deps.get(source).cloned().unwrap_or_default());
         }
-        self.out.order = self.order(&deps);
+        let names: Vec<(&'a Ident, &str)> = (0..deps.len()).map(|i| (self.node_name(i), "stat")).collect();
+        self.out.order = self.order(&deps, &names, Cycle::STATS);
+    }
+
+    /// Constants, tables and curves: their names against the stats', their order (cycles
+    /// are E0301), then their values, each after those it names.
+    fn check_values(&mut self) {
+        let decls: Vec<(ValueKind, &'a Ident, Vec<&'a Expr>)> = (self.out.constants.iter())
+            .map(|(_, c)| (ValueKind::Constant, &c.name, vec![&c.value]))
+            .chain(self.out.tables.iter().map(|(_, t)| (ValueKind::Table, &t.name, points_exprs(t))))
+            .chain(self.out.curves.iter().map(|(_, t)| (ValueKind::Curve, &t.name, points_exprs(t))))
+            .collect();
+        let index: FxHashMap<&str, usize> = decls.iter().enumerate().map(|(i, d)| (d.1.name.as_str(), i)).collect();
+        for (_, name, _) in &decls {
+            let stat = self.out.stats.iter().map(|(_, s)| &s.name);
+            let view = self.view_decls.iter().map(|(_, v)| &v.name);
+            if let Some(first) = stat.chain(view).find(|s| s.name == name.name) {
+                self.diags.push(duplicate("name", name, first.span));
+            }
+        }
+        let deps: Vec<Vec<(usize, Span)>> = decls
+            .iter()
+            .map(|(_, _, exprs)| {
+                let mut deps = Vec::new();
+                for e in exprs {
+                    e.for_each_name(&mut |n, span| deps.extend(index.get(n).map(|&i| (i, span))));
+                }
+                deps
+            })
+            .collect();
+        let names: Vec<(&Ident, &str)> = decls.iter().map(|d| (d.1, d.0.word())).collect();
+        let order = self.order(&deps, &names, Cycle::VALUES);
+        let (constants, tables) = (self.out.constants.len(), self.out.tables.len());
+        for i in order {
+            if i < constants {
+                let c = self.out.constants[i].1;
+                if let Some(v) = self.expr(&c.value, Scope::Constant("a constant's value"), &mut Vec::new()) {
+                    self.out.values.constants.insert(&c.name.name, v);
+                }
+            } else if i < constants + tables {
+                let t = self.out.tables[i - constants].1;
+                if let Some(entries) = self.table(t) {
+                    self.out.values.tables.insert(&t.name.name, entries);
+                }
+            } else {
+                let c = self.out.curves[i - constants - tables].1;
+                if let Some(points) = self.curve(c) {
+                    self.out.values.curves.insert(&c.name.name, points);
+                }
+            }
+        }
+    }
+
+    /// The entries of `t` folded, each with its key's span; `None` when one is not a constant.
+    fn points(&mut self, t: &PointsDecl, key: &'static str, value: &'static str) -> Option<Vec<(f64, f64, Span)>> {
+        let mut out = Some(Vec::with_capacity(t.points.len()));
+        for (k, v) in &t.points {
+            let kv = self.expr(k, Scope::Constant(key), &mut Vec::new());
+            let vv = self.expr(v, Scope::Constant(value), &mut Vec::new());
+            match (kv, vv, &mut out) {
+                (Some(kv), Some(vv), Some(out)) if kv.is_finite() && vv.is_finite() => out.push((kv, vv, k.span)),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    /// A table's keys (ascending) and values; E0317 for a key given twice, E0319 for no entry.
+    fn table(&mut self, t: &PointsDecl) -> Option<(Vec<f64>, Vec<f64>)> {
+        if t.points.is_empty() {
+            self.diags.push(too_few_points(t, "table", "one entry"));
+            return None;
+        }
+        let mut entries = self.points(t, "a table key", "a table value")?;
+        entries.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.start.cmp(&b.2.start)));
+        let mut ok = true;
+        for pair in entries.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error("E0317", format!("table `{}` has the key {} twice", t.name.name, pair[1].0))
+                        .primary(pair[1].2, "given again here")
+                        .secondary(pair[0].2, "first given here")
+                        .help("each key of a table has one value"),
+                );
+            }
+        }
+        ok.then(|| entries.into_iter().map(|(k, v, _)| (k, v)).unzip())
+    }
+
+    /// A curve's `x`s and `y`s; E0318 unless the `x`s increase, E0319 for fewer than two points.
+    fn curve(&mut self, c: &PointsDecl) -> Option<(Vec<f64>, Vec<f64>)> {
+        if c.points.len() < 2 {
+            self.diags.push(too_few_points(c, "curve", "two points"));
+            return None;
+        }
+        let points = self.points(c, "a curve's x", "a curve's y")?;
+        let mut ok = true;
+        for pair in points.windows(2) {
+            let ((x0, y0, at0), (x1, y1, at1)) = (pair[0], pair[1]);
+            if x1 <= x0 {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0318",
+                        format!("the points of curve `{}` do not increase: {x1} after {x0}", c.name.name),
+                    )
+                    .primary(at1, format!("x = {x1} here"))
+                    .secondary(at0, format!("after x = {x0}"))
+                    .help("list a curve's points from the smallest x to the largest, each x once"),
+                );
+            } else if !(x1 - x0).is_finite() || !(y1 - y0).is_finite() {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error("E0313", format!("curve `{}` is too steep between {x0} and {x1}", c.name.name))
+                        .primary(at0.to(at1), "the difference of these points is not a finite number")
+                        .help("interpolating between them would give an infinity"),
+                );
+            }
+        }
+        ok.then(|| points.into_iter().map(|(x, y, _)| (x, y)).unzip())
     }
 
     /// Tag groups, stacking groups and views; views join the stat namespace.
@@ -553,7 +780,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ClauseKind::Default(e) => {
-                    self.expr(e, Scope::Constant, &mut Vec::new());
+                    self.expr(e, Scope::Constant("`default`"), &mut Vec::new());
                 }
             }
         }
@@ -590,15 +817,22 @@ impl<'a> Checker<'a> {
     /// Checks an expression; returns its value when it is a constant. A constant that is not
     /// finite is reported once, at the smallest expression that makes it (E0313).
     fn expr(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>) -> Option<f64> {
-        if let ExprKind::Chain(first, rest) = &e.kind {
-            return self.chain(first, rest, scope, deps);
+        match &e.kind {
+            ExprKind::Chain(first, rest) => return self.chain(first, rest, scope, deps),
+            ExprKind::Name(n) => {
+                self.name(n, e.span, scope, deps);
+                return self.out.values.constants.get(n.as_str()).copied();
+            }
+            _ => {}
         }
         let args: Vec<Option<f64>> = operands(e).into_iter().map(|a| self.expr(a, scope, deps)).collect();
-        self.names_and_calls(e, scope, deps, &args);
+        self.calls(e, &args);
         let args: Option<Vec<f64>> = args.into_iter().collect();
         let args = args?;
-        let value = fold_constant(&e.kind, &args)?;
-        if !value.is_finite() && args.iter().all(|a| a.is_finite()) {
+        let value = fold_constant(&e.kind, &args, &self.out.values)?;
+        let lookup = matches!(&e.kind, ExprKind::Call(f, _) if f.name == "lookup");
+        // A `lookup` of a missing key is E0320.
+        if !value.is_finite() && args.iter().all(|a| a.is_finite()) && !lookup {
             self.diags.push(not_finite(value, e.span));
         }
         Some(value)
@@ -618,12 +852,13 @@ impl<'a> Checker<'a> {
         for (op, operand) in rest {
             let b = self.expr(operand, scope, deps);
             span = span.to(operand.span);
-            let by_zero = *op == BinOp::Div && b == Some(0.0);
+            let by_zero = matches!(op, BinOp::Div | BinOp::Rem) && b == Some(0.0);
             if by_zero {
+                let what = if *op == BinOp::Div { "division" } else { "remainder" };
                 self.diags.push(
-                    Diagnostic::error("E0304", "division by a constant zero")
+                    Diagnostic::error("E0304", format!("{what} by a constant zero"))
                         .primary(operand.span, "this is always zero")
-                        .secondary(span, "in this division"),
+                        .secondary(span, format!("in this {what}")),
                 );
             }
             value = match (value, b) {
@@ -640,80 +875,160 @@ impl<'a> Checker<'a> {
         value
     }
 
-    /// The checks of one expression node whose operands were checked already (and are the
-    /// constants `args`, where they are constants).
-    fn names_and_calls(&mut self, e: &Expr, scope: Scope, deps: &mut Vec<(usize, Span)>, args: &[Option<f64>]) {
-        match &e.kind {
-            ExprKind::Number(_) => {}
-            ExprKind::Name(n) => match scope {
-                Scope::Apply if n == "value" || n == "x" => {}
-                Scope::Apply => self.diags.push(
-                    Diagnostic::error("E0107", format!("`{n}` cannot be used in a bucket's `apply`"))
-                        .primary(e.span, "not available here")
-                        .help("`apply` sees only `value` (the running value) and `x` (the folded value, or one contribution for `fold each`)"),
-                ),
-                Scope::Constant => self.diags.push(
-                    Diagnostic::error("E0312", format!("`default` must be a constant, but it names `{n}`"))
-                        .primary(e.span, "not a constant")
-                        .help("use a base formula (`= …`) to start from other stats"),
-                ),
-                Scope::Stats => match self.stat_names.get(n.as_str()) {
-                    Some(&i) => deps.push((i, e.span)),
-                    None => {
-                        let id = Ident { name: n.clone(), span: e.span };
-                        // Never suggest a name that is itself refused (E0310).
-                        let names = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
-                        let d = self.unknown("E0101", "stat", &id, names);
-                        self.diags.extend(d);
-                    }
-                },
+    /// The checks of a name used as a number: a stat (recorded in `deps`), a constant, or
+    /// in `apply` the bucket variables.
+    fn name(&mut self, n: &str, span: Span, scope: Scope, deps: &mut Vec<(usize, Span)>) {
+        if scope == Scope::Apply && (n == "value" || n == "x") {
+            return;
+        }
+        match self.value_names.get(n).map(|(kind, _)| *kind) {
+            Some(ValueKind::Constant) => return,
+            Some(kind) => {
+                let read = if kind == ValueKind::Table { "lookup(NAME, key)" } else { "at(NAME, x)" };
+                self.diags.push(
+                    Diagnostic::error("E0110", format!("`{n}` is a {}, not a number", kind.word()))
+                        .primary(span, format!("a {}", kind.word()))
+                        .help(format!("read it with `{}`", read.replace("NAME", n))),
+                );
+                return;
+            }
+            None => {}
+        }
+        match scope {
+            Scope::Apply => self.diags.push(
+                Diagnostic::error("E0107", format!("`{n}` cannot be used in a bucket's `apply`"))
+                    .primary(span, "not available here")
+                    .help("`apply` sees only `value` (the running value), `x` (the folded value, or one contribution for `fold each`) and constants"),
+            ),
+            Scope::Constant(what) if self.stat_names.contains_key(n) => self.diags.push(
+                Diagnostic::error("E0312", format!("{what} must be a constant, but it names the stat `{n}`"))
+                    .primary(span, "not a constant")
+                    .help(if what == "`default`" {
+                        "use a base formula (`= …`) to start from other stats"
+                    } else {
+                        "constants, tables and curves are the same for every actor: they use numbers and other constants"
+                    }),
+            ),
+            Scope::Constant(_) => {
+                let id = Ident { name: n.to_string(), span };
+                let d = self.unknown("E0101", "constant", &id, self.constants_named());
+                self.diags.extend(d);
+            }
+            Scope::Stats => match self.stat_names.get(n) {
+                Some(&i) => deps.push((i, span)),
+                None => {
+                    let id = Ident { name: n.to_string(), span };
+                    // Never suggest a name that is itself refused (E0310).
+                    let stats = self.stat_names.keys().copied().filter(|n| valid_stat_name(n));
+                    let names: Vec<&str> = stats.chain(self.constants_named()).collect();
+                    let d = self.unknown("E0101", "stat", &id, names);
+                    self.diags.extend(d);
+                }
             },
-            ExprKind::Neg(_) => {}
-            ExprKind::Chain(..) => {}
-            ExprKind::If(..) => {}
-            ExprKind::Call(f, call_args) => {
-                let function = Function::from_name(&f.name);
-                if let (Some(Function::Clamp), [_, Some(lo), Some(hi)]) = (function, args)
-                    && lo > hi
+        }
+    }
+
+    /// The names of the constants.
+    fn constants_named(&self) -> impl Iterator<Item = &'a str> + use<'a, '_> {
+        self.value_names.iter().filter(|(_, (k, _))| *k == ValueKind::Constant).map(|(n, _)| *n)
+    }
+
+    /// The checks of a call whose operands were checked already (and are the constants
+    /// `values`, where they are constants).
+    fn calls(&mut self, e: &Expr, values: &[Option<f64>]) {
+        let ExprKind::Call(f, args) = &e.kind else { return };
+        let function = Function::from_name(&f.name);
+        if let (Some(Function::Clamp), [_, Some(lo), Some(hi)]) = (function, values)
+            && lo > hi
+        {
+            self.diags.push(
+                Diagnostic::error("E0303", format!("the bounds of `clamp` are empty: {lo} > {hi}"))
+                    .primary(args[1].span.to(args[2].span), "minimum is above maximum")
+                    .help("`clamp(v, lo, hi)` takes the minimum first"),
+            );
+        }
+        match function.map(|f| (f, f.arity())) {
+            None => {
+                let d = self.unknown("E0105", "function", f, functions());
+                self.diags.extend(d);
+            }
+            Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {
+                let want = if lo == hi {
+                    format!("{lo}")
+                } else if hi == usize::MAX {
+                    format!("at least {lo}")
+                } else {
+                    format!("{lo} to {hi}")
+                };
+                let s = if want == "1" { "" } else { "s" };
+                let were = if args.len() == 1 { "was" } else { "were" };
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0302",
+                        format!("`{}` takes {want} argument{s} but {} {were} given", f.name, args.len()),
+                    )
+                    .primary(e.span, format!("`{}` takes {want}", f.name))
+                    .help(format!("call it as `{}`", function.signature())),
+                );
+            }
+            Some((Function::Lookup, _)) => self.points_call(ValueKind::Table, args, values.first().copied().flatten()),
+            Some((Function::At, _)) => self.points_call(ValueKind::Curve, args, None),
+            Some(_) => {}
+        }
+    }
+
+    /// The first argument of `lookup` (`want` a table) or `at` (a curve): its name. A
+    /// constant `key` of a table must be one of its keys.
+    fn points_call(&mut self, want: ValueKind, args: &[Expr], key: Option<f64>) {
+        let function = if want == ValueKind::Table { "lookup" } else { "at" };
+        let ExprKind::Name(name) = &args[0].kind else {
+            self.diags.push(
+                Diagnostic::error("E0109", format!("`{function}` reads a {} by its name", want.word()))
+                    .primary(args[0].span, format!("not the name of a {}", want.word()))
+                    .help(format!(
+                        "call it as `{function}(NAME, …)` with a {} declared by `{} NAME = […];`",
+                        want.word(),
+                        want.word()
+                    )),
+            );
+            return;
+        };
+        let id = Ident { name: name.clone(), span: args[0].span };
+        match self.value_names.get(name.as_str()).map(|(k, _)| *k) {
+            Some(kind) if kind == want => {
+                if let (Some(key), Some((keys, _))) = (key, self.out.values.tables.get(name.as_str()))
+                    && crate::num::lookup(keys, keys, key).is_nan()
                 {
+                    let near = keys.iter().map(|k| k.to_string()).take(8).collect::<Vec<_>>().join(", ");
+                    let more = if keys.len() > 8 { ", …" } else { "" };
                     self.diags.push(
-                        Diagnostic::error("E0303", format!("the bounds of `clamp` are empty: {lo} > {hi}"))
-                            .primary(call_args[1].span.to(call_args[2].span), "minimum is above maximum")
-                            .help("`clamp(v, lo, hi)` takes the minimum first"),
+                        Diagnostic::error("E0320", format!("table `{name}` has no key {key}"))
+                            .primary(args[1].span, format!("always {key}"))
+                            .help(format!("its keys are: {near}{more}")),
                     );
                 }
-                let args = call_args;
-                match function.map(|f| (f, f.arity())) {
-                    None => {
-                        let d = self.unknown("E0105", "function", f, functions());
-                        self.diags.extend(d);
-                    }
-                    Some((function, (lo, hi))) if args.len() < lo || args.len() > hi => {
-                        let want = if lo == hi {
-                            format!("{lo}")
-                        } else if hi == usize::MAX {
-                            format!("at least {lo}")
-                        } else {
-                            format!("{lo} to {hi}")
-                        };
-                        let s = if want == "1" { "" } else { "s" };
-                        self.diags.push(
-                            Diagnostic::error(
-                                "E0302",
-                                format!("`{}` takes {want} argument{s} but {} {} given", f.name, args.len(), if args.len() == 1 { "was" } else { "were" }),
-                            )
-                            .primary(e.span, format!("`{}` takes {want}", f.name))
-                            .help(format!("call it as `{}`", function.signature())),
-                        );
-                    }
-                    Some(_) => {}
-                }
+            }
+            Some(kind) => self.diags.push(
+                Diagnostic::error("E0110", format!("`{name}` is a {}, not a {}", kind.word(), want.word()))
+                    .primary(args[0].span, format!("a {}", kind.word()))
+                    .help(match kind {
+                        ValueKind::Table => format!("read a table with `lookup({name}, key)`"),
+                        ValueKind::Curve => format!("read a curve with `at({name}, x)`"),
+                        ValueKind::Constant => format!("`{function}` reads a {}", want.word()),
+                    }),
+            ),
+            None => {
+                let names: Vec<&str> =
+                    self.value_names.iter().filter(|(_, (k, _))| *k == want).map(|(n, _)| *n).collect();
+                let d = self.unknown("E0109", want.word(), &id, names);
+                self.diags.extend(d);
             }
         }
     }
 
     /// Topological order (declaration order among independent stats); reports every cycle.
-    fn order(&mut self, deps: &[Vec<(usize, Span)>]) -> Vec<usize> {
+    /// `names` gives each node's name and kind (`stat`, `constant`…).
+    fn order(&mut self, deps: &[Vec<(usize, Span)>], names: &[(&Ident, &str)], cycle: Cycle) -> Vec<usize> {
         let n = deps.len();
         for scc in strongly_connected(n, deps) {
             let cyclic = scc.len() > 1 || deps[scc[0]].iter().any(|(d, _)| *d == scc[0]);
@@ -722,26 +1037,24 @@ impl<'a> Checker<'a> {
             }
             let mut members = scc.clone();
             members.sort_unstable();
-            let names: Vec<&str> = members.iter().map(|&i| self.node_name(i).name.as_str()).collect();
-            let first = self.node_name(members[0]);
-            let message = match names.as_slice() {
-                [one] => format!("stat `{one}` depends on itself"),
-                _ => format!("stats depend on each other in a cycle: {}", names.join(", ")),
+            let on_cycle: Vec<&str> = members.iter().map(|&i| names[i].0.name.as_str()).collect();
+            let (first, kind) = names[members[0]];
+            let message = match on_cycle.as_slice() {
+                [one] => format!("{kind} `{one}` depends on itself"),
+                _ => format!("{} depend on each other in a cycle: {}", cycle.many, on_cycle.join(", ")),
             };
-            let mut d = Diagnostic::error("E0301", message).primary(first.span, "this stat is on the cycle");
+            let mut d = Diagnostic::error("E0301", message).primary(first.span, format!("this {kind} is on the cycle"));
             for &m in &members {
                 if m != members[0] {
-                    d = d.secondary(self.node_name(m).span, "on the cycle");
+                    d = d.secondary(names[m].0.span, "on the cycle");
                 }
                 for (dep, span) in &deps[m] {
                     if members.contains(dep) {
-                        let dn = &self.node_name(*dep).name;
-                        d = d.secondary(*span, format!("reads `{dn}`"));
+                        d = d.secondary(*span, format!("reads `{}`", names[*dep].0.name));
                     }
                 }
             }
-            self.diags
-                .push(d.help("a formula or range bound cannot depend on itself, directly or through other stats"));
+            self.diags.push(d.help(cycle.help));
         }
         // Kahn's algorithm, smallest index first; stats on cycles are appended at the end.
         let mut indegree = vec![0usize; n];
@@ -772,6 +1085,40 @@ impl<'a> Checker<'a> {
         }
         order
     }
+}
+
+/// How E0301 names what is on a cycle.
+#[derive(Clone, Copy)]
+struct Cycle {
+    many: &'static str,
+    help: &'static str,
+}
+
+impl Cycle {
+    const STATS: Cycle = Cycle {
+        many: "stats",
+        help: "a formula or range bound cannot depend on itself, directly or through other stats",
+    };
+    const VALUES: Cycle = Cycle {
+        many: "constants, tables and curves",
+        help: "a constant, table or curve cannot be defined by itself, directly or through others",
+    };
+}
+
+/// Every key and value of a table or curve.
+fn points_exprs(t: &PointsDecl) -> Vec<&Expr> {
+    t.points.iter().flat_map(|(k, v)| [k, v]).collect()
+}
+
+/// E0319: `t` (a `kind`) has fewer entries than `least`.
+fn too_few_points(t: &PointsDecl, kind: &str, least: &str) -> Diagnostic {
+    Diagnostic::error("E0319", format!("{kind} `{}` needs at least {least}", t.name.name))
+        .primary(t.list_span, format!("{} given", t.points.len()))
+        .help(format!(
+            "write it as `{kind} {} = [{}];`",
+            t.name.name,
+            if kind == "table" { "key: value, …" } else { "x: y, x: y, …" }
+        ))
 }
 
 fn invalid_stat_name(name: &Ident) -> Diagnostic {

@@ -2,7 +2,8 @@
 //!
 //! The language has no loops, so the work for one actor is a fixed part per stat plus a part
 //! per contribution (a contribution reaches one stat and one bucket). Costs count abstract
-//! operations: one per IR node, with the library calls weighted by their price.
+//! operations: one per IR node, with the library calls weighted by their price; a `lookup`
+//! or `at` is a call plus a binary search of its table or curve (⌈log2 n⌉ + 1 comparisons).
 //!
 //! With situations, a contribution to a stat is also a contribution to each of the stat's
 //! views: it is checked against each context (at most [`MAX_REQUIREMENTS`] requirements),
@@ -15,16 +16,23 @@ use crate::ir::{Expr, Fold, Ir, MAX_REQUIREMENTS, Mode, Node, StatId, TagSet, Un
 use serde::Serialize;
 
 /// Operations charged for each IR node.
-fn node_cost(n: &Node) -> u64 {
+fn node_cost(ir: &Ir, n: &Node) -> u64 {
+    let search = |points: usize| CALL + u64::from(points.max(1).next_power_of_two().trailing_zeros()) + 1;
     match n {
         Node::Unary(UnOp::Exp | UnOp::Ln, _) => 20,
         Node::Binary(crate::ir::BinOp::Pow, _, _) => 40,
+        Node::Binary(crate::ir::BinOp::Rem, _, _) => CALL,
+        Node::Lookup(t, _) => search(ir.tables[t.index()].keys.len()),
+        Node::At(c, _) => search(ir.curves[c.index()].xs.len()) + 4,
         _ => 1,
     }
 }
 
+/// Charged for a call out of generated code (`%`, `lookup`, `at`).
+const CALL: u64 = 10;
+
 fn expr_cost(ir: &Ir, e: Option<Expr>) -> u64 {
-    e.map_or(0, |e| ir.nodes[e.range()].iter().map(node_cost).sum())
+    e.map_or(0, |e| ir.nodes[e.range()].iter().map(|n| node_cost(ir, n)).sum())
 }
 
 /// Charged per cap layer of a stat: reducing a layer and combining it across layers.

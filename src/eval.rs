@@ -59,6 +59,32 @@ impl EvalError {
         };
         EvalError { stat: stat.name.clone(), phase, formula, message }
     }
+
+    /// [`EvalError::new`] for stat `id`, saying why when a `lookup` of its formula or bound
+    /// found no key: `…: table `xp` has no key 7.5`. `values` are the stats' values so far.
+    pub(crate) fn of(ir: &Ir, id: StatId, phase: Phase, got: f64, values: &[f64]) -> EvalError {
+        let stat = ir.stat(id);
+        let mut error = EvalError::new(stat, phase, got);
+        let e = match phase {
+            Phase::Formula => stat.formula,
+            Phase::RangeMin => stat.min,
+            Phase::RangeMax => stat.max,
+            Phase::Value => None,
+        };
+        let Some(e) = e.filter(|e| ir.nodes[e.range()].iter().any(|n| matches!(n, Node::Lookup(..)))) else {
+            return error;
+        };
+        let mut buf = vec![0.0; e.end as usize];
+        eval_expr(ir, e, values, 0.0, 0.0, &mut buf);
+        let missing = e.range().find_map(|i| match ir.nodes[i] {
+            Node::Lookup(t, k) if buf[i].is_nan() && !buf[k.index()].is_nan() => Some((t, buf[k.index()])),
+            _ => None,
+        });
+        if let Some((t, key)) = missing {
+            error.message = format!("{}: table `{}` has no key {key}", error.message, ir.tables[t.index()].name);
+        }
+        error
+    }
 }
 
 /// Reusable buffers, one per thread.
@@ -89,6 +115,8 @@ pub fn eval_expr(ir: &Ir, e: Expr, values: &[f64], value: f64, x: f64, buf: &mut
                     buf[b.index()]
                 }
             }
+            Node::Lookup(t, k) => ir.tables[t.index()].get(buf[k.index()]),
+            Node::At(c, x) => ir.curves[c.index()].at(buf[x.index()]),
         };
     }
     buf[e.end as usize - 1]
@@ -435,7 +463,7 @@ fn eval_stat(
         None => Ok(inf),
         Some(e) => {
             let v = eval_expr(ir, e, values, 0.0, 0.0, nodes);
-            if v.is_finite() { Ok(v) } else { Err(EvalError::new(stat, phase, v)) }
+            if v.is_finite() { Ok(v) } else { Err(EvalError::of(ir, id, phase, v, values)) }
         }
     };
     let lo = bound(stat.min, f64::NEG_INFINITY, Phase::RangeMin, nodes)?;
@@ -449,7 +477,7 @@ fn eval_stat(
                 let v = eval_expr(ir, f, values, 0.0, 0.0, nodes);
                 if !v.is_finite() {
                     trace.base(id, v);
-                    return Err(EvalError::new(stat, Phase::Formula, v));
+                    return Err(EvalError::of(ir, id, Phase::Formula, v, values));
                 }
                 v
             }

@@ -32,12 +32,21 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         stack_ids: NameMap::default(),
         views_of: Vec::new(),
         view_ids: Vec::new(),
+        constants: Vec::new(),
+        tables: Vec::new(),
+        curves: Vec::new(),
+        const_ids: NameMap::default(),
+        table_ids: NameMap::default(),
+        curve_ids: NameMap::default(),
     };
     lower_situations(checked, &mut ir);
+    lower_values(checked, &mut ir);
+    let constants: FxHashMap<&str, f64> = checked.values.constants.iter().map(|(&n, &v)| (n, v)).collect();
+    let constant = |n: &str| constants.get(n).map(|&v| Node::Const(v));
     for b in &checked.buckets {
         ir.bucket_ids.insert(&b.name.name, BucketId(ir.buckets.len() as u32));
         let fold = Fold::from_keyword(&b.fold.name).expect(CHECKED);
-        let apply = lower_expr(&mut ir, &b.apply, &|_| None);
+        let apply = lower_expr(&mut ir, &b.apply, &|n| constant(n));
         ir.buckets.push(Bucket { name: b.name.name.clone(), fold, apply, span: b.name.span });
     }
     let mut pipeline_ids = FxHashMap::default();
@@ -66,7 +75,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
         ir.stat_ids.insert(&name_of(old).name, StatId(new as u32));
     }
     let stat_ids = std::mem::take(&mut ir.stat_ids);
-    let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id));
+    let resolve = |n: &str| stat_ids.get(n).map(|&id| Node::Stat(id)).or_else(|| constant(n));
     for &old in &checked.order {
         // A view takes its source's declaration, under its own name.
         let (item, s, view) = match checked.stats.get(old) {
@@ -102,6 +111,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
             min_text: None,
             max_text: None,
             view: None,
+            constants: Vec::new(),
         };
         if let Some((name, view)) = view {
             stat.name = name.name.clone();
@@ -128,7 +138,24 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
                         stat.mode = Mode::Pipeline(id);
                     }
                 }
-                ClauseKind::Default(e) => stat.default = crate::check::const_eval(e),
+                ClauseKind::Default(e) => stat.default = checked.values.eval(e),
+            }
+        }
+        for c in &s.clauses {
+            let mut named = |n: &str, _| {
+                if let Some(&id) = ir.const_ids.get(n)
+                    && !stat.constants.contains(&id)
+                {
+                    stat.constants.push(id);
+                }
+            };
+            match &c.kind {
+                ClauseKind::Formula(e) => e.for_each_name(&mut named),
+                ClauseKind::Range(lo, hi) => {
+                    lo.for_each_name(&mut named);
+                    hi.for_each_name(&mut named);
+                }
+                _ => {}
             }
         }
         let mut deps: Vec<StatId> = Vec::new();
@@ -194,6 +221,37 @@ fn lower_situations(checked: &Checked, ir: &mut Ir) {
     }
 }
 
+/// Constants, tables and curves, in declaration order, with the values check folded.
+fn lower_values(checked: &Checked, ir: &mut Ir) {
+    for (item, c) in &checked.constants {
+        let value = *checked.values.constants.get(c.name.name.as_str()).expect(CHECKED);
+        ir.const_ids.insert(&c.name.name, ConstId(ir.constants.len() as u32));
+        ir.constants.push(Constant { name: c.name.name.clone(), value, doc: item.doc.clone(), span: c.name.span });
+    }
+    for (item, t) in &checked.tables {
+        let (keys, values) = checked.values.tables.get(t.name.name.as_str()).expect(CHECKED);
+        ir.table_ids.insert(&t.name.name, TableId(ir.tables.len() as u32));
+        ir.tables.push(Table {
+            name: t.name.name.clone(),
+            keys: keys.clone().into(),
+            values: values.clone().into(),
+            doc: item.doc.clone(),
+            span: t.name.span,
+        });
+    }
+    for (item, c) in &checked.curves {
+        let (xs, ys) = checked.values.curves.get(c.name.name.as_str()).expect(CHECKED);
+        ir.curve_ids.insert(&c.name.name, CurveId(ir.curves.len() as u32));
+        ir.curves.push(Curve {
+            name: c.name.name.clone(),
+            xs: xs.clone().into(),
+            ys: ys.clone().into(),
+            doc: item.doc.clone(),
+            span: c.name.span,
+        });
+    }
+}
+
 fn lower_expr(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -> Expr {
     let start = ir.nodes.len() as u32;
     emit(ir, e, resolve);
@@ -220,6 +278,15 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
             let a = emit(ir, a, resolve);
             push(ir, Node::Unary(UnOp::Neg, a))
         }
+        ExprKind::Not(a) => {
+            let a = emit(ir, a, resolve);
+            push(ir, Node::Unary(UnOp::Not, a))
+        }
+        ExprKind::Power(a, b) => {
+            let a = emit(ir, a, resolve);
+            let b = emit(ir, b, resolve);
+            push(ir, Node::Binary(BinOp::Pow, a, b))
+        }
         ExprKind::Chain(first, rest) => {
             // Left to right, as `(a + b) - c`: the nodes a tree of binary operations gives.
             let mut acc = emit(ir, first, resolve);
@@ -236,8 +303,18 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
             push(ir, Node::Select(c, t, f))
         }
         ExprKind::Call(f, args) => {
+            let function = Function::from_name(&f.name).expect(CHECKED);
+            if let (Function::Lookup | Function::At, [points, x]) = (function, args.as_slice()) {
+                let syntax::ExprKind::Name(name) = &points.kind else { unreachable!("{CHECKED}") };
+                let x = emit(ir, x, resolve);
+                let node = match function {
+                    Function::Lookup => Node::Lookup(*ir.table_ids.get(name).expect(CHECKED), x),
+                    _ => Node::At(*ir.curve_ids.get(name).expect(CHECKED), x),
+                };
+                return push(ir, node);
+            }
             let ids: Vec<NodeId> = args.iter().map(|a| emit(ir, a, resolve)).collect();
-            match Function::from_name(&f.name).expect(CHECKED) {
+            match function {
                 function @ (Function::Min | Function::Max) => {
                     let op = if function == Function::Min { BinOp::Min } else { BinOp::Max };
                     let mut acc = ids[0];
@@ -252,6 +329,7 @@ fn emit(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -
                 }
                 Function::Pow => push(ir, Node::Binary(BinOp::Pow, ids[0], ids[1])),
                 Function::Unary(op) => push(ir, Node::Unary(op, ids[0])),
+                Function::Lookup | Function::At => unreachable!("{CHECKED}"),
             }
         }
     }

@@ -168,7 +168,7 @@ fn whiteboard(ir: &Ir, s: &Stat) -> String {
     format!("{} = clamp({}, {lo}, {hi})", s.name, cur.0)
 }
 
-const ATOM: u8 = 5;
+const ATOM: u8 = 9;
 
 /// What `value` and `x` stand for, with their precedence.
 struct Subst {
@@ -188,8 +188,9 @@ fn paren(t: (String, u8), need: u8) -> String {
     if t.1 >= need { t.0 } else { format!("({})", t.0) }
 }
 
-/// Minimally parenthesised text of an expression (precedence: if 0, compare 1, + 2, × 3,
-/// unary minus 4, atoms and calls 5). Written from the root with a stack of pieces still to
+/// Minimally parenthesised text of an expression (precedence: `if` 0, then as in the
+/// language: `or` 1, `and` 2, `not` 3, comparisons 4, `+` 5, `×` 6, unary minus 7, atoms
+/// and calls 9). Written from the root with a stack of pieces still to
 /// write (no recursion, no copy of a child's text), so a chain of 100,000 operations takes
 /// linear time.
 fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
@@ -201,7 +202,8 @@ fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
     let prec = |id: NodeId| match ir.nodes[id.index()] {
         Node::Value => sub.value.1,
         Node::X => sub.x.1,
-        Node::Unary(UnOp::Neg, _) => 4,
+        Node::Unary(UnOp::Neg, _) => PREC_NEG,
+        Node::Unary(UnOp::Not, _) => PREC_NOT,
         Node::Binary(op, ..) if !op.is_function() => binary_prec(op).0,
         Node::Select(..) => 0,
         _ => ATOM,
@@ -230,7 +232,19 @@ fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
             Node::X => out.push_str(&sub.x.0),
             Node::Unary(UnOp::Neg, a) => {
                 out.push('-');
-                todo.push(Piece::Node(a, 4));
+                todo.push(Piece::Node(a, PREC_NEG));
+            }
+            Node::Unary(UnOp::Not, a) => {
+                out.push_str("not ");
+                todo.push(Piece::Node(a, PREC_NOT));
+            }
+            Node::Lookup(t, k) => {
+                out.push_str(&format!("lookup({}, ", ir.tables[t.index()].name));
+                todo.extend([Piece::Text(")"), Piece::Node(k, 0)]);
+            }
+            Node::At(c, x) => {
+                out.push_str(&format!("at({}, ", ir.curves[c.index()].name));
+                todo.extend([Piece::Text(")"), Piece::Node(x, 0)]);
             }
             Node::Unary(op, a) => {
                 out.push_str(op.name());
@@ -245,7 +259,7 @@ fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
             Node::Binary(op, a, b) => {
                 let (prec, right_assoc_ok) = binary_prec(op);
                 let sym = if op == BinOp::Mul && sub.fancy { "×" } else { op.keyword() };
-                let left_need = if prec == 1 { 2 } else { prec };
+                let left_need = if prec == PREC_COMPARE { prec + 1 } else { prec };
                 let right_need = if right_assoc_ok { prec } else { prec + 1 };
                 todo.extend([Piece::Node(b, right_need), Piece::Text(" "), Piece::Text(sym), Piece::Text(" ")]);
                 todo.push(Piece::Node(a, left_need));
@@ -265,13 +279,19 @@ fn pretty(ir: &Ir, e: Expr, sub: &Subst) -> (String, u8) {
 /// without parentheses (`a + (b + c)` is `a + b + c`, `a - (b - c)` is not `a - b - c`).
 fn binary_prec(op: BinOp) -> (u8, bool) {
     match op {
-        BinOp::Add => (2, true),
-        BinOp::Sub => (2, false),
-        BinOp::Mul => (3, true),
-        BinOp::Div => (3, false),
-        _ => (1, false), // the comparisons
+        BinOp::Or => (1, true),
+        BinOp::And => (2, true),
+        BinOp::Add => (5, true),
+        BinOp::Sub => (5, false),
+        BinOp::Mul => (6, true),
+        BinOp::Div | BinOp::Rem => (6, false),
+        _ => (PREC_COMPARE, false),
     }
 }
+
+const PREC_NOT: u8 = 3;
+const PREC_COMPARE: u8 = 4;
+const PREC_NEG: u8 = 7;
 
 /// Source text on one line (runs of whitespace become one space).
 fn one_line(t: &str) -> String {

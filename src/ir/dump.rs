@@ -96,6 +96,18 @@ pub fn expr_text(ir: &Ir, e: Expr) -> String {
                 out.push('-');
                 todo.push(Piece::Node(a));
             }
+            Node::Unary(UnOp::Not, a) => {
+                out.push_str("not ");
+                todo.push(Piece::Node(a));
+            }
+            Node::Lookup(t, k) => {
+                let _ = write!(out, "lookup({}, ", ir.tables[t.index()].name);
+                todo.extend([Piece::Text(")"), Piece::Node(k)]);
+            }
+            Node::At(c, x) => {
+                let _ = write!(out, "at({}, ", ir.curves[c.index()].name);
+                todo.extend([Piece::Text(")"), Piece::Node(x)]);
+            }
             Node::Unary(op, a) => {
                 out.push_str(op.name());
                 out.push('(');

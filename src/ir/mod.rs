@@ -34,6 +34,9 @@ id!(NodeId);
 id!(TagId);
 id!(TagGroupId);
 id!(StackId);
+id!(ConstId);
+id!(TableId);
+id!(CurveId);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnOp {
@@ -45,6 +48,8 @@ pub enum UnOp {
     Sqrt,
     Exp,
     Ln,
+    /// `not a`: 1 when `a` is 0, else 0.
+    Not,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,12 +61,16 @@ pub enum BinOp {
     Min,
     Max,
     Pow,
+    /// The floored remainder (`%`).
+    Rem,
     Lt,
     Le,
     Gt,
     Ge,
     Eq,
     Ne,
+    And,
+    Or,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,6 +86,10 @@ pub enum Node {
     Binary(BinOp, NodeId, NodeId),
     /// `if c then a else b`.
     Select(NodeId, NodeId, NodeId),
+    /// `lookup(table, key)`: NaN for a missing key.
+    Lookup(TableId, NodeId),
+    /// `at(curve, x)`.
+    At(CurveId, NodeId),
 }
 
 /// A post-order node range; the root is the last node.
@@ -197,6 +210,7 @@ impl UnOp {
             UnOp::Sqrt => a.sqrt(),
             UnOp::Exp => num::exp(a),
             UnOp::Ln => num::ln(a),
+            UnOp::Not => num::bool_to_f64(!num::truthy(a)),
         }
     }
 
@@ -215,6 +229,7 @@ impl UnOp {
             UnOp::Sqrt => "sqrt",
             UnOp::Exp => "exp",
             UnOp::Ln => "ln",
+            UnOp::Not => "not",
         }
     }
 }
@@ -229,16 +244,22 @@ pub enum Function {
     /// `clamp(v, lo, hi)`: `min(max(v, lo), hi)`.
     Clamp,
     Pow,
+    /// `lookup(table, key)`.
+    Lookup,
+    /// `at(curve, x)`.
+    At,
 }
 
 impl Function {
-    /// Every function: the unary ones, then `min`, `max`, `clamp`, `pow`.
+    /// Every function: the unary ones, then `min`, `max`, `clamp`, `pow`, `lookup`, `at`.
     pub fn all() -> impl Iterator<Item = Function> {
         UnOp::FUNCTIONS.iter().map(|&op| Function::Unary(op)).chain([
             Function::Min,
             Function::Max,
             Function::Clamp,
             Function::Pow,
+            Function::Lookup,
+            Function::At,
         ])
     }
 
@@ -249,6 +270,8 @@ impl Function {
             Function::Max => "max",
             Function::Clamp => "clamp",
             Function::Pow => "pow",
+            Function::Lookup => "lookup",
+            Function::At => "at",
         }
     }
 
@@ -264,6 +287,8 @@ impl Function {
             Function::Min | Function::Max => format!("{}(a, b, …)", self.name()),
             Function::Clamp => "clamp(v, lo, hi)".into(),
             Function::Pow => "pow(base, exponent)".into(),
+            Function::Lookup => "lookup(table, key)".into(),
+            Function::At => "at(curve, x)".into(),
         }
     }
 
@@ -273,7 +298,7 @@ impl Function {
             Function::Unary(_) => (1, 1),
             Function::Min | Function::Max => (2, usize::MAX),
             Function::Clamp => (3, 3),
-            Function::Pow => (2, 2),
+            Function::Pow | Function::Lookup | Function::At => (2, 2),
         }
     }
 }
@@ -290,6 +315,9 @@ impl BinOp {
             BinOp::Min => num::fmin(a, b),
             BinOp::Max => num::fmax(a, b),
             BinOp::Pow => num::pow(a, b),
+            BinOp::Rem => num::rem(a, b),
+            BinOp::And => num::bool_to_f64(num::truthy(a) && num::truthy(b)),
+            BinOp::Or => num::bool_to_f64(num::truthy(a) || num::truthy(b)),
             BinOp::Lt => num::bool_to_f64(a < b),
             BinOp::Le => num::bool_to_f64(a <= b),
             BinOp::Gt => num::bool_to_f64(a > b),
@@ -310,6 +338,9 @@ impl BinOp {
             BinOp::Min => "min",
             BinOp::Max => "max",
             BinOp::Pow => "pow",
+            BinOp::Rem => "%",
+            BinOp::And => "and",
+            BinOp::Or => "or",
             BinOp::Lt => "<",
             BinOp::Le => "<=",
             BinOp::Gt => ">",
@@ -333,6 +364,9 @@ impl From<crate::syntax::BinOp> for BinOp {
             S::Sub => BinOp::Sub,
             S::Mul => BinOp::Mul,
             S::Div => BinOp::Div,
+            S::Rem => BinOp::Rem,
+            S::And => BinOp::And,
+            S::Or => BinOp::Or,
             S::Lt => BinOp::Lt,
             S::Le => BinOp::Le,
             S::Gt => BinOp::Gt,
@@ -428,6 +462,48 @@ pub struct StackGroup {
     pub span: Span,
 }
 
+/// `const NAME = …`, folded when the rules are checked.
+#[derive(Debug, Clone)]
+pub struct Constant {
+    pub name: String,
+    pub value: f64,
+    pub doc: Vec<String>,
+    pub span: Span,
+}
+
+/// `table NAME = [key: value, …]`: exact keys, ascending.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub keys: Box<[f64]>,
+    pub values: Box<[f64]>,
+    pub doc: Vec<String>,
+    pub span: Span,
+}
+
+impl Table {
+    /// The value at `key`; NaN when the table has no such key.
+    pub fn get(&self, key: f64) -> f64 {
+        crate::num::lookup(&self.keys, &self.values, key)
+    }
+}
+
+/// `curve NAME = [x: y, …]`: points with strictly increasing `x`, at least two.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub name: String,
+    pub xs: Box<[f64]>,
+    pub ys: Box<[f64]>,
+    pub doc: Vec<String>,
+    pub span: Span,
+}
+
+impl Curve {
+    pub fn at(&self, x: f64) -> f64 {
+        crate::num::curve_at(&self.xs, &self.ys, x)
+    }
+}
+
 /// What makes a stat a view: its source stat, evaluated with `tags` added to the context.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -458,6 +534,8 @@ pub struct Stat {
     pub max_text: Option<String>,
     /// A view: its rules are its source's, its context has more tags.
     pub view: Option<View>,
+    /// The constants its formula and bounds name, in order of first mention.
+    pub constants: Vec<ConstId>,
 }
 
 #[derive(Debug, Clone)]
@@ -541,6 +619,12 @@ pub struct Ir {
     pub views_of: Vec<Vec<StatId>>,
     /// Every view, in id order.
     pub view_ids: Vec<StatId>,
+    pub constants: Vec<Constant>,
+    pub tables: Vec<Table>,
+    pub curves: Vec<Curve>,
+    pub const_ids: NameMap<ConstId>,
+    pub table_ids: NameMap<TableId>,
+    pub curve_ids: NameMap<CurveId>,
 }
 
 impl Ir {

@@ -24,11 +24,18 @@ use cranelift_codegen::ir::types::{F64, F64X2, I64, I64X2};
 use cranelift_codegen::ir::{AbiParam, FuncRef, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
-/// The `pow`, `exp` and `ln` functions, imported into the function being built.
+/// The functions JIT code calls (`pow`, `exp`, `ln`, `%`, `lookup`, `at`), imported into the
+/// function being built, and the pointer type.
 pub(crate) struct Libm {
     pub pow: FuncRef,
     pub exp: FuncRef,
     pub ln: FuncRef,
+    pub rem: FuncRef,
+    /// `(table address, key)`.
+    pub lookup: FuncRef,
+    /// `(curve address, x)`.
+    pub at: FuncRef,
+    pub ptr: cranelift_codegen::ir::Type,
 }
 
 pub(crate) struct Translator<'a, 'b> {
@@ -166,9 +173,15 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Calls `f` once per lane.
     fn per_lane(&mut self, f: FuncRef, args: &[Value]) -> Value {
+        self.per_lane_after(f, &[], args)
+    }
+
+    /// Calls `f` once per lane, with the scalars `first` before the lane's `args`.
+    fn per_lane_after(&mut self, f: FuncRef, first: &[Value], args: &[Value]) -> Value {
         let mut out = None;
         for lane in 0..2u8 {
-            let xs: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, lane)).collect();
+            let mut xs = first.to_vec();
+            xs.extend(args.iter().map(|&a| self.b.ins().extractlane(a, lane)));
             let call = self.b.ins().call(f, &xs);
             let r = self.b.inst_results(call)[0];
             out = Some(match out {
@@ -207,6 +220,10 @@ impl<'a, 'b> Translator<'a, 'b> {
                         UnOp::Sqrt => self.b.ins().sqrt(a),
                         UnOp::Exp => self.per_lane(self.libm.exp, &[a]),
                         UnOp::Ln => self.per_lane(self.libm.ln, &[a]),
+                        UnOp::Not => {
+                            let m = self.b.ins().fcmp(FloatCC::Equal, a, self.zero);
+                            self.bool_to_f64(m)
+                        }
                     }
                 }
                 Node::Binary(op, a, c) => {
@@ -223,6 +240,14 @@ impl<'a, 'b> Translator<'a, 'b> {
                         BinOp::Min => self.b.ins().fmin(a, c),
                         BinOp::Max => self.b.ins().fmax(a, c),
                         BinOp::Pow => self.per_lane(self.libm.pow, &[a, c]),
+                        BinOp::Rem => self.per_lane(self.libm.rem, &[a, c]),
+                        BinOp::And | BinOp::Or => {
+                            // `truthy` is `!= 0`, NaN included (unordered or not equal).
+                            let ma = self.b.ins().fcmp(FloatCC::NotEqual, a, self.zero);
+                            let mc = self.b.ins().fcmp(FloatCC::NotEqual, c, self.zero);
+                            let m = if op == BinOp::And { self.b.ins().band(ma, mc) } else { self.b.ins().bor(ma, mc) };
+                            self.bool_to_f64(m)
+                        }
                         BinOp::Lt => cmp(self, FloatCC::LessThan),
                         BinOp::Le => cmp(self, FloatCC::LessThanOrEqual),
                         BinOp::Gt => cmp(self, FloatCC::GreaterThan),
@@ -236,6 +261,16 @@ impl<'a, 'b> Translator<'a, 'b> {
                     // `truthy(c)` is `c != 0`: NaN counts as true.
                     let m = self.b.ins().fcmp(FloatCC::NotEqual, vals[at(c)], self.zero);
                     self.select(m, vals[at(a)], vals[at(f)])
+                }
+                Node::Lookup(t, k) => {
+                    let table: *const crate::ir::Table = &self.ir.tables[t.index()];
+                    let address = self.b.ins().iconst(self.libm.ptr, table as i64);
+                    self.per_lane_after(self.libm.lookup, &[address], &[vals[at(k)]])
+                }
+                Node::At(c, x) => {
+                    let curve: *const crate::ir::Curve = &self.ir.curves[c.index()];
+                    let address = self.b.ins().iconst(self.libm.ptr, curve as i64);
+                    self.per_lane_after(self.libm.at, &[address], &[vals[at(x)]])
                 }
             };
             vals.push(v);

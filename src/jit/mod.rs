@@ -69,6 +69,19 @@ struct Function {
     dump_text: String,
 }
 
+/// `lookup(table, key)` for JIT code, which passes the address of a [`Table`](crate::ir::Table).
+extern "C" fn lookup(table: *const u8, key: f64) -> f64 {
+    // SAFETY: the code passes the address of a table of the `Ir` that its `Compiled` holds in
+    // an `Arc`, never mutated, for as long as the code can run.
+    unsafe { &*table.cast::<crate::ir::Table>() }.get(key)
+}
+
+/// `at(curve, x)` for JIT code, which passes the address of a [`Curve`](crate::ir::Curve).
+extern "C" fn curve_at(curve: *const u8, x: f64) -> f64 {
+    // SAFETY: as for `lookup`: a curve of the `Ir` the running code's `Compiled` holds.
+    unsafe { &*curve.cast::<crate::ir::Curve>() }.at(x)
+}
+
 /// Imports function `id` of the module into `func`, as `Module::declare_func_in_func`
 /// does (which needs the module mutably, so not from several threads).
 fn import(func: &mut cranelift_codegen::ir::Function, id: FuncId, sig: Signature) -> FuncRef {
@@ -125,6 +138,9 @@ impl Compiled {
         builder.symbol("actorc_pow", crate::num::pow as *const u8);
         builder.symbol("actorc_exp", crate::num::exp as *const u8);
         builder.symbol("actorc_ln", crate::num::ln as *const u8);
+        builder.symbol("actorc_rem", crate::num::rem as *const u8);
+        builder.symbol("actorc_lookup", lookup as *const u8);
+        builder.symbol("actorc_at", curve_at as *const u8);
         let mut module = JITModule::new(builder);
         let dims = abi::Dims::new(&ir);
         let plan = family::plan(&ir, units_per_function);
@@ -153,9 +169,22 @@ impl Compiled {
         let pow = module.declare_function("actorc_pow", Linkage::Import, &binary).map_err(err)?;
         let exp = module.declare_function("actorc_exp", Linkage::Import, &unary).map_err(err)?;
         let ln = module.declare_function("actorc_ln", Linkage::Import, &unary).map_err(err)?;
-        let imports = [(pow, binary), (exp, unary.clone()), (ln, unary)];
-
+        let rem = module.declare_function("actorc_rem", Linkage::Import, &binary).map_err(err)?;
         let ptr = module.target_config().pointer_type();
+        let mut points = module.make_signature();
+        points.params.extend([AbiParam::new(ptr), AbiParam::new(f64t)]);
+        points.returns.push(AbiParam::new(f64t));
+        let lookup = module.declare_function("actorc_lookup", Linkage::Import, &points).map_err(err)?;
+        let at = module.declare_function("actorc_at", Linkage::Import, &points).map_err(err)?;
+        let imports = [
+            (pow, binary.clone()),
+            (exp, unary.clone()),
+            (ln, unary),
+            (rem, binary),
+            (lookup, points.clone()),
+            (at, points),
+        ];
+
         let mut signature = module.make_signature();
         signature.params = Translator::signature_params(ptr);
         let mut pipeline_sig = module.make_signature();
@@ -199,8 +228,9 @@ impl Compiled {
                     ctx.clear();
                     ctx.set_disasm(dump);
                     ctx.func.name = UserFuncName::user(0, k as u32);
-                    let [pow, exp, ln] = imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
-                    let libm = Libm { pow, exp, ln };
+                    let [pow, exp, ln, rem, lookup, at] =
+                        imports.clone().map(|(id, sig)| import(&mut ctx.func, id, sig));
+                    let libm = Libm { pow, exp, ln, rem, lookup, at, ptr };
                     match job {
                         Job::Kernel(units) => {
                             ctx.func.signature = signature.clone();
@@ -319,7 +349,9 @@ impl Compiled {
         let code = o[e + k] as i64;
         (code != 0).then(|| {
             let (stat, phase) = decode_error(code);
-            EvalError::new(self.ir.stat(stat), phase, f64::from_bits(o[e + 2 + k]))
+            // The lane's values of the stats before the failing one.
+            let values: Vec<f64> = (0..stat.index()).map(|s| f64::from_bits(o[s * abi::STAT_OUT_WORDS + k])).collect();
+            EvalError::of(&self.ir, stat, phase, f64::from_bits(o[e + 2 + k]), &values)
         })
     }
 

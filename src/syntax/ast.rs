@@ -20,6 +20,8 @@ pub enum Unparsed {
     Pipeline(String),
     /// A tag or tag group.
     Tag(String),
+    /// A constant, table or curve.
+    Value(String),
     DefaultPipeline,
     /// A whole file, unread or not text: it may have declared anything.
     Everything,
@@ -48,6 +50,12 @@ pub enum ItemKind {
     Stack(StackDecl),
     /// `view NAME = SOURCE with TAG, …;`
     View(ViewDecl),
+    /// `const NAME = EXPR;`
+    Const(ConstDecl),
+    /// `table NAME = [KEY: VALUE, …];`
+    Table(PointsDecl),
+    /// `curve NAME = [X: Y, …];`
+    Curve(PointsDecl),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +120,22 @@ pub struct ViewDecl {
     pub tags: Vec<Ident>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstDecl {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+/// A table's entries or a curve's points, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsDecl {
+    pub name: Ident,
+    /// `key: value` (a table) or `x: y` (a curve).
+    pub points: Vec<(Expr, Expr)>,
+    /// From `[` to `]`.
+    pub list_span: Span,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
@@ -174,6 +198,10 @@ pub enum ExprKind {
     Number(f64),
     Name(String),
     Neg(Box<Expr>),
+    /// `not a`: 1 when `a` is 0, else 0.
+    Not(Box<Expr>),
+    /// `base ^ exponent`, right-associative: `a ^ b ^ c` is `a ^ (b ^ c)`.
+    Power(Box<Expr>, Box<Expr>),
     /// `a op b op c …`, applied left to right (`(a op b) op c`). Its operators share one
     /// precedence (a comparison chain has one), and it has at least one. However long, a
     /// chain is one level of nesting: its operands are a list, so no stage recurses along it.
@@ -188,12 +216,16 @@ pub enum BinOp {
     Sub,
     Mul,
     Div,
+    /// `%`: the remainder with the sign of the divisor.
+    Rem,
     Lt,
     Le,
     Gt,
     Ge,
     Eq,
     Ne,
+    And,
+    Or,
 }
 
 impl BinOp {
@@ -203,22 +235,44 @@ impl BinOp {
             BinOp::Sub => "-",
             BinOp::Mul => "*",
             BinOp::Div => "/",
+            BinOp::Rem => "%",
             BinOp::Lt => "<",
             BinOp::Le => "<=",
             BinOp::Gt => ">",
             BinOp::Ge => ">=",
             BinOp::Eq => "==",
             BinOp::Ne => "!=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
         }
     }
 
-    /// Binding strength: comparisons 1, additive 2, multiplicative 3.
+    /// Binding strength: `or` 1, `and` 2, comparisons 4, additive 5, multiplicative 6 (see
+    /// [`PREC_NOT`], [`PREC_NEG`] and [`PREC_POWER`] for the others).
     pub fn precedence(self) -> u8 {
         match self {
-            BinOp::Add | BinOp::Sub => 2,
-            BinOp::Mul | BinOp::Div => 3,
-            _ => 1,
+            BinOp::Or => 1,
+            BinOp::And => 2,
+            BinOp::Add | BinOp::Sub => 5,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 6,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => 4,
         }
+    }
+}
+
+/// Binding strength of `not`: between `and` and the comparisons.
+pub const PREC_NOT: u8 = 3;
+/// Binding strength of unary minus: above `*`.
+pub const PREC_NEG: u8 = 7;
+/// Binding strength of `^`: above unary minus (`-2 ^ 2` is `-(2 ^ 2)`).
+pub const PREC_POWER: u8 = 8;
+/// Binding strength of a number, name, call, `if` or parenthesized expression.
+pub const PREC_ATOM: u8 = 9;
+
+impl BinOp {
+    /// Whether `a op b op c` may be written without parentheses: comparisons do not chain.
+    pub fn chains(self) -> bool {
+        self.precedence() != 4
     }
 }
 
@@ -228,7 +282,11 @@ impl Expr {
         match &self.kind {
             ExprKind::Number(_) => {}
             ExprKind::Name(n) => f(n, self.span),
-            ExprKind::Neg(e) => e.for_each_name(f),
+            ExprKind::Neg(e) | ExprKind::Not(e) => e.for_each_name(f),
+            ExprKind::Power(a, b) => {
+                a.for_each_name(f);
+                b.for_each_name(f);
+            }
             ExprKind::Chain(first, rest) => {
                 first.for_each_name(f);
                 rest.iter().for_each(|(_, e)| e.for_each_name(f));

@@ -65,6 +65,9 @@ fn format_item(out: &mut String, kind: &ItemKind) {
         ItemKind::View(v) => {
             out.push_str(&format!("view {} = {} with {}", v.name.name, v.source.name, names(&v.tags)));
         }
+        ItemKind::Const(c) => out.push_str(&format!("const {} = {}", c.name.name, expr(&c.value))),
+        ItemKind::Table(t) => out.push_str(&format!("table {} = {}", t.name.name, points(t))),
+        ItemKind::Curve(t) => out.push_str(&format!("curve {} = {}", t.name.name, points(t))),
         ItemKind::Stat(s) => {
             let cat = s.category.keyword();
             out.push_str(&format!("{cat} {}", s.name.name));
@@ -81,6 +84,12 @@ fn format_item(out: &mut String, kind: &ItemKind) {
     }
 }
 
+/// `[k: v, …]`.
+fn points(t: &PointsDecl) -> String {
+    let entries: Vec<String> = t.points.iter().map(|(k, v)| format!("{}: {}", expr(k), expr(v))).collect();
+    format!("[{}]", entries.join(", "))
+}
+
 /// `a, b, c`.
 fn names(list: &[Ident]) -> String {
     list.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
@@ -93,8 +102,8 @@ pub fn expr(e: &Expr) -> String {
     s
 }
 
-/// `min_prec`: the weakest operator that may appear here without parentheses
-/// (0 anything, 1 comparison operands, 2 sums, 3 products, 4 atoms only).
+/// `min_prec`: the weakest operator that may appear here without parentheses (0 anything,
+/// else a [`BinOp::precedence`] or one of the `PREC_*` levels).
 fn write_expr(out: &mut String, e: &Expr, min_prec: u8) {
     match &e.kind {
         ExprKind::Number(v) => {
@@ -102,11 +111,35 @@ fn write_expr(out: &mut String, e: &Expr, min_prec: u8) {
         }
         ExprKind::Name(n) => out.push_str(n),
         ExprKind::Neg(inner) => {
-            out.push('-');
-            write_expr(out, inner, 4);
+            let paren = PREC_NEG < min_prec;
+            out.push_str(if paren { "(-" } else { "-" });
+            write_expr(out, inner, PREC_POWER);
+            if paren {
+                out.push(')');
+            }
+        }
+        ExprKind::Not(inner) => {
+            let paren = PREC_NOT < min_prec;
+            out.push_str(if paren { "(not " } else { "not " });
+            write_expr(out, inner, PREC_NOT);
+            if paren {
+                out.push(')');
+            }
+        }
+        ExprKind::Power(base, exponent) => {
+            let paren = PREC_POWER < min_prec;
+            if paren {
+                out.push('(');
+            }
+            write_expr(out, base, PREC_ATOM);
+            out.push_str(" ^ ");
+            write_expr(out, exponent, PREC_NEG);
+            if paren {
+                out.push(')');
+            }
         }
         ExprKind::Chain(first, rest) => {
-            let p = rest.first().map_or(4, |(op, _)| op.precedence());
+            let p = rest.first().map_or(PREC_ATOM, |(op, _)| op.precedence());
             let paren = p < min_prec;
             if paren {
                 out.push('(');

@@ -257,6 +257,11 @@ fn declaration_keyword(rest: &str) -> Option<bool> {
     match word {
         "import" | "bucket" | "layers" | "primary" | "derived" => Some(true),
         "default" if leading_word(after) == "pipeline" => Some(true),
+        // Keywords only here: `const NAME =`, `table NAME =`, `curve NAME =`.
+        "const" | "table" | "curve" => {
+            let name = leading_word(after);
+            after[name.len()..].trim_start().starts_with('=').then_some(true)
+        }
         // Keywords only here: `tag a,`, `tag group g =`, `stack s limit`, `view v =`.
         "tag" | "stack" | "view" => {
             let name = leading_word(after);
@@ -296,6 +301,7 @@ fn declared_by(text: &str) -> Option<Unparsed> {
         "bucket" if valid => Some(Unparsed::Bucket(name.into())),
         "pipeline" if valid => Some(Unparsed::Pipeline(name.into())),
         "view" if valid => Some(Unparsed::Stat(name.into())),
+        "const" | "table" | "curve" if valid => Some(Unparsed::Value(name.into())),
         "tag" if name == "group" => {
             let group = leading_word(after[name.len()..].trim_start());
             (!group.is_empty()).then(|| Unparsed::Tag(group.into()))
@@ -379,13 +385,31 @@ fn rule_words(rule: &Rule) -> Option<&'static str> {
         Rule::ident | Rule::name | Rule::fold_kind => "a name",
         Rule::number => "a number",
         Rule::string => "a quoted path",
-        Rule::expr | Rule::if_expr | Rule::compare | Rule::sum | Rule::product | Rule::unary | Rule::call => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::if_expr
+        | Rule::disjunction
+        | Rule::conjunction
+        | Rule::inversion
+        | Rule::compare
+        | Rule::sum
+        | Rule::product
+        | Rule::unary
+        | Rule::power
+        | Rule::exponent
+        | Rule::call => "an expression",
         Rule::cmp_op => "a comparison",
         Rule::add_op => "`+` or `-`",
-        Rule::mul_op => "`*` or `/`",
+        Rule::mul_op => "`*`, `/` or `%`",
+        Rule::pow_op => "`^`",
+        Rule::or_op => "`or`",
+        Rule::and_op => "`and`",
+        Rule::not_op => "`not`",
         Rule::neg => "`-`",
+        Rule::points => "`[`",
+        Rule::point => "a `key: value` entry",
+        Rule::lbracket => "`[`",
+        Rule::rbracket => "`]`",
+        Rule::colon => "`:`",
         Rule::doc | Rule::doc_text => "a doc comment",
         Rule::item
         | Rule::import_decl
@@ -404,10 +428,16 @@ fn rule_words(rule: &Rule) -> Option<&'static str> {
         | Rule::tag_group_decl
         | Rule::stack_decl
         | Rule::view_decl
+        | Rule::const_decl
+        | Rule::table_decl
+        | Rule::curve_decl
         | Rule::kw_tag
         | Rule::kw_stack
-        | Rule::kw_view => {
-            "a declaration (`primary`, `derived`, `bucket`, `pipeline`, `default pipeline`, `layers`, `tag`, `stack`, `view` or `import`)"
+        | Rule::kw_view
+        | Rule::kw_const
+        | Rule::kw_table
+        | Rule::kw_curve => {
+            "a declaration (`primary`, `derived`, `const`, `table`, `curve`, `bucket`, `pipeline`, `default pipeline`, `layers`, `tag`, `stack`, `view` or `import`)"
         }
         Rule::kw_group => "`group`",
         Rule::kw_limit => "`limit`",
@@ -457,6 +487,13 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
     let (message, label) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut words: Vec<&str> = positives.iter().filter_map(rule_words).collect();
+            // Where any of several operators may come, say so once.
+            let operators = [Rule::mul_op, Rule::add_op, Rule::pow_op, Rule::and_op, Rule::or_op, Rule::cmp_op];
+            if positives.iter().filter(|r| operators.contains(r)).count() > 1 {
+                let operator_words: Vec<&str> = operators.iter().filter_map(rule_words).collect();
+                words.retain(|w| !operator_words.contains(w));
+                words.push("an operator");
+            }
             words.sort();
             words.dedup();
             // At the start of a declaration the keywords and doc comments say the same thing.
@@ -490,10 +527,8 @@ fn syntax_error(file: FileId, base: usize, chunk: &str, e: pest::error::Error<Ru
         d = d.help("every declaration ends with `;`");
     } else if at_declaration && found.starts_with('`') {
         d = d.help("a stat is declared as `primary NAME …;` or `derived NAME …;`");
-    } else if chunk[pos..].starts_with('%') {
-        d = d.help("there is no `%`: write a percentage as a fraction (`75%` is `0.75`)");
-    } else if chunk[pos..].starts_with('^') {
-        d = d.help("there is no `^` operator: write a power as `pow(a, 2)`");
+    } else if chunk[..pos].trim_end().ends_with('%') {
+        d = d.help("`%` is the remainder (`a % b`): write a percentage as a fraction (`75%` is `0.75`)");
     }
     d
 }
@@ -642,6 +677,23 @@ impl Builder {
                 let source = self.ident(it.next()?);
                 ItemKind::View(ViewDecl { name, source, tags: self.idents(it.next()?) })
             }
+            Rule::const_decl => {
+                let name = self.ident(it.next()?);
+                ItemKind::Const(ConstDecl { name, value: self.expr(it.next()?, 1)? })
+            }
+            Rule::table_decl | Rule::curve_decl => {
+                let name = self.ident(it.next()?);
+                let list = it.next()?;
+                let list_span = self.span(&list);
+                let mut points = Vec::new();
+                for point in list.into_inner().filter(|p| p.as_rule() == Rule::point) {
+                    let mut pi = point.into_inner().filter(|p| p.as_rule() == Rule::expr);
+                    let key = self.expr(pi.next()?, 1)?;
+                    points.push((key, self.expr(pi.next()?, 1)?));
+                }
+                let decl = PointsDecl { name, points, list_span };
+                if rule == Rule::table_decl { ItemKind::Table(decl) } else { ItemKind::Curve(decl) }
+            }
             _ => return None,
         })
     }
@@ -669,8 +721,10 @@ impl Builder {
         let (p, parens) = self.through_parens(p)?;
         let mut e = match p.as_rule() {
             Rule::if_expr => self.if_expr(p, level),
-            Rule::compare | Rule::sum | Rule::product => self.chain(p, level),
-            Rule::unary => self.negation(p, level),
+            Rule::disjunction | Rule::conjunction | Rule::compare | Rule::sum | Rule::product => self.chain(p, level),
+            Rule::inversion => self.prefixed(p, level, Rule::not_op),
+            Rule::unary => self.prefixed(p, level, Rule::neg),
+            Rule::power => self.power(p, level),
             Rule::call => self.call(p, level),
             _ => self.leaf(p),
         }?;
@@ -688,10 +742,16 @@ impl Builder {
         loop {
             match p.as_rule() {
                 Rule::expr => p = p.into_inner().next()?,
-                Rule::compare | Rule::sum | Rule::product if p.clone().into_inner().nth(1).is_none() => {
+                Rule::disjunction | Rule::conjunction | Rule::compare | Rule::sum | Rule::product
+                    if p.clone().into_inner().nth(1).is_none() =>
+                {
                     p = p.into_inner().next()?
                 }
-                Rule::unary if p.clone().into_inner().next()?.as_rule() != Rule::neg => {
+                Rule::inversion if p.clone().into_inner().next()?.as_rule() != Rule::not_op => {
+                    p = p.into_inner().next()?
+                }
+                Rule::unary if p.clone().into_inner().next()?.as_rule() != Rule::neg => p = p.into_inner().next()?,
+                Rule::power if !p.clone().into_inner().any(|q| q.as_rule() == Rule::pow_op) => {
                     let mut it = p.into_inner();
                     let first = it.next()?;
                     if first.as_rule() == Rule::lparen {
@@ -733,6 +793,9 @@ impl Builder {
                 "-" => BinOp::Sub,
                 "*" => BinOp::Mul,
                 "/" => BinOp::Div,
+                "%" => BinOp::Rem,
+                "and" => BinOp::And,
+                "or" => BinOp::Or,
                 "<" => BinOp::Lt,
                 "<=" => BinOp::Le,
                 ">" => BinOp::Gt,
@@ -746,28 +809,71 @@ impl Builder {
         Some(Expr { kind: ExprKind::Chain(Box::new(first), rest), span })
     }
 
-    /// `-…-operand`: each `-` is a level.
-    fn negation(&mut self, p: P, level: usize) -> Option<Expr> {
+    /// `-…-operand` or `not … not operand` (`prefix` says which): each prefix is a level.
+    fn prefixed(&mut self, p: P, level: usize, prefix: Rule) -> Option<Expr> {
         let parts: Vec<P> = p.into_inner().collect();
-        let negs = parts.iter().take_while(|p| p.as_rule() == Rule::neg).count();
-        if level + negs > self.max_depth + 1 {
+        let n = parts.iter().take_while(|p| p.as_rule() == prefix).count();
+        if level + n > self.max_depth + 1 {
             let first_too_deep = &parts[self.max_depth + 1 - level.min(self.max_depth + 1)];
-            self.deeper(self.span(first_too_deep), level + negs)?;
+            self.deeper(self.span(first_too_deep), level + n)?;
         }
-        let mut e = match &parts[negs..] {
-            [open, inner, close] => {
-                let mut e = self.expr(inner.clone(), level + negs)?;
-                e.span = self.span(open).to(self.span(close));
-                e
-            }
-            [atom] => self.expr(atom.clone(), level + negs)?,
-            _ => return None,
-        };
-        for n in parts[..negs].iter().rev() {
-            let span = self.span(n).to(e.span);
-            e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
+        let [operand] = &parts[n..] else { return None };
+        let mut e = self.expr(operand.clone(), level + n)?;
+        for op in parts[..n].iter().rev() {
+            let span = self.span(op).to(e.span);
+            let inner = Box::new(e);
+            e = Expr { kind: if prefix == Rule::neg { ExprKind::Neg(inner) } else { ExprKind::Not(inner) }, span };
         }
         Some(e)
+    }
+
+    /// `a ^ b ^ … ^ z`, read as a list and built from the right: `a ^ (b ^ (… ^ z))`, where
+    /// an exponent's `-` applies to the rest of the chain (`2 ^ -1 ^ 2` is `2 ^ -(1 ^ 2)`).
+    /// Each `^` and `-` is a level.
+    fn power(&mut self, p: P, level: usize) -> Option<Expr> {
+        let span = self.span(&p);
+        let mut base: Vec<P> = p.into_inner().collect();
+        let exponents: Vec<Vec<P>> = match base.iter().position(|q| q.as_rule() == Rule::pow_op) {
+            Some(i) => base
+                .split_off(i)
+                .into_iter()
+                .filter(|q| q.as_rule() == Rule::exponent)
+                .map(|x| x.into_inner().collect())
+                .collect(),
+            None => Vec::new(),
+        };
+        let negs = |parts: &[P]| parts.iter().take_while(|q| q.as_rule() == Rule::neg).count();
+        let depth = exponents.len() + exponents.iter().map(|x| negs(x)).sum::<usize>();
+        self.deeper(span, level + depth - 1)?;
+        // Each operand with the spans of the `-`s before it.
+        let mut operands = vec![(Vec::new(), self.operand(&base, level + depth)?)];
+        for x in &exponents {
+            let n = negs(x);
+            operands.push((x[..n].iter().map(|q| self.span(q)).collect(), self.operand(&x[n..], level + depth)?));
+        }
+        let (mut minus, mut e) = operands.pop()?;
+        while let Some((next_minus, base)) = operands.pop() {
+            for m in minus.iter().rev() {
+                e = Expr { span: m.to(e.span), kind: ExprKind::Neg(Box::new(e)) };
+            }
+            let span = base.span.to(e.span);
+            e = Expr { kind: ExprKind::Power(Box::new(base), Box::new(e)), span };
+            minus = next_minus;
+        }
+        Some(e)
+    }
+
+    /// An operand of `^`: an atom, or `( expr )` with its parentheses in its span.
+    fn operand(&mut self, parts: &[P], level: usize) -> Option<Expr> {
+        match parts {
+            [open, inner, close] => {
+                let mut e = self.expr(inner.clone(), level)?;
+                e.span = self.span(open).to(self.span(close));
+                Some(e)
+            }
+            [operand] => self.expr(operand.clone(), level),
+            _ => None,
+        }
     }
 
     fn call(&mut self, p: P, level: usize) -> Option<Expr> {
@@ -825,6 +931,12 @@ fn is_keyword(r: Rule) -> bool {
             | Rule::kw_keep
             | Rule::kw_view
             | Rule::kw_with
+            | Rule::kw_const
+            | Rule::kw_table
+            | Rule::kw_curve
+            | Rule::lbracket
+            | Rule::rbracket
+            | Rule::colon
             | Rule::kw_bucket
             | Rule::kw_fold
             | Rule::kw_apply

@@ -14,7 +14,11 @@ fn erase_expr(e: &mut Expr) {
     e.span = Span::default();
     match &mut e.kind {
         ExprKind::Number(_) | ExprKind::Name(_) => {}
-        ExprKind::Neg(a) => erase_expr(a),
+        ExprKind::Neg(a) | ExprKind::Not(a) => erase_expr(a),
+        ExprKind::Power(a, b) => {
+            erase_expr(a);
+            erase_expr(b);
+        }
         ExprKind::Chain(first, rest) => {
             erase_expr(first);
             rest.iter_mut().for_each(|(_, e)| erase_expr(e));
@@ -47,6 +51,18 @@ fn erase(mut ast: Ast) -> Ast {
                 p.buckets.iter_mut().for_each(id);
             }
             ItemKind::DefaultPipeline(p) => id(p),
+            ItemKind::Const(c) => {
+                id(&mut c.name);
+                erase_expr(&mut c.value);
+            }
+            ItemKind::Table(t) | ItemKind::Curve(t) => {
+                id(&mut t.name);
+                t.list_span = Span::default();
+                for (k, v) in &mut t.points {
+                    erase_expr(k);
+                    erase_expr(v);
+                }
+            }
             ItemKind::Tags(tags) => tags.iter_mut().for_each(id),
             ItemKind::TagGroup(g) => {
                 id(&mut g.name);
@@ -122,13 +138,17 @@ fn expr() -> impl Strategy<Value = Expr> {
         // A chain's operators share one precedence; a comparison chain has one operator.
         let ops = prop_oneof![
             prop::collection::vec(prop::sample::select(vec![BinOp::Add, BinOp::Sub]), 1..4),
-            prop::collection::vec(prop::sample::select(vec![BinOp::Mul, BinOp::Div]), 1..4),
+            prop::collection::vec(prop::sample::select(vec![BinOp::Mul, BinOp::Div, BinOp::Rem]), 1..4),
+            prop::collection::vec(Just(BinOp::And), 1..3),
+            prop::collection::vec(Just(BinOp::Or), 1..3),
             prop::sample::select(vec![BinOp::Lt, BinOp::Le, BinOp::Gt, BinOp::Ge, BinOp::Eq, BinOp::Ne])
                 .prop_map(|op| vec![op]),
         ];
-        let func = prop::sample::select(vec!["min", "max", "clamp", "pow", "sqrt", "ln"]);
+        let func = prop::sample::select(vec!["min", "max", "clamp", "pow", "sqrt", "ln", "lookup", "at"]);
         prop_oneof![
             inner.clone().prop_map(|a| ExprKind::Neg(Box::new(a))),
+            inner.clone().prop_map(|a| ExprKind::Not(Box::new(a))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| ExprKind::Power(Box::new(a), Box::new(b))),
             (ops, inner.clone(), prop::collection::vec(inner.clone(), 3)).prop_map(|(ops, first, operands)| {
                 ExprKind::Chain(Box::new(first), ops.into_iter().zip(operands).collect())
             }),
@@ -187,6 +207,11 @@ fn item() -> impl Strategy<Value = Item> {
                 limit_span: Span::default(),
                 keep: ident(keep),
             })
+        }),
+        (name(), expr()).prop_map(|(n, value)| ItemKind::Const(ConstDecl { name: ident(&n.to_uppercase()), value })),
+        (any::<bool>(), prop::collection::vec((expr(), expr()), 0..4)).prop_map(|(table, points)| {
+            let decl = PointsDecl { name: ident("curve"), points, list_span: Span::default() };
+            if table { ItemKind::Table(decl) } else { ItemKind::Curve(decl) }
         }),
         Just(ItemKind::View(ViewDecl {
             name: ident("fire_a"),
