@@ -35,20 +35,22 @@ use std::sync::OnceLock;
 /// Bytes as the rule file `fuzz.stat`, through the library's in-memory path (no file
 /// system, so imports resolve to nothing and report E0006).
 pub fn rule_text(data: &[u8]) {
-    // The canonical form of a file that parses cleanly parses cleanly again, to itself.
+    // The canonical form of a file that parses cleanly parses cleanly again, to as many
+    // declarations, and is its own canonical form.
     let limits = LoadOptions::default().parse;
-    let parsed = std::str::from_utf8(data).map(|text| parse_file(FileId(0), text, limits));
-    if let Ok((ast, diags)) = parsed
+    if let Ok(text) = std::str::from_utf8(data)
+        && let (ast, diags) = parse_file(FileId(0), text, limits)
         && diags.is_empty()
     {
-        let once = format_file(&ast);
+        let once = format_file(&ast, text);
         let (ast2, again) = parse_file(FileId(0), &once, limits);
         if !again.is_empty() {
             let mut sources = SourceMap::default();
             sources.add(Path::new("formatted.stat"), once.clone());
             panic!("the formatted text does not parse:\n{once}\n{}", actorc::diag::render_plain(&sources, &again));
         }
-        let twice = format_file(&ast2);
+        assert_eq!(ast.items.len(), ast2.items.len(), "formatting changed the declarations:\n{once}");
+        let twice = format_file(&ast2, &once);
         assert_eq!(once, twice, "formatting is not idempotent");
     }
     let compiled = actorc::rules::compile_str("fuzz.stat", data);

@@ -29,6 +29,7 @@ macro_rules! errln {
 
 mod check;
 mod explain;
+mod fmt;
 mod graph;
 mod run;
 mod watch;
@@ -58,6 +59,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the stat dependency graph (Graphviz DOT or JSON).
     Graph(graph::GraphArgs),
+    /// Rewrite rule files in their canonical layout, keeping every comment (--check: list them).
+    Fmt(fmt::FmtArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -119,6 +122,7 @@ pub fn main() -> i32 {
         }),
         Command::Explain(a) => explain::explain(a),
         Command::Graph(a) => graph::graph(a),
+        Command::Fmt(a) => fmt::fmt(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }

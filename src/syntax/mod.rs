@@ -6,7 +6,8 @@
 mod ast;
 mod format;
 mod parse;
+mod trivia;
 
 pub use ast::*;
-pub use format::format_file;
+pub use format::{WIDTH, format_ast, format_file};
 pub use parse::{ParseLimits, parse_file};

@@ -17,6 +17,7 @@ mod determinism;
 mod docs;
 mod eval;
 mod explain;
+mod fmt;
 mod fuzz_replay;
 mod golden;
 mod jit;
