@@ -85,6 +85,17 @@ struct Piece {
     indent: usize,
     /// What breaking before it means.
     level: Level,
+    /// What comes before it when it stays on the line of the piece before: a space, or for
+    /// the entries of a table or curve `, ` (nothing after `[` and before `]`).
+    join: &'static str,
+    /// What the line before gets at its end when it begins a line: the `,` after an entry.
+    ends: &'static str,
+}
+
+impl Piece {
+    fn new(text: String, start: usize, indent: usize, level: Level) -> Piece {
+        Piece { text, start, indent, level, join: " ", ends: "" }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -105,7 +116,7 @@ struct Pieces<'f, 't> {
 
 impl<'f, 't> Pieces<'f, 't> {
     fn new(f: &'f Formatter<'t>, head: String, start: usize) -> Self {
-        Pieces { f, list: vec![Piece { text: head, start, indent: 0, level: Level::Clause }], groups: 0 }
+        Pieces { f, list: vec![Piece::new(head, start, 0, Level::Clause)], groups: 0 }
     }
 
     /// Appends `text` to the last piece, after a space.
@@ -120,7 +131,22 @@ impl<'f, 't> Pieces<'f, 't> {
     /// Begins a clause whose first token is at or after `at`.
     fn clause(&mut self, at: usize) {
         let start = self.f.token_from(at);
-        self.list.push(Piece { text: String::new(), start, indent: CLAUSE_INDENT, level: Level::Clause });
+        self.list.push(Piece::new(String::new(), start, CLAUSE_INDENT, Level::Clause));
+    }
+
+    /// Appends the entries of a table or curve and its `]`: on one line `[k: v, …]`, else
+    /// one entry per line, each ended by `,`, and the `]` on a line of its own.
+    fn points(&mut self, t: &PointsDecl) {
+        self.word("[");
+        for (k, (key, value)) in t.points.iter().enumerate() {
+            let text = format!("{}: {}", self.f.expr(key, 0), self.f.expr(value, 0));
+            let start = self.f.token_from(key.span.start as usize);
+            let (join, ends) = if k == 0 { ("", "") } else { (", ", ",") };
+            self.list.push(Piece { join, ends, ..Piece::new(text, start, CLAUSE_INDENT, Level::Clause) });
+        }
+        let close = self.f.token_before(t.list_span.end as usize);
+        let ends = if t.points.is_empty() { "" } else { "," };
+        self.list.push(Piece { join: "", ends, ..Piece::new("]".into(), close, 0, Level::Clause) });
     }
 
     /// Appends an expression; a top-level chain's operators become pieces of their own.
@@ -140,7 +166,7 @@ impl<'f, 't> Pieces<'f, 't> {
             let text = format!("{} {}", op.symbol(), self.f.expr(operand, operand_prec));
             // The operator is the first token after the operand before it.
             let start = self.f.token_from(before.end as usize);
-            self.list.push(Piece { text, start, indent: OPERAND_INDENT, level });
+            self.list.push(Piece::new(text, start, OPERAND_INDENT, level));
             before = operand.span;
         }
     }
@@ -239,11 +265,12 @@ impl Formatter<'_> {
         let mut line_comments: Vec<&Comment> = Vec::new();
         for (k, piece) in pieces.iter().enumerate() {
             if k > 0 && breaks[k] {
+                out.push_str(piece.ends);
                 self.end_line(out, &line_comments, piece.indent);
                 line_comments.clear();
                 push_indent(out, piece.indent);
             } else if k > 0 {
-                out.push(' ');
+                out.push_str(piece.join);
             }
             out.push_str(&piece.text);
             line_comments.extend(&owned[k]);
@@ -368,8 +395,12 @@ impl Formatter<'_> {
                 p.expr(&c.value);
                 p
             }
-            ItemKind::Table(t) => single(format!("table {} = {}", t.name.name, self.points(t))),
-            ItemKind::Curve(t) => single(format!("curve {} = {}", t.name.name, self.points(t))),
+            ItemKind::Table(t) | ItemKind::Curve(t) => {
+                let keyword = if matches!(item.kind, ItemKind::Table(_)) { "table" } else { "curve" };
+                let mut p = single(format!("{keyword} {} =", t.name.name));
+                p.points(t);
+                p
+            }
             ItemKind::Stat(s) => {
                 let mut p = single(format!("{} {}", s.category.keyword(), s.name.name));
                 for (k, c) in s.clauses.iter().enumerate() {
@@ -396,13 +427,6 @@ impl Formatter<'_> {
             }
         };
         p.list
-    }
-
-    /// `[k: v, …]`.
-    fn points(&self, t: &PointsDecl) -> String {
-        let entries: Vec<String> =
-            t.points.iter().map(|(k, v)| format!("{}: {}", self.expr(k, 0), self.expr(v, 0))).collect();
-        format!("[{}]", entries.join(", "))
     }
 
     /// A number as the source spells it at `span`, or else by value.
@@ -509,7 +533,9 @@ fn line_width(pieces: &[Piece], breaks: &[bool], at: usize) -> usize {
     let first = (1..=at).rev().find(|&k| breaks[k]).unwrap_or(0);
     let end = (at + 1..pieces.len()).find(|&k| breaks[k]).unwrap_or(pieces.len());
     let text: usize = pieces[first..end].iter().map(|p| p.text.chars().count()).sum();
-    pieces[first].indent + text + (end - first - 1) + usize::from(end == pieces.len())
+    let joins: usize = pieces[first + 1..end].iter().map(|p| p.join.len()).sum();
+    let end_mark = pieces.get(end).map_or(1, |p| p.ends.len());
+    pieces[first].indent + text + joins + end_mark
 }
 
 fn push_indent(out: &mut String, indent: usize) {
