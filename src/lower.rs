@@ -112,6 +112,7 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
             max_text: None,
             view: None,
             constants: Vec::new(),
+            range_constants: Vec::new(),
         };
         if let Some((name, view)) = view {
             stat.name = name.name.clone();
@@ -142,19 +143,9 @@ pub fn lower(checked: &Checked, sources: &SourceMap) -> Ir {
             }
         }
         for c in &s.clauses {
-            let mut named = |n: &str, _| {
-                if let Some(&id) = ir.const_ids.get(n)
-                    && !stat.constants.contains(&id)
-                {
-                    stat.constants.push(id);
-                }
-            };
             match &c.kind {
-                ClauseKind::Formula(e) => e.for_each_name(&mut named),
-                ClauseKind::Range(lo, hi) => {
-                    lo.for_each_name(&mut named);
-                    hi.for_each_name(&mut named);
-                }
+                ClauseKind::Formula(e) => stat.constants = constants_named(&ir, &[e]),
+                ClauseKind::Range(lo, hi) => stat.range_constants = constants_named(&ir, &[lo, hi]),
                 _ => {}
             }
         }
@@ -250,6 +241,21 @@ fn lower_values(checked: &Checked, ir: &mut Ir) {
             span: c.name.span,
         });
     }
+}
+
+/// The constants `exprs` name, in order of first mention.
+fn constants_named(ir: &Ir, exprs: &[&syntax::Expr]) -> Vec<ConstId> {
+    let mut out = Vec::new();
+    for e in exprs {
+        e.for_each_name(&mut |n, _| {
+            if let Some(&id) = ir.const_ids.get(n)
+                && !out.contains(&id)
+            {
+                out.push(id);
+            }
+        });
+    }
+    out
 }
 
 fn lower_expr(ir: &mut Ir, e: &syntax::Expr, resolve: &dyn Fn(&str) -> Option<Node>) -> Expr {

@@ -29,6 +29,55 @@ fn stats_read(ir: &Ir, exprs: &[Option<Expr>]) -> Vec<StatId> {
     out
 }
 
+fn constants(ir: &Ir, ids: &[crate::ir::ConstId]) -> Vec<ConstantValue> {
+    ids.iter()
+        .map(|&c| ConstantValue { name: ir.constants[c.index()].name.clone(), value: ir.constants[c.index()].value })
+        .collect()
+}
+
+/// Every `lookup` and `at` of `e`, evaluated again with the stats' values in `snap`.
+fn points_reads(ir: &Ir, e: Option<Expr>, snap: &Snapshot) -> Vec<PointsRead> {
+    let Some(e) = e.filter(|e| ir.nodes[e.range()].iter().any(|n| matches!(n, Node::Lookup(..) | Node::At(..)))) else {
+        return Vec::new();
+    };
+    let values: Vec<f64> =
+        ir.stat_ids().map(|s| snap.entry(s).filter(|x| x.has_value()).map_or(0.0, |x| x.value)).collect();
+    let mut buf = vec![0.0; e.end as usize];
+    eval::eval_expr(ir, e, &values, 0.0, 0.0, &mut buf);
+    e.range()
+        .filter_map(|i| match ir.nodes[i] {
+            Node::Lookup(t, k) => Some(PointsRead {
+                function: "lookup",
+                name: ir.tables[t.index()].name.clone(),
+                argument: buf[k.index()],
+                result: buf[i],
+                segment: None,
+            }),
+            Node::At(c, x) => {
+                let curve = &ir.curves[c.index()];
+                let point = |k: usize| [curve.xs[k], curve.ys[k]];
+                let segment = crate::num::segment(&curve.xs, buf[x.index()]).map(|s| match s {
+                    crate::num::Segment::Before => SegmentUsed { position: "before", points: vec![point(0)] },
+                    crate::num::Segment::Between(k) => {
+                        SegmentUsed { position: "between", points: vec![point(k), point(k + 1)] }
+                    }
+                    crate::num::Segment::After => {
+                        SegmentUsed { position: "after", points: vec![point(curve.xs.len() - 1)] }
+                    }
+                });
+                Some(PointsRead {
+                    function: "at",
+                    name: curve.name.clone(),
+                    argument: buf[x.index()],
+                    result: buf[i],
+                    segment,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn names(ir: &Ir, ids: &[StatId]) -> Vec<String> {
     ids.iter().map(|&s| ir.stat(s).name.clone()).collect()
 }
@@ -38,16 +87,20 @@ pub(super) fn rule_of(rules: &Rules, id: StatId) -> RuleExplanation {
     let src = &rules.sources;
     let s = ir.stat(id);
     let base = match (&s.formula_text, s.default) {
-        (Some(t), _) => {
-            BaseRule { source: "formula", text: t.clone(), reads: names(ir, &stats_read(ir, &[s.formula])) }
-        }
-        (None, Some(d)) => BaseRule { source: "default", text: fmt_num(d), reads: vec![] },
-        (None, None) => BaseRule { source: "zero", text: "0".into(), reads: vec![] },
+        (Some(t), _) => BaseRule {
+            source: "formula",
+            text: t.clone(),
+            reads: names(ir, &stats_read(ir, &[s.formula])),
+            constants: constants(ir, &s.constants),
+        },
+        (None, Some(d)) => BaseRule { source: "default", text: fmt_num(d), reads: vec![], constants: vec![] },
+        (None, None) => BaseRule { source: "zero", text: "0".into(), reads: vec![], constants: vec![] },
     };
     let range = RangeRule {
         min: s.min_text.as_deref().map_or_else(|| "-inf".into(), one_line),
         max: s.max_text.as_deref().map_or_else(|| "inf".into(), one_line),
         reads: names(ir, &stats_read(ir, &[s.min, s.max])),
+        constants: constants(ir, &s.range_constants),
     };
     let (mode, pipeline, operator) = match s.mode {
         Mode::Pipeline(pid) => {
@@ -442,7 +495,15 @@ pub(super) fn build(
             (None, Some(d)) => ("default", fmt_num(d)),
             (None, None) => ("zero", "0".into()),
         };
-        BaseStep { source, text, value, inputs: input_values(ir, snap, &stats_read(ir, &[s.formula])) }
+        let with_formula = source == "formula";
+        BaseStep {
+            source,
+            text,
+            value,
+            inputs: input_values(ir, snap, &stats_read(ir, &[s.formula])),
+            constants: if with_formula { constants(ir, &s.constants) } else { Vec::new() },
+            reads: points_reads(ir, s.formula, snap),
+        }
     });
 
     let (lo, hi, min, max) = t.range.unwrap_or((f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY));

@@ -89,6 +89,40 @@ pub struct BaseRule {
     pub text: String,
     /// Stats the formula reads.
     pub reads: Vec<String>,
+    /// Constants the formula names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constants: Vec<ConstantValue>,
+}
+
+/// A named constant and its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConstantValue {
+    pub name: String,
+    pub value: f64,
+}
+
+/// One `lookup(table, key)` or `at(curve, x)` of an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointsRead {
+    /// `lookup` or `at`.
+    pub function: &'static str,
+    /// The table or curve.
+    pub name: String,
+    /// The key or `x`.
+    pub argument: f64,
+    pub result: f64,
+    /// For `at`: where `x` fell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentUsed>,
+}
+
+/// The part of a curve `at` read: between two points, or beyond an end (one point).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentUsed {
+    /// `before`, `between` or `after`.
+    pub position: &'static str,
+    /// The points used, as `[x, y]`.
+    pub points: Vec<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +131,9 @@ pub struct RangeRule {
     pub max: String,
     /// Stats the bounds read.
     pub reads: Vec<String>,
+    /// Constants the bounds name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constants: Vec<ConstantValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -250,6 +287,12 @@ pub struct BaseStep {
     pub text: String,
     pub value: f64,
     pub inputs: Vec<InputValue>,
+    /// The constants the formula names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constants: Vec<ConstantValue>,
+    /// The tables and curves it read, in evaluation order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<PointsRead>,
 }
 
 /// A stat a formula reads and its final value (`None`: no value, read as 0).

@@ -5,6 +5,11 @@ use super::model::*;
 use crate::eval::Phase;
 use std::fmt::Write;
 
+/// `A = 1, B = 2`.
+fn constants_text(list: &[ConstantValue]) -> String {
+    list.iter().map(|c| format!("{} = {}", c.name, fmt_num(c.value))).collect::<Vec<_>>().join(", ")
+}
+
 /// Shortest text that reads back as the same number; `inf`, `-inf`.
 pub fn fmt_num(v: f64) -> String {
     if v.is_infinite() {
@@ -100,6 +105,11 @@ fn write_rule(out: &mut String, r: &RuleExplanation) -> std::fmt::Result {
     }
     if !r.range.reads.is_empty() {
         writeln!(out, "  range reads: {}", r.range.reads.join(", "))?;
+    }
+    for (what, list) in [("formula", &r.base.constants), ("range", &r.range.constants)] {
+        if !list.is_empty() {
+            writeln!(out, "  {what} constants: {}", constants_text(list))?;
+        }
     }
     let layers: Vec<String> = r
         .layers
@@ -277,8 +287,30 @@ fn write_explanation(out: &mut String, e: &Explanation) -> std::fmt::Result {
             };
             let note = if r.mode == "operator" { "  (replaced by the operator when it has contributions)" } else { "" };
             writeln!(out, "  {what} = {}{note}", fmt_num(b.value))?;
-            let rows: Vec<Vec<String>> =
+            let mut rows: Vec<Vec<String>> =
                 b.inputs.iter().map(|i| vec![i.stat.clone(), "=".into(), opt_num(i.value)]).collect();
+            rows.extend(
+                b.constants
+                    .iter()
+                    .map(|c| vec![c.name.clone(), "=".into(), format!("{}  (constant)", fmt_num(c.value))]),
+            );
+            rows.extend(b.reads.iter().map(|p| {
+                let call = format!("{}({}, {})", p.function, p.name, fmt_num(p.argument));
+                let note = match &p.segment {
+                    Some(s) => {
+                        let points: Vec<String> =
+                            s.points.iter().map(|[x, y]| format!("{}: {}", fmt_num(*x), fmt_num(*y))).collect();
+                        match s.position {
+                            "between" => format!("  (between points {})", points.join(" and ")),
+                            "before" => format!("  (before the first point, {})", points.join("")),
+                            _ => format!("  (after the last point, {})", points.join("")),
+                        }
+                    }
+                    None if p.result.is_nan() => "  (no such key)".into(),
+                    None => String::new(),
+                };
+                vec![call, "=".into(), format!("{}{note}", fmt_num(p.result))]
+            }));
             table(out, "    ", &rows);
         }
         None => out.push_str("  (no value: the stat only has caps)\n"),

@@ -534,8 +534,10 @@ pub struct Stat {
     pub max_text: Option<String>,
     /// A view: its rules are its source's, its context has more tags.
     pub view: Option<View>,
-    /// The constants its formula and bounds name, in order of first mention.
+    /// The constants its formula names, in order of first mention.
     pub constants: Vec<ConstId>,
+    /// The constants its range bounds name.
+    pub range_constants: Vec<ConstId>,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,7 @@ mod fuzz_replay;
 mod golden;
 mod jit;
 mod json_ingest;
+mod language;
 mod layers;
 mod props;
 mod reload;
