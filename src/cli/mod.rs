@@ -31,6 +31,7 @@ mod check;
 mod explain;
 mod graph;
 mod run;
+mod test;
 mod watch;
 
 use crate::diag::{self, Diagnostic};
@@ -58,6 +59,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the stat dependency graph (Graphviz DOT or JSON).
     Graph(graph::GraphArgs),
+    /// Run balance tests (*.stat-test.toml): expected values of actors' stats.
+    Test(test::TestArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -119,6 +122,7 @@ pub fn main() -> i32 {
         }),
         Command::Explain(a) => explain::explain(a),
         Command::Graph(a) => graph::graph(a),
+        Command::Test(a) => test::test(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }
