@@ -367,9 +367,8 @@ fn read_actors(path: &Path, wanted: &HashSet<&str>, known: &mut Known, ids: &mut
         if known.contains_key(&id) {
             return Err(format!("actor `{id}` is defined twice (again in {})", path.display()));
         }
-        let at = doc.line.map(|l| format!(":{l}")).unwrap_or_default();
         let actor = doc.parse(&limits).map_err(|mut e| {
-            e.message = format!("{}{at}: {}", path.display(), e.message);
+            e.message = format!("{}: {}", path.display(), e.message);
             e
         });
         known.insert(id, actor);
@@ -461,4 +460,59 @@ fn explain_lines(rules: &Rules, actor: &Actor, stat: &str) -> Vec<String> {
         Err(_) => return Vec::new(),
     };
     text.lines().take(EXPLAIN_LINES).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn knight() -> (Rules, Engine) {
+        let text = std::fs::read_to_string("docs/examples/knight.stat").unwrap();
+        let rules = Rules::from_analysis(crate::rules::compile_str("knight.stat", text)).unwrap();
+        let engine = Engine::new(&rules, Backend::Interpreter).unwrap();
+        (rules, engine)
+    }
+
+    fn actor(strength: f64) -> Actor {
+        let json = format!(
+            r#"[{{"primary": [{{"dimension": "strength", "bucket": "FLAT", "value": {strength}, "system": "a"}}]}}]"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    /// Real engines agree, so a disagreement is made here from two different actors.
+    #[test]
+    fn disagreements_name_each_stat_and_both_results() {
+        let (_, engine) = knight();
+        let (a, b) = (engine.evaluate(&actor(30.0)), engine.evaluate(&actor(31.0)));
+        let found: Vec<String> = disagreements(&a, &b)
+            .iter()
+            .map(|f| match f {
+                Failure::Disagreement { stat, jit, interpreter } => format!("{stat:?}: {jit} / {interpreter}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(found, [r#"Some("strength"): 30 / 31"#, r#"Some("attack"): 61 / 63"#]);
+        assert!(disagreements(&a, &a.clone()).is_empty());
+        let error = Err(ActorError::from(InputError {
+            actor: None,
+            subsystem: None,
+            field: String::new(),
+            message: "boom".into(),
+        }));
+        match &disagreements(&a, &error)[..] {
+            [Failure::Disagreement { stat: None, jit, interpreter }] => {
+                assert_eq!((jit.as_str(), interpreter.as_str()), ("evaluated", "error: boom"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_join_lexically() {
+        assert_eq!(join(Path::new("rules/rpg/tests"), ".."), Path::new("rules/rpg"));
+        assert_eq!(join(Path::new("t"), "../../x.ndjson"), Path::new("../x.ndjson"));
+        assert_eq!(join(Path::new(""), "."), Path::new("."));
+        assert_eq!(join(Path::new("a"), "/abs/rules"), Path::new("/abs/rules"));
+    }
 }
