@@ -271,8 +271,8 @@ fn read_cases(check: &mut Check, rules: &Rules, raw: RawFile, dir: &Path, source
             Ok(ps) => {
                 for p in ps {
                     let path = join(dir, p);
-                    if let Err(m) = read_actors(&path, &wanted, &mut known, &mut ids) {
-                        check.error("T0005", files.span(), m, "");
+                    if let Err((code, m)) = read_actors(&path, &wanted, &mut known, &mut ids) {
+                        check.error(code, files.span(), m, "");
                     }
                 }
             }
@@ -347,10 +347,15 @@ fn inline_actor(id: &str, value: &toml::Value) -> Result<Actor, String> {
 }
 
 /// Reads the actors of a JSON or NDJSON file that cases name (`wanted`) into `known`;
-/// every id into `ids` (up to a limit). `Err` when the file cannot be read, or a wanted id
-/// is defined twice.
-fn read_actors(path: &Path, wanted: &HashSet<&str>, known: &mut Known, ids: &mut Vec<String>) -> Result<(), String> {
-    let cannot = |e: std::io::Error| format!("cannot read actors from {}: {e}", path.display());
+/// every id into `ids` (up to a limit). `Err` with a code when the file cannot be read
+/// (T0005), or a wanted id is defined twice (T0004).
+fn read_actors(
+    path: &Path,
+    wanted: &HashSet<&str>,
+    known: &mut Known,
+    ids: &mut Vec<String>,
+) -> Result<(), (&'static str, String)> {
+    let cannot = |e: std::io::Error| ("T0005", format!("cannot read actors from {}: {e}", path.display()));
     let limits = InputLimits::default();
     let file = std::fs::File::open(path).map_err(cannot)?;
     let reader = DocumentReader::new(std::io::BufReader::new(file), InputForm::of_path(path), limits.max_line_bytes)
@@ -365,7 +370,7 @@ fn read_actors(path: &Path, wanted: &HashSet<&str>, known: &mut Known, ids: &mut
             continue;
         }
         if known.contains_key(&id) {
-            return Err(format!("actor `{id}` is defined twice (again in {})", path.display()));
+            return Err(("T0004", format!("actor `{id}` is defined twice (again in {})", path.display())));
         }
         let actor = doc.parse(&limits).map_err(|mut e| {
             e.message = format!("{}: {}", path.display(), e.message);
