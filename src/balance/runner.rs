@@ -138,13 +138,14 @@ pub fn run_file(path: &Path, opts: &Options) -> FileResult {
         }
     };
     let dir = path.parent().unwrap_or(Path::new(""));
+    let rules_span = raw.rules.span();
     let rule_paths: Vec<PathBuf> = match paths(raw.rules.get_ref()) {
         Ok(ps) => ps.iter().map(|p| join(dir, p)).collect(),
-        Err(m) => return located(result, text, raw.rules.span(), "T0001", m),
+        Err(m) => return located(result, text, rules_span, "T0001", m),
     };
     let analysis = match compile(&rule_paths, &LoadOptions::default()) {
         Ok(a) => a,
-        Err(e) => return located(result, text, raw.rules.span(), "T0005", format!("cannot load the rules: {e}")),
+        Err(e) => return located(result, text, rules_span, "T0005", format!("cannot load the rules: {e}")),
     };
     // The rule files first, so the rules' diagnostics keep their file ids.
     result.sources = analysis.sources.clone();
@@ -153,14 +154,14 @@ pub fn run_file(path: &Path, opts: &Options) -> FileResult {
     if analysis.has_errors() {
         let n = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
         let s = if n == 1 { "" } else { "s" };
-        check.error("T0005", raw.rules.span(), format!("the rules have {n} error{s}"), "these rules");
+        check.error("T0005", rules_span, format!("the rules have {n} error{s}"), "these rules");
         check.diags.extend(analysis.diagnostics.into_iter().filter(Diagnostic::is_error));
         result.diagnostics = check.diags;
         return result;
     }
     let rules = match Rules::from_analysis(analysis) {
         Ok(r) => r,
-        Err(e) => return with_error(result, check, raw.rules.span(), e.to_string()),
+        Err(e) => return with_error(result, check, rules_span, e.to_string()),
     };
     let (actors, cases) = read_cases(&mut check, &rules, raw, dir, &result.sources);
     if check.diags.iter().any(Diagnostic::is_error) {
@@ -171,7 +172,7 @@ pub fn run_file(path: &Path, opts: &Options) -> FileResult {
     for &backend in opts.engines.backends() {
         match Engine::new(&rules, backend) {
             Ok(e) => engines.push(e),
-            Err(e) => return with_error(result, check, 0..0, e.to_string()),
+            Err(e) => return with_error(result, check, rules_span, e.to_string()),
         }
     }
     let wanted = |c: &Case| opts.filter.as_deref().is_none_or(|f| c.name.contains(f));
@@ -252,15 +253,13 @@ fn read_cases(check: &mut Check, rules: &Rules, raw: RawFile, dir: &Path, source
     let mut ids: Vec<String> = Vec::new();
     for (name, value) in raw.actor.0 {
         let (name, span) = (name.get_ref().clone(), value.span());
-        match inline_actor(&name, value.get_ref()) {
-            Ok(actor) => {
-                ids.push(name.clone());
-                known.insert(name, Ok(actor));
-            }
-            Err(m) => {
-                check.error("T0004", span, m, "in this actor");
-            }
-        }
+        // A bad actor is known all the same, so that its cases are not told it is unknown.
+        let actor = inline_actor(&name, value.get_ref()).map_err(|message| {
+            check.error("T0004", span, message.clone(), "in this actor");
+            InputError { actor: Some(name.clone()), subsystem: None, field: String::new(), message }
+        });
+        ids.push(name.clone());
+        known.insert(name, actor);
     }
     let wanted: HashSet<&str> = raw.case.iter().map(|c| c.get_ref().actor.get_ref().as_str()).collect();
     if let Some(files) = &raw.actors {
@@ -302,8 +301,8 @@ fn read_cases(check: &mut Check, rules: &Rules, raw: RawFile, dir: &Path, source
             check.error("T0001", span, format!("a second case named `{name}`"), "").help =
                 Some("give each case its own `name`".into());
         }
-        let mut stats = Vec::new();
         let expects_nothing = c.expect.0.is_empty();
+        let mut stats = Vec::new();
         for (stat, value) in c.expect.0 {
             let id = match rules.ir.resolve_stat(stat.get_ref()) {
                 Ok(id) => Some(id),
@@ -318,9 +317,9 @@ fn read_cases(check: &mut Check, rules: &Rules, raw: RawFile, dir: &Path, source
             }
         }
         let error = c.error.map(|e| e.into_inner());
-        let what = match (stats.is_empty(), &error) {
-            (true, None) if expects_nothing => Some("this case checks nothing: give it `expect` or `error`"),
-            (_, Some(_)) if !expects_nothing => Some("a case expects values or an error, not both"),
+        let what = match (expects_nothing, error.is_some()) {
+            (true, false) => Some("this case checks nothing: give it `expect` or `error`"),
+            (false, true) => Some("a case expects values or an error, not both"),
             _ => None,
         };
         if let Some(what) = what {
