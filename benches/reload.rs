@@ -37,6 +37,10 @@ fn temp_rules() -> PathBuf {
         std::fs::create_dir_all(base.join(set)).unwrap();
         for f in std::fs::read_dir(Path::new("rules").join(set)).unwrap() {
             let f = f.unwrap().path();
+            // The rule files only (rules/rpg/tests/ holds balance tests).
+            if f.extension().is_none_or(|e| e != "stat") {
+                continue;
+            }
             std::fs::copy(&f, base.join(set).join(f.file_name().unwrap())).unwrap();
         }
     }

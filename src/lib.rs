@@ -9,6 +9,7 @@
 //!   [`cache`] memoizes results; [`reload`] publishes new rule generations.
 //! - [`explain`] says why a value is what it is, from the interpreter's own trace; [`graph`]
 //!   draws the stat dependency graph.
+//! - [`balance`] runs balance tests: expected values of chosen stats, on both engines.
 //!
 //! Features: `cli` (default) builds the command line; `watch` (in `cli`) adds
 //! `reload::watch`.
@@ -56,6 +57,7 @@ pub mod source;
 pub mod syntax;
 
 // Built on the engine.
+pub mod balance;
 pub mod cache;
 pub mod explain;
 pub mod graph;

@@ -32,6 +32,7 @@ mod explain;
 mod fmt;
 mod graph;
 mod run;
+mod test;
 mod watch;
 
 use crate::diag::{self, Diagnostic};
@@ -61,6 +62,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Rewrite rule files in their canonical layout, keeping every comment (--check: list them).
     Fmt(fmt::FmtArgs),
+    /// Run balance tests (*.stat-test.toml): expected values of actors' stats.
+    Test(test::TestArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -123,6 +126,7 @@ pub fn main() -> i32 {
         Command::Explain(a) => explain::explain(a),
         Command::Graph(a) => graph::graph(a),
         Command::Fmt(a) => fmt::fmt(a),
+        Command::Test(a) => test::test(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }

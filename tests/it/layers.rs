@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["reload", "explain", "graph"],
     &["cache"],
     &["run"],
+    &["balance"],
     &["cli"],
 ];
 

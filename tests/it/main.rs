@@ -7,6 +7,8 @@ mod fuzz_logic;
 #[path = "../../benches/common/workload.rs"]
 mod workload;
 
+#[cfg(feature = "cli")]
+mod balance;
 mod cache;
 mod common;
 // The command line (and its text rendering of diagnostics) needs the `cli` feature.
