@@ -208,9 +208,15 @@ impl SourceProvider for Overlay {
     }
 }
 
-/// `.stat` files in a folder and its subfolders, sorted. A folder reached again (through a
-/// symbolic link that loops) is searched once.
+/// `.stat` files in a folder and its subfolders, sorted (see [`files_in`]).
 pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    files_in(dir, |p| p.extension().is_some_and(|e| e == "stat"))
+}
+
+/// The files in a folder and its subfolders that `wanted` picks, sorted. Hidden folders
+/// (`.git`) are skipped, and a folder reached again (through a symbolic link that loops) is
+/// searched once.
+pub fn files_in(dir: &Path, wanted: impl Fn(&Path) -> bool) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -220,9 +226,12 @@ pub fn stat_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         }
         for entry in std::fs::read_dir(&d)? {
             let path = entry?.path();
+            let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
             if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "stat") {
+                if !hidden {
+                    stack.push(path);
+                }
+            } else if wanted(&path) {
                 out.push(path);
             }
         }

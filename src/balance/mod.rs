@@ -46,7 +46,7 @@ impl std::fmt::Display for FindError {
 impl std::error::Error for FindError {}
 
 /// The test files of `paths`: a file as given, a folder's `*.stat-test.toml` files and its
-/// subfolders' (not hidden ones; each folder once however links loop), sorted per folder.
+/// subfolders' (not hidden ones; each folder once however links loop), sorted.
 pub fn find_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FindError> {
     let mut out = Vec::new();
     for path in paths {
@@ -66,23 +66,5 @@ pub fn find_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FindError> {
 }
 
 fn tests_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if !seen.insert(std::fs::canonicalize(&d)?) {
-            continue;
-        }
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if path.is_dir() && !name.starts_with('.') {
-                stack.push(path);
-            } else if name.ends_with(SUFFIX) && path.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::load::files_in(dir, |p| p.is_file() && p.to_string_lossy().ends_with(SUFFIX))
 }
