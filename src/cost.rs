@@ -22,7 +22,7 @@ fn node_cost(ir: &Ir, n: &Node) -> u64 {
         Node::Unary(UnOp::Exp | UnOp::Ln, _) => 20,
         Node::Binary(crate::ir::BinOp::Pow, _, _) => 40,
         Node::Binary(crate::ir::BinOp::Rem, _, _) => CALL,
-        Node::Lookup(t, _) => search(ir.tables[t.index()].keys.len()),
+        Node::Lookup(t, _) => search(ir.tables[t.index()].xs.len()),
         Node::At(c, _) => search(ir.curves[c.index()].xs.len()) + 4,
         _ => 1,
     }

@@ -219,27 +219,18 @@ fn lower_values(checked: &Checked, ir: &mut Ir) {
         ir.const_ids.insert(&c.name.name, ConstId(ir.constants.len() as u32));
         ir.constants.push(Constant { name: c.name.name.clone(), value, doc: item.doc.clone(), span: c.name.span });
     }
-    for (item, t) in &checked.tables {
-        let (keys, values) = checked.values.tables.get(t.name.name.as_str()).expect(CHECKED);
-        ir.table_ids.insert(&t.name.name, TableId(ir.tables.len() as u32));
-        ir.tables.push(Table {
-            name: t.name.name.clone(),
-            keys: keys.clone().into(),
-            values: values.clone().into(),
-            doc: item.doc.clone(),
-            span: t.name.span,
-        });
+    let points = |(item, t): &(&syntax::Item, &syntax::PointsDecl), folded: &FxHashMap<&str, (Vec<f64>, Vec<f64>)>| {
+        let (xs, ys) = folded.get(t.name.name.as_str()).expect(CHECKED);
+        let (xs, ys) = (xs.clone().into(), ys.clone().into());
+        Points { name: t.name.name.clone(), xs, ys, doc: item.doc.clone(), span: t.name.span }
+    };
+    for t in &checked.tables {
+        ir.table_ids.insert(&t.1.name.name, TableId(ir.tables.len() as u32));
+        ir.tables.push(points(t, &checked.values.tables));
     }
-    for (item, c) in &checked.curves {
-        let (xs, ys) = checked.values.curves.get(c.name.name.as_str()).expect(CHECKED);
-        ir.curve_ids.insert(&c.name.name, CurveId(ir.curves.len() as u32));
-        ir.curves.push(Curve {
-            name: c.name.name.clone(),
-            xs: xs.clone().into(),
-            ys: ys.clone().into(),
-            doc: item.doc.clone(),
-            span: c.name.span,
-        });
+    for c in &checked.curves {
+        ir.curve_ids.insert(&c.1.name.name, CurveId(ir.curves.len() as u32));
+        ir.curves.push(points(c, &checked.values.curves));
     }
 }
 

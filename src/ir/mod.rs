@@ -471,26 +471,10 @@ pub struct Constant {
     pub span: Span,
 }
 
-/// `table NAME = [key: value, …]`: exact keys, ascending.
+/// A table (`table NAME = [key: value, …]`: `xs` are its keys) or a curve (`curve NAME =
+/// [x: y, …]`, at least two points): points with strictly increasing `x`.
 #[derive(Debug, Clone)]
-pub struct Table {
-    pub name: String,
-    pub keys: Box<[f64]>,
-    pub values: Box<[f64]>,
-    pub doc: Vec<String>,
-    pub span: Span,
-}
-
-impl Table {
-    /// The value at `key`; NaN when the table has no such key.
-    pub fn get(&self, key: f64) -> f64 {
-        crate::num::lookup(&self.keys, &self.values, key)
-    }
-}
-
-/// `curve NAME = [x: y, …]`: points with strictly increasing `x`, at least two.
-#[derive(Debug, Clone)]
-pub struct Curve {
+pub struct Points {
     pub name: String,
     pub xs: Box<[f64]>,
     pub ys: Box<[f64]>,
@@ -498,7 +482,13 @@ pub struct Curve {
     pub span: Span,
 }
 
-impl Curve {
+impl Points {
+    /// A table's value at `key`; NaN when it has no such key.
+    pub fn get(&self, key: f64) -> f64 {
+        crate::num::lookup(&self.xs, &self.ys, key)
+    }
+
+    /// A curve's value at `x`.
     pub fn at(&self, x: f64) -> f64 {
         crate::num::curve_at(&self.xs, &self.ys, x)
     }
@@ -622,8 +612,8 @@ pub struct Ir {
     /// Every view, in id order.
     pub view_ids: Vec<StatId>,
     pub constants: Vec<Constant>,
-    pub tables: Vec<Table>,
-    pub curves: Vec<Curve>,
+    pub tables: Vec<Points>,
+    pub curves: Vec<Points>,
     pub const_ids: NameMap<ConstId>,
     pub table_ids: NameMap<TableId>,
     pub curve_ids: NameMap<CurveId>,

@@ -263,12 +263,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.select(m, vals[at(a)], vals[at(f)])
                 }
                 Node::Lookup(t, k) => {
-                    let table: *const crate::ir::Table = &self.ir.tables[t.index()];
+                    let table: *const crate::ir::Points = &self.ir.tables[t.index()];
                     let address = self.b.ins().iconst(self.libm.ptr, table as i64);
                     self.per_lane_after(self.libm.lookup, &[address], &[vals[at(k)]])
                 }
                 Node::At(c, x) => {
-                    let curve: *const crate::ir::Curve = &self.ir.curves[c.index()];
+                    let curve: *const crate::ir::Points = &self.ir.curves[c.index()];
                     let address = self.b.ins().iconst(self.libm.ptr, curve as i64);
                     self.per_lane_after(self.libm.at, &[address], &[vals[at(x)]])
                 }

@@ -69,17 +69,17 @@ struct Function {
     dump_text: String,
 }
 
-/// `lookup(table, key)` for JIT code, which passes the address of a [`Table`](crate::ir::Table).
+/// `lookup(table, key)` for JIT code, which passes the address of a table's [`Points`](crate::ir::Points).
 extern "C" fn lookup(table: *const u8, key: f64) -> f64 {
     // SAFETY: the code passes the address of a table of the `Ir` that its `Compiled` holds in
     // an `Arc`, never mutated, for as long as the code can run.
-    unsafe { &*table.cast::<crate::ir::Table>() }.get(key)
+    unsafe { &*table.cast::<crate::ir::Points>() }.get(key)
 }
 
-/// `at(curve, x)` for JIT code, which passes the address of a [`Curve`](crate::ir::Curve).
+/// `at(curve, x)` for JIT code, which passes the address of a curve's [`Points`](crate::ir::Points).
 extern "C" fn curve_at(curve: *const u8, x: f64) -> f64 {
     // SAFETY: as for `lookup`: a curve of the `Ir` the running code's `Compiled` holds.
-    unsafe { &*curve.cast::<crate::ir::Curve>() }.at(x)
+    unsafe { &*curve.cast::<crate::ir::Points>() }.at(x)
 }
 
 /// Imports function `id` of the module into `func`, as `Module::declare_func_in_func`
