@@ -34,3 +34,5 @@ mod reload;
 mod run;
 mod situation_props;
 mod syntax;
+#[cfg(feature = "cli")]
+mod tutorial;
