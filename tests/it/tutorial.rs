@@ -61,17 +61,24 @@ fn blocks(page: &str) -> Vec<(usize, Block)> {
     out
 }
 
+/// Replaces the file `path` by `text` at once (a watch never sees it empty).
+fn save(path: &Path, text: &str) {
+    let temp = path.with_extension("tutorial-save");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
 /// Applies an edit block to the file `path`.
 fn edit(path: &Path, op: &str, text: &str, at: usize) {
     let what = format!("{PAGE}:{at}: {op} {}", path.display());
     match op {
         "create" => {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
+            save(path, text);
         }
         "append" => {
             let old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{what}: {e}"));
-            std::fs::write(path, format!("{old}\n{text}")).unwrap();
+            save(path, &format!("{old}\n{text}"));
         }
         _ => {
             let mut old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -82,7 +89,7 @@ fn edit(path: &Path, op: &str, text: &str, at: usize) {
                 assert_eq!(found.len(), 1, "{what}: {} lines start with `{}`", found.len(), key.join(" "));
                 old = old.replacen(found[0], new, 1);
             }
-            std::fs::write(path, old).unwrap();
+            save(path, &old);
         }
     }
 }
