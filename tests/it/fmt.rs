@@ -157,12 +157,12 @@ mod cli {
     const UGLY: &str = "derived  x=1   in 0..1 ;\n";
     const PRETTY: &str = "derived x = 1 in 0 .. 1;\n";
 
-    /// What CI runs: the shipped rules and examples are formatted.
+    /// What CI runs: the shipped rules, examples and `actorc init`'s templates are formatted.
     #[test]
     fn shipped_rules_are_formatted() {
-        let out = actorc(&["fmt", "--check", "rules", "docs/examples"], "");
+        let out = actorc(&["fmt", "--check", "rules", "docs/examples", "templates"], "");
         assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.stderr);
-        assert_eq!(out.stderr, "0 of 13 files would be reformatted\n");
+        assert_eq!(out.stderr, "0 of 15 files would be reformatted\n");
     }
 
     #[test]

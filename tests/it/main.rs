@@ -22,6 +22,8 @@ mod explain;
 mod fmt;
 mod fuzz_replay;
 mod golden;
+#[cfg(feature = "cli")]
+mod init;
 mod jit;
 mod json_ingest;
 mod language;
@@ -32,3 +34,5 @@ mod reload;
 mod run;
 mod situation_props;
 mod syntax;
+#[cfg(feature = "cli")]
+mod tutorial;
