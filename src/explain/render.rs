@@ -60,7 +60,8 @@ fn write_rule(out: &mut String, r: &RuleExplanation) -> std::fmt::Result {
     if let Some(v) = &r.view {
         writeln!(out, "  {}", view_line(r, v))?;
         let (source, at) = (&v.source, &v.source_location);
-        writeln!(out, "  {source}'s rule ({at}), evaluated with these tags added to the actor's")?;
+        let tags = v.tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+        writeln!(out, "  {source}'s rule ({at}), evaluated with {tags} added to the actor's tags")?;
     }
     writeln!(out, "\n  {}", r.whiteboard)?;
     if r.whiteboard.contains(" ?? ") {
