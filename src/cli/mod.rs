@@ -32,6 +32,7 @@ mod explain;
 mod fmt;
 mod graph;
 mod run;
+mod serve;
 mod test;
 mod watch;
 
@@ -64,6 +65,8 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Run balance tests (*.stat-test.toml): expected values of actors' stats.
     Test(test::TestArgs),
+    /// Serve a live stat sheet (actors × stats) in the browser, updated on every save.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -127,6 +130,7 @@ pub fn main() -> i32 {
         Command::Graph(a) => graph::graph(a),
         Command::Fmt(a) => fmt::fmt(a),
         Command::Test(a) => test::test(a),
+        Command::Serve(a) => serve::serve(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }

@@ -105,6 +105,17 @@ fn line_key(line: Option<usize>) -> String {
     format!("line {}", line.unwrap_or(1))
 }
 
+/// A remembered actor of a [`Session`], as [`Session::actors`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionActorView<'a> {
+    /// Its id as written.
+    pub id: Option<&'a str>,
+    /// Its NDJSON line.
+    pub line: Option<usize>,
+    /// Its last result; `None` until it is first evaluated.
+    pub result: Option<&'a Shared>,
+}
+
 /// A document as a [`Session`] takes it.
 enum Taken {
     /// It does not parse (or is over the limit): its error is for good.
@@ -309,6 +320,23 @@ impl Session {
     pub fn using(&self, names: &[String]) -> usize {
         let uses = |s: &Snapshot| names.iter().any(|n| s.get(n).is_some());
         self.actors.iter().filter(|a| a.last.as_deref().is_some_and(|r| r.as_ref().is_ok_and(uses))).count()
+    }
+
+    /// The remembered actors in input order, each with its last result.
+    pub fn actors(&self) -> impl ExactSizeIterator<Item = SessionActorView<'_>> {
+        self.actors.iter().map(|a| SessionActorView { id: a.id.as_deref(), line: a.line, result: a.last.as_ref() })
+    }
+
+    /// The text of the `i`th remembered actor's document, read again from the source: an
+    /// error when there is no such actor, its document did not parse, or its text changed since.
+    pub fn document(&self, i: usize) -> io::Result<Vec<u8>> {
+        let a = self.actors.get(i).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such actor"))?;
+        let hash = a.hash.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "its document does not parse"))?;
+        let text = self.source.read(a.at, a.len)?;
+        match text_hash(&text) == hash {
+            true => Ok(text),
+            false => Err(io::Error::new(io::ErrorKind::InvalidData, "the input file changed since it was read")),
+        }
     }
 
     /// Every actor's result under `g`: from the cache when it has it, else read again from
