@@ -30,5 +30,7 @@ mod props;
 mod reload;
 #[cfg(feature = "cli")]
 mod run;
+#[cfg(feature = "cli")]
+mod serve;
 mod situation_props;
 mod syntax;

@@ -184,7 +184,7 @@ fn handle(mut stream: TcpStream, access: Access, hub: &Hub) {
         Err(HeadError::Gone) => return,
         Err(HeadError::Bad(response)) => {
             let _ = response.write(&mut stream, false);
-            return;
+            return linger(stream);
         }
     };
     let head_only = request.method == "HEAD";
@@ -194,6 +194,23 @@ fn handle(mut stream: TcpStream, access: Access, hub: &Hub) {
     }
     let response = respond(&request, access, hub);
     let _ = response.write(&mut stream, head_only);
+    linger(stream);
+}
+
+/// Closes after the answer is out: what the client still sends (a body, the rest of a head
+/// too large) is read and dropped for a moment, so that closing with unread data does not
+/// reset the connection before the client has read the answer.
+fn linger(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 8192];
+    let mut left: usize = 1 << 20;
+    while let Ok(n @ 1..) = stream.read(&mut sink) {
+        left = left.saturating_sub(n);
+        if left == 0 {
+            break;
+        }
+    }
 }
 
 /// The response to any request but an event stream.

@@ -144,6 +144,7 @@ function render() {
         const td = el("td", "num", fmt(v));
         td.dataset.stat = c.name;
         if (v !== null && v !== undefined) td.dataset.v = String(v);
+        else td.classList.add("none");
         let title = `${a.key} · ${c.name} = ${exact(v)}`;
         if (Object.prototype.hasOwnProperty.call(a.changed, c.name)) {
           td.classList.add("changed");
