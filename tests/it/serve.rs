@@ -48,6 +48,7 @@ impl Server {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("actorc serve did not start: {seen:#?}");
                 }
             }
@@ -400,6 +401,7 @@ impl Chromium {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("{} gave no DevTools address", exe.display());
                 }
             }

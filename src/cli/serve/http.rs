@@ -39,7 +39,11 @@ pub(super) struct Access {
 pub(super) fn serve(listener: TcpListener, access: Access, hub: Arc<Hub>) {
     let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
+        let Ok(mut stream) = stream else {
+            // Out of file descriptors, most likely: let connections close.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
@@ -141,7 +145,11 @@ enum HeadError {
 fn read_head(stream: &mut TcpStream) -> Result<Request, HeadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
     loop {
+        if std::time::Instant::now() > deadline {
+            return Err(HeadError::Bad(Response::text(408, "request timeout")));
+        }
         let n = match stream.read(&mut chunk) {
             Ok(0) => return Err(HeadError::Gone),
             Ok(n) => n,
