@@ -723,6 +723,19 @@ mod tests {
     }
 
     #[test]
+    fn the_actors_and_their_documents_are_shown() {
+        let (_r, session, _) = example_game(options(ChangeFormat::Records));
+        let ids: Vec<Option<&str>> = session.actors().map(|a| a.id).collect();
+        assert_eq!(ids.len(), 6);
+        assert_eq!(ids[0], Some("warrior"));
+        assert!(session.actors().all(|a| a.result.is_some_and(|r| r.is_ok())));
+        let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
+        let first = session.document(0).unwrap();
+        assert_eq!(std::str::from_utf8(&first).unwrap(), party.lines().next().unwrap());
+        assert_eq!(session.document(6).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[test]
     fn the_stats_a_reload_removes_are_counted_per_actor() {
         let (r, session, _) = example_game(options(ChangeFormat::Text));
         assert_eq!(session.using(&["persuasion".into()]), 6);

@@ -330,6 +330,14 @@ fn serve_pushes_an_event_per_save() {
     game.edit("charisma * 3 +", &persuasion(3));
     next_sheet(&events, "the problem gone", |s| s["problem"].is_null() && s["generation"] == 2);
 
+    // Failing actors: each row has its error instead of values.
+    game.edit(&persuasion(3), &format!("1 / (luck - luck) + {}", persuasion(3)));
+    let failing = next_sheet(&events, "failing actors", |s| s["failing"] == 6);
+    let row = &failing["actors"][0];
+    assert_eq!((row["error"]["kind"].as_str(), row["values"].as_array().map(Vec::len)), (Some("eval"), Some(0)));
+    game.edit(&format!("1 / (luck - luck) + {}", persuasion(3)), &persuasion(3));
+    next_sheet(&events, "no failing actor", |s| s["failing"] == 0);
+
     // The input file is watched too.
     let party = std::fs::read_to_string(game.input()).unwrap();
     std::fs::write(game.input(), party.replacen("\"warrior\"", "\"knight\"", 1)).unwrap();
@@ -341,7 +349,7 @@ fn serve_pushes_an_event_per_save() {
     for (i, factor) in (4..24).enumerate() {
         let saved = Instant::now();
         game.edit(&persuasion(factor - 1), &persuasion(factor));
-        next_sheet(&events, &format!("generation {}", 3 + i), generation(3 + i as u64));
+        next_sheet(&events, &format!("generation {}", 5 + i), generation(5 + i as u64));
         latencies.push(saved.elapsed());
     }
     latencies.sort();
