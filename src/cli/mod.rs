@@ -33,6 +33,7 @@ mod fmt;
 mod graph;
 mod init;
 mod run;
+mod serve;
 mod test;
 mod watch;
 
@@ -67,6 +68,8 @@ enum Command {
     Test(test::TestArgs),
     /// Start a new game: rules, actors, a balance test and a README in DIR.
     Init(init::InitArgs),
+    /// Serve a live stat sheet (actors × stats) in the browser, updated on every save.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -131,6 +134,7 @@ pub fn main() -> i32 {
         Command::Fmt(a) => fmt::fmt(a),
         Command::Test(a) => test::test(a),
         Command::Init(a) => init::init(a),
+        Command::Serve(a) => serve::serve(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }

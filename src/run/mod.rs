@@ -21,4 +21,4 @@ mod session;
 pub use evaluate::{Output, Progress, RunError, RunOptions, Summary, eval_line, run};
 pub use read::{Document, DocumentReader, InputForm, PickError, pick_actor};
 pub use record::{Record, SelectError, Selection, Values, ValuesRecord, record, select, select_known};
-pub use session::{ChangeFormat, Pass, Session, SessionOptions, Source};
+pub use session::{ChangeFormat, Pass, Session, SessionActorView, SessionOptions, Source};

@@ -105,6 +105,17 @@ fn line_key(line: Option<usize>) -> String {
     format!("line {}", line.unwrap_or(1))
 }
 
+/// A remembered actor of a [`Session`], as [`Session::actors`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionActorView<'a> {
+    /// Its id as written.
+    pub id: Option<&'a str>,
+    /// Its NDJSON line.
+    pub line: Option<usize>,
+    /// Its last result; `None` until it is first evaluated.
+    pub result: Option<&'a Shared>,
+}
+
 /// A document as a [`Session`] takes it.
 enum Taken {
     /// It does not parse (or is over the limit): its error is for good.
@@ -309,6 +320,23 @@ impl Session {
     pub fn using(&self, names: &[String]) -> usize {
         let uses = |s: &Snapshot| names.iter().any(|n| s.get(n).is_some());
         self.actors.iter().filter(|a| a.last.as_deref().is_some_and(|r| r.as_ref().is_ok_and(uses))).count()
+    }
+
+    /// The remembered actors in input order, each with its last result.
+    pub fn actors(&self) -> impl ExactSizeIterator<Item = SessionActorView<'_>> {
+        self.actors.iter().map(|a| SessionActorView { id: a.id.as_deref(), line: a.line, result: a.last.as_ref() })
+    }
+
+    /// The text of the `i`th remembered actor's document, read again from the source: an
+    /// error when there is no such actor, its document did not parse, or its text changed since.
+    pub fn document(&self, i: usize) -> io::Result<Vec<u8>> {
+        let a = self.actors.get(i).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such actor"))?;
+        let hash = a.hash.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "its document does not parse"))?;
+        let text = self.source.read(a.at, a.len)?;
+        match text_hash(&text) == hash {
+            true => Ok(text),
+            false => Err(io::Error::new(io::ErrorKind::InvalidData, "the input file changed since it was read")),
+        }
     }
 
     /// Every actor's result under `g`: from the cache when it has it, else read again from
@@ -692,6 +720,19 @@ mod tests {
         assert!(out.lines().all(|l| l.contains(r#""stat":"persuasion""#)), "{out}");
         // The ranger has no charisma: its persuasion stays.
         assert_eq!(out.lines().count(), 5);
+    }
+
+    #[test]
+    fn the_actors_and_their_documents_are_shown() {
+        let (_r, session, _) = example_game(options(ChangeFormat::Records));
+        let ids: Vec<Option<&str>> = session.actors().map(|a| a.id).collect();
+        assert_eq!(ids.len(), 6);
+        assert_eq!(ids[0], Some("warrior"));
+        assert!(session.actors().all(|a| a.result.is_some_and(|r| r.is_ok())));
+        let party = std::fs::read_to_string("examples/party.ndjson").unwrap();
+        let first = session.document(0).unwrap();
+        assert_eq!(std::str::from_utf8(&first).unwrap(), party.lines().next().unwrap());
+        assert_eq!(session.document(6).unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -32,6 +32,8 @@ mod props;
 mod reload;
 #[cfg(feature = "cli")]
 mod run;
+#[cfg(feature = "cli")]
+mod serve;
 mod situation_props;
 mod syntax;
 #[cfg(feature = "cli")]
