@@ -25,7 +25,13 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
+        Server::start_in(Path::new("."), args)
+    }
+
+    /// Starts `actorc serve ARGS` in the folder `dir`.
+    fn start_in(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_actorc"))
+            .current_dir(dir)
             .arg("serve")
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
@@ -142,8 +148,9 @@ impl Game {
         self.dir.join("party.ndjson").display().to_string()
     }
 
+    /// `actorc serve` run in the game's folder, with relative paths (as the page then shows).
     fn serve(&self) -> Server {
-        Server::start(&[&self.rules(), "--input", &self.input()])
+        Server::start_in(&self.dir, &["rpg", "--input", "party.ndjson"])
     }
 
     /// Replaces `from` by `to` in rpg/progression.stat.
