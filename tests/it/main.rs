@@ -17,6 +17,7 @@ mod determinism;
 mod docs;
 mod eval;
 mod explain;
+mod fuzz_generator;
 mod fuzz_replay;
 mod golden;
 mod jit;
