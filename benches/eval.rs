@@ -4,7 +4,11 @@
 //! `Engine::new` accepts it); and over `benches/rules/situational.stat` (v3 with 8 tags, a
 //! tag group, 4 stacking groups and 3 views) the tagged workload (`tagged`: the same actors
 //! in situations, a fifth of their contributions and caps with requirements, a tenth of the
-//! contributions stacked) and the same actors without any of that (`tagged_stripped`).
+//! contributions stacked) and the same actors without any of that (`tagged_stripped`); and
+//! over `benches/rules/curves.stat` (a character sheet whose formulas read tables, curves and
+//! constants and use `^`, `%`, `and`, `or`, `not`) the standard workload (`curves`), and over
+//! `benches/rules/curves_plain.stat` (the same values from if-chains, `pow` and `floor`) the
+//! same actors (`curves_plain`): their difference is what `lookup` and `at` cost.
 //!
 //! Groups (each reports elements = actors per second):
 //! - `evaluate_batch`: `Actor` values to snapshots, end to end, all threads;
@@ -51,9 +55,14 @@ type Cases = Vec<(String, Rules, Vec<actorc::Actor>, Vec<Case>)>;
 fn cases() -> Cases {
     let mut out = Vec::new();
     let situational = "benches/rules/situational.stat";
-    for (name, path) in
-        [("v3", "rules/actor_core_v3"), ("rpg", "rules/rpg"), ("tagged", situational), ("tagged_stripped", situational)]
-    {
+    for (name, path) in [
+        ("v3", "rules/actor_core_v3"),
+        ("rpg", "rules/rpg"),
+        ("tagged", situational),
+        ("tagged_stripped", situational),
+        ("curves", "benches/rules/curves.stat"),
+        ("curves_plain", "benches/rules/curves_plain.stat"),
+    ] {
         let Some(rules) = common::load_rules(path) else { continue };
         let mut workload = Workload::from_ir(&rules.ir);
         if name == "tagged" {

@@ -7,16 +7,16 @@
 //! - [`rule_text`]: bytes as a rule file → load, parse, check and lower never panic; every
 //!   diagnostic points into the text; a clean file's IR dump, cost and interpreter run work.
 //! - [`differential`]: a random rule set × random actors (from `arbitrary::Unstructured`),
-//!   tags, views, stacking and all → the interpreter and the JIT give equal results, bit for
-//!   bit, also for the actors' input in another order; the direct JSON path prepares each
-//!   actor as parsing does.
+//!   tags, views, stacking, constants, tables, curves and all → the rules check clean, their
+//!   named values fold as the generator folds them, the interpreter and the JIT give equal
+//!   results (errors included), bit for bit, also for the actors' input in another order; the
+//!   direct JSON path prepares each actor as parsing does.
 //! - [`actor_input`]: bytes as an NDJSON batch (and as one actor document) over the shipped
 //!   `rules/actor_core_v3` → one record per non-blank line, an error record for each malformed
 //!   line, and each well-formed actor's snapshot equal to evaluating it alone.
 //!
 //! Batch evaluation uses rayon: run the targets with `RAYON_NUM_THREADS=1` to keep to one core.
-//! `ACTORC_FUZZ_VERBOSE=1` makes [`differential`] print each generated rule set (and why it was
-//! rejected, if it was).
+//! `ACTORC_FUZZ_VERBOSE=1` makes [`differential`] print each generated rule set.
 
 pub mod random;
 
@@ -109,12 +109,31 @@ fn assert_same(want: &Results, got: &Results, what: &str, rules: &str, actors: &
     }
 }
 
-/// A random rule set × 1–5 random actors: the JIT (whole, or in functions of 1–4 stats)
-/// gives the interpreter's results bit for bit, batched, one by one, laid out and with the
-/// input shuffled; the direct JSON path prepares each actor as parsing does.
+/// A random rule set × 1–5 random actors: the generated text checks clean, `check` folds its
+/// constants, tables and curves as the generator does, and the JIT (whole, or in functions
+/// of 1–4 stats) gives the interpreter's results bit for bit, batched, one by one, laid out
+/// and with the input shuffled; the direct JSON path prepares each actor as parsing does.
 pub fn differential(data: &[u8]) {
+    differential_outcome(data);
+}
+
+/// What [`differential`] checked.
+pub enum Outcome {
+    /// The bytes ran out before the generator made a rule set and an actor.
+    Skipped,
+    Ran {
+        rules: Rules,
+        text: String,
+        actors: Vec<Actor>,
+        /// The interpreter's results (the JIT's are the same).
+        results: Results,
+    },
+}
+
+/// [`differential`], saying what it checked.
+pub fn differential_outcome(data: &[u8]) -> Outcome {
     let mut u = Unstructured::new(data);
-    let Ok(spec) = random::rule_spec(&mut u) else { return };
+    let Ok(spec) = random::rule_spec(&mut u) else { return Outcome::Skipped };
     let chunk = u.int_in_range(0usize..=4).unwrap_or(0);
     let n = u.int_in_range(1usize..=5).unwrap_or(1);
     let mut actors = Vec::with_capacity(n);
@@ -125,22 +144,16 @@ pub fn differential(data: &[u8]) {
         }
     }
     if actors.is_empty() {
-        return;
+        return Outcome::Skipped;
     }
     let text = spec.text();
-    let verbose = std::env::var_os("ACTORC_FUZZ_VERBOSE").is_some();
-    let rules = match random::rules(&text) {
-        Ok(r) => r,
-        Err(e) => {
-            if verbose {
-                eprintln!("rejected:\n{text}{e}");
-            }
-            return;
-        }
-    };
-    if verbose {
-        eprintln!("accepted ({} actors, chunk {chunk}):\n{text}", actors.len());
+    if std::env::var_os("ACTORC_FUZZ_VERBOSE").is_some() {
+        eprintln!("rules ({} actors, chunk {chunk}):\n{text}", actors.len());
     }
+    // The generator writes only valid rules: constants it cannot fold to a finite number, zero
+    // divisors and missing constant keys are written otherwise.
+    let rules = random::rules(&text).unwrap_or_else(|e| panic!("the generated rules do not check:\n{text}{e}"));
+    same_values(&spec, &rules, &text);
     let interp = Engine::new(&rules, Backend::Interpreter).expect("interpreter");
     let jit = match chunk {
         0 => Engine::new(&rules, Backend::Jit),
@@ -174,6 +187,40 @@ pub fn differential(data: &[u8]) {
                 "prepared straight from JSON differs\nrules:\n{text}\n{json}"
             );
         }
+    }
+    Outcome::Ran { rules, text, actors, results: want }
+}
+
+/// `check` folded the constants, tables and curves of `spec` to what the generator folded
+/// them to, bit for bit: both read the text the same way (`-a ^ b`, `a ^ -b ^ c`, `%` …).
+fn same_values(spec: &random::RuleSpec, rules: &Rules, text: &str) {
+    let (want, _) = spec.values();
+    let ir = &rules.ir;
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+    for (i, v) in want.constants.iter().enumerate() {
+        let id = ir.const_ids.get(&format!("c{i}")).expect("a generated constant");
+        let got = ir.constants[id.index()].value;
+        assert!(got.to_bits() == v.to_bits(), "constant c{i}: check folds {got:?}, the generator {v:?}\n{text}");
+    }
+    for (i, (keys, values)) in want.tables.iter().enumerate() {
+        let id = ir.table_ids.get(&format!("tb{i}")).expect("a generated table");
+        let t = &ir.tables[id.index()];
+        assert!(
+            bits(&t.keys) == bits(keys) && bits(&t.values) == bits(values),
+            "table tb{i}: check folds {:?} → {:?}, the generator {keys:?} → {values:?}\n{text}",
+            t.keys,
+            t.values
+        );
+    }
+    for (i, (xs, ys)) in want.curves.iter().enumerate() {
+        let id = ir.curve_ids.get(&format!("cu{i}")).expect("a generated curve");
+        let c = &ir.curves[id.index()];
+        assert!(
+            bits(&c.xs) == bits(xs) && bits(&c.ys) == bits(ys),
+            "curve cu{i}: check folds {:?} → {:?}, the generator {xs:?} → {ys:?}\n{text}",
+            c.xs,
+            c.ys
+        );
     }
 }
 

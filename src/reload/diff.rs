@@ -7,7 +7,8 @@
 //! (tags, tag groups, stacking groups, views' contexts) mean an actor ingests the same.
 
 use crate::eval::Affected;
-use crate::ir::{Ir, Mode, expr_text};
+use crate::ir::{Expr, Ir, Mode, Node, expr_text};
+use std::fmt::Write as _;
 
 /// Per-stat rule fingerprints and the structure key of one IR.
 #[derive(Debug)]
@@ -63,16 +64,37 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
                     for b in &p.buckets {
                         let b = ir.bucket(*b);
                         f.push_str(&format!("[{} {} {}]", b.name, b.fold.keyword(), expr_text(ir, b.apply)));
+                        points_read(ir, Some(b.apply), &mut f);
                     }
                 }
                 Mode::Operator(op) => f.push_str(op.keyword()),
             }
             let e = |x: Option<crate::ir::Expr>| x.map(|x| expr_text(ir, x)).unwrap_or_default();
             f.push_str(&format!("|{}|{}|{}|{:?}", e(s.formula), e(s.min), e(s.max), s.default.map(f64::to_bits)));
+            for x in [s.formula, s.min, s.max] {
+                points_read(ir, x, &mut f);
+            }
             f
         })
         .collect();
     Fingerprints { structure, situation, stats }
+}
+
+/// Appends the entries of the tables and curves `e` reads: `expr_text` gives only their
+/// names, and a table whose values change changes the rule of every stat that reads it.
+fn points_read(ir: &Ir, e: Option<Expr>, f: &mut String) {
+    let Some(e) = e else { return };
+    for node in &ir.nodes[e.range()] {
+        let (name, xs, ys) = match *node {
+            Node::Lookup(t, _) => {
+                (&ir.tables[t.index()].name, &ir.tables[t.index()].keys, &ir.tables[t.index()].values)
+            }
+            Node::At(c, _) => (&ir.curves[c.index()].name, &ir.curves[c.index()].xs, &ir.curves[c.index()].ys),
+            _ => continue,
+        };
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        let _ = write!(f, "|{name}={:?}:{:?}", bits(xs), bits(ys));
+    }
 }
 
 /// How the rules changed between two generations of the same structure: per stat whether

@@ -301,3 +301,58 @@ fn results_only_cache_recomputes_on_lookup_and_equals_fresh() {
     }
     assert_eq!(cache.stats().hits, hits + with_id.len() as u64);
 }
+
+/// Regression: a stat's rule fingerprint named the tables and curves its rules read, not
+/// their entries, so after a reload that changed only a table's values or a curve's points
+/// the cache kept the old results of the stats reading them.
+#[test]
+fn incremental_after_a_table_or_curve_change_equals_full() {
+    let dir = std::env::temp_dir().join(format!("actorc-cache-values-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("named.stat");
+    let rules = "\
+bucket FLAT fold sum apply value + x;
+bucket BONUS fold sum apply value + lookup(bonus, x);
+pipeline p = FLAT;
+pipeline q = BONUS;
+default pipeline p;
+const K = 100;
+table bonus = [0: 1, 1: 2];
+curve scale = [0: 0, 10: 1];
+primary level in 0 .. 10;
+derived hp = lookup(bonus, level) * K;
+derived dr = 1 in 0 .. at(scale, level);
+derived extra pipeline q;
+";
+    std::fs::write(&file, rules).unwrap();
+    let r = reloader(dir.to_str().unwrap());
+    let a: Actor = serde_json::from_value(serde_json::json!({"id": "a", "version": 1, "subsystems": [
+        {"primary": [{"dimension": "level", "bucket": "FLAT", "value": 1.0, "system": "s"}],
+         "derived": [{"dimension": "extra", "bucket": "BONUS", "value": 0.0, "system": "s"}],
+         "meta": {"system": "s"}}]}))
+    .unwrap();
+    let edits = [
+        ("table bonus = [0: 1, 1: 2]", "table bonus = [0: 1, 1: 3]"),
+        ("table bonus = [0: 1, 1: 3]", "table bonus = [0: 5, 1: 3]"),
+        ("curve scale = [0: 0, 10: 1]", "curve scale = [0: 0, 10: 5]"),
+        ("const K = 100", "const K = 10"),
+    ];
+    for keep in [Keep::Prepared, Keep::Results] {
+        let mut text = rules.to_string();
+        assert!(matches!(r.apply(Change::Write { path: file.clone(), text: text.clone() }), Outcome::Published { .. }));
+        let mut cache = Cache::keeping(16, keep);
+        let g = r.current().unwrap();
+        assert_eq!(cache.evaluate(&g, &a), g.engine.evaluate(&a));
+        for (from, to) in edits {
+            text = text.replace(from, to);
+            assert!(matches!(
+                r.apply(Change::Write { path: file.clone(), text: text.clone() }),
+                Outcome::Published { .. }
+            ));
+            let g = r.current().unwrap();
+            assert_eq!(cache.evaluate(&g, &a), g.engine.evaluate(&a), "{keep:?}, after `{to}`");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

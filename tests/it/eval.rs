@@ -103,3 +103,31 @@ fn an_operator_stat_that_fails_says_so() {
         assert_eq!(err.to_string(), "stat `total`: merge of its contributions produced inf", "{backend:?}");
     }
 }
+
+/// `benches/rules/curves_plain.stat` is `curves.stat` without named values, `lookup`, `at`,
+/// `^`, `%`, `and`, `or` and `not`: on the benchmark's workload both give every stat the
+/// same value, bit for bit, in both engines, so the benchmark compares like with like.
+#[test]
+fn bench_curves_equal_their_plain_form() {
+    use crate::workload::{SEED, Workload};
+    let curves = Rules::load("benches/rules/curves.stat").unwrap();
+    let plain = Rules::load("benches/rules/curves_plain.stat").unwrap();
+    assert!(!curves.ir.tables.is_empty() && !curves.ir.curves.is_empty() && plain.ir.tables.is_empty());
+    let actors = Workload::from_ir(&curves.ir).actors(300, SEED);
+    // The benchmark gives each rule set the workload of its own stats: the same actors.
+    assert!(Workload::from_ir(&plain.ir).actors(300, SEED) == actors);
+    for backend in [Backend::Interpreter, Backend::Jit] {
+        let want = Engine::new(&curves, backend).unwrap().evaluate_batch(&actors);
+        let got = Engine::new(&plain, backend).unwrap().evaluate_batch(&actors);
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            let (w, g) = (w.as_ref().unwrap(), g.as_ref().unwrap());
+            for stat in &curves.ir.stats {
+                let value = |rules: &Rules, snap: &actorc::Snapshot| {
+                    let id = rules.ir.find_stat(&stat.name).unwrap();
+                    snap.entry(id).map(|e| (e.value.to_bits(), e.min.to_bits(), e.max.to_bits()))
+                };
+                assert_eq!(value(&curves, w), value(&plain, g), "{backend:?}, actor {i}, {}", stat.name);
+            }
+        }
+    }
+}

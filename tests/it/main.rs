@@ -20,6 +20,7 @@ mod docs;
 mod eval;
 mod explain;
 mod fmt;
+mod fuzz_generator;
 mod fuzz_replay;
 mod golden;
 #[cfg(feature = "cli")]
