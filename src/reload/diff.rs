@@ -85,15 +85,13 @@ pub fn fingerprints(ir: &Ir) -> Fingerprints {
 fn points_read(ir: &Ir, e: Option<Expr>, f: &mut String) {
     let Some(e) = e else { return };
     for node in &ir.nodes[e.range()] {
-        let (name, xs, ys) = match *node {
-            Node::Lookup(t, _) => {
-                (&ir.tables[t.index()].name, &ir.tables[t.index()].keys, &ir.tables[t.index()].values)
-            }
-            Node::At(c, _) => (&ir.curves[c.index()].name, &ir.curves[c.index()].xs, &ir.curves[c.index()].ys),
+        let points = match *node {
+            Node::Lookup(t, _) => &ir.tables[t.index()],
+            Node::At(c, _) => &ir.curves[c.index()],
             _ => continue,
         };
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
-        let _ = write!(f, "|{name}={:?}:{:?}", bits(xs), bits(ys));
+        let _ = write!(f, "|{}={:?}:{:?}", points.name, bits(&points.xs), bits(&points.ys));
     }
 }
 
