@@ -31,6 +31,7 @@ mod check;
 mod explain;
 mod fmt;
 mod graph;
+mod lsp;
 mod run;
 mod test;
 mod watch;
@@ -64,6 +65,9 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Run balance tests (*.stat-test.toml): expected values of actors' stats.
     Test(test::TestArgs),
+    /// Serve the rules to an editor: a language server over standard input and output
+    /// (docs/editor.md).
+    Lsp(lsp::LspArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -127,6 +131,7 @@ pub fn main() -> i32 {
         Command::Graph(a) => graph::graph(a),
         Command::Fmt(a) => fmt::fmt(a),
         Command::Test(a) => test::test(a),
+        Command::Lsp(a) => lsp::lsp(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }
