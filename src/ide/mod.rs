@@ -24,3 +24,6 @@ pub use lex::{KEYWORDS, Lex, Lexeme, lex};
 pub use project::{PROJECT_FILE, Project, Sample};
 pub use tokens::{DocSymbol, Token, TokenKind};
 pub use workspace::{FileRange, InlayHint, Problem, Related, TextEdit, Workspace};
+
+#[cfg(test)]
+mod tests;
