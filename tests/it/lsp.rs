@@ -323,3 +323,66 @@ fn a_session_over_stdio() {
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The VS Code grammar and the extension's JSON files parse.
+#[test]
+fn vscode_files_are_valid_json() {
+    for f in ["package.json", "language-configuration.json", "syntaxes/stat.tmLanguage.json"] {
+        let text = std::fs::read_to_string(Path::new("editors/vscode").join(f)).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(v.is_object(), "{f}");
+    }
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string("editors/vscode/syntaxes/stat.tmLanguage.json").unwrap())
+            .unwrap();
+    assert_eq!(g["scopeName"], "source.stat");
+}
+
+/// Whether a tool runs (`name --version`).
+fn runs(name: &str) -> bool {
+    Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// The grammar tokenizes every shipped rule file with VS Code's own tokenizer
+/// (`editors/vscode/test/tokenize.js`, after `npm ci` in a temporary copy). Skipped without
+/// node and npm, except on CI (`CI` set) when node is there.
+#[test]
+fn vscode_grammar_tokenizes_the_shipped_rules() {
+    let ci = std::env::var_os("CI").is_some();
+    if !runs("node") || !runs("npm") {
+        assert!(!(ci && runs("node")), "CI has node: npm is needed to test the VS Code grammar");
+        eprintln!("skipped: node and npm are needed to tokenize with the VS Code grammar");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("actorc-vscode-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["syntaxes", "test"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for f in ["package.json", "package-lock.json", "syntaxes/stat.tmLanguage.json", "test/tokenize.js"] {
+        std::fs::copy(Path::new("editors/vscode").join(f), dir.join(f)).unwrap();
+    }
+    let npm = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    if !npm.status.success() {
+        let why = String::from_utf8_lossy(&npm.stderr);
+        assert!(!ci, "npm ci failed: {why}");
+        eprintln!("skipped: npm ci failed (no registry access?): {why}");
+        return;
+    }
+    let repo = std::env::current_dir().unwrap();
+    let out = Command::new("node")
+        .arg("test/tokenize.js")
+        .arg(repo.join("rules"))
+        .arg(repo.join("docs/examples"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("every character scoped, none invalid"), "{stdout}");
+}
