@@ -10,6 +10,8 @@
 //! - [`explain`] says why a value is what it is, from the interpreter's own trace; [`graph`]
 //!   draws the stat dependency graph.
 //! - [`balance`] runs balance tests: expected values of chosen stats, on both engines.
+//! - [`ide`] answers an editor's questions (diagnostics, hover, navigation, …) as data;
+//!   `actorc lsp` serves them.
 //!
 //! Features: `cli` (default) builds the command line; `watch` (in `cli`) adds
 //! `reload::watch`.
@@ -61,6 +63,7 @@ pub mod balance;
 pub mod cache;
 pub mod explain;
 pub mod graph;
+pub mod ide;
 pub mod reload;
 
 // The command line.

@@ -32,6 +32,7 @@ mod explain;
 mod fmt;
 mod graph;
 mod init;
+mod lsp;
 mod run;
 mod serve;
 mod test;
@@ -70,6 +71,9 @@ enum Command {
     Init(init::InitArgs),
     /// Serve a live stat sheet (actors × stats) in the browser, updated on every save.
     Serve(serve::ServeArgs),
+    /// Serve the rules to an editor: a language server over standard input and output
+    /// (docs/editor.md).
+    Lsp(lsp::LspArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -135,6 +139,7 @@ pub fn main() -> i32 {
         Command::Test(a) => test::test(a),
         Command::Init(a) => init::init(a),
         Command::Serve(a) => serve::serve(a),
+        Command::Lsp(a) => lsp::lsp(a),
     };
     let code = done.unwrap_or_else(|code| code);
     if code == 0 && STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed) { 2 } else { code }

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["reload", "explain", "graph"],
     &["cache"],
     &["run"],
-    &["balance"],
+    &["balance", "ide"],
     &["cli"],
 ];
 

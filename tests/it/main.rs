@@ -29,6 +29,8 @@ mod jit;
 mod json_ingest;
 mod language;
 mod layers;
+#[cfg(feature = "cli")]
+mod lsp;
 mod props;
 mod reload;
 #[cfg(feature = "cli")]
