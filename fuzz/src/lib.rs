@@ -206,10 +206,10 @@ fn same_values(spec: &random::RuleSpec, rules: &Rules, text: &str) {
         let id = ir.table_ids.get(&format!("tb{i}")).expect("a generated table");
         let t = &ir.tables[id.index()];
         assert!(
-            bits(&t.keys) == bits(keys) && bits(&t.values) == bits(values),
+            bits(&t.xs) == bits(keys) && bits(&t.ys) == bits(values),
             "table tb{i}: check folds {:?} → {:?}, the generator {keys:?} → {values:?}\n{text}",
-            t.keys,
-            t.values
+            t.xs,
+            t.ys
         );
     }
     for (i, (xs, ys)) in want.curves.iter().enumerate() {
