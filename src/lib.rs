@@ -61,6 +61,7 @@ pub mod balance;
 pub mod cache;
 pub mod explain;
 pub mod graph;
+pub mod live;
 pub mod reload;
 
 // The command line.
@@ -77,6 +78,7 @@ pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, Prepar
 pub use eval::{EvalError, Phase};
 pub use ingest::Prepared;
 pub use input::{Actor, InputError, InputLimits, ModifierPack, SubsystemOutput};
+pub use live::LiveActor;
 pub use load::LoadOptions;
 pub use rules::{LoadError, Rules};
 pub use snapshot::{Entry, Snapshot, StatChange};

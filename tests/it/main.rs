@@ -28,6 +28,7 @@ mod jit;
 mod json_ingest;
 mod language;
 mod layers;
+mod live;
 mod props;
 mod reload;
 #[cfg(feature = "cli")]
