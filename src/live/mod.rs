@@ -89,6 +89,12 @@ impl Item {
     fn key(&self) -> (u32, Reverse<i64>, u32, i64, u8) {
         (self.slot, Reverse(self.priority), self.rank, total_order_key(self.value), self.list)
     }
+
+    /// `self.key() <= other.key()`, comparing only as far as needed.
+    fn precedes(&self, other: &Item) -> bool {
+        let cmp = self.slot.cmp(&other.slot).then(other.priority.cmp(&self.priority)).then(self.rank.cmp(&other.rank));
+        cmp.then_with(|| self.key().cmp(&other.key())).is_le()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +159,11 @@ pub struct LiveActor {
     values: Vec<f64>,
     changes: Vec<Change>,
     affected: Affected,
+    /// Scratch: the slots of the modifiers being set; the stats a clear has seen (those
+    /// marked with the current epoch).
+    slots: Vec<u32>,
+    seen: Vec<u64>,
+    epoch: u64,
 }
 
 /// Per thread: the interpreter's buffers and the reach of a change.
@@ -191,6 +202,9 @@ impl LiveActor {
             values: vec![0.0; n],
             changes: Vec::new(),
             affected: Affected::default(),
+            slots: Vec::new(),
+            seen: vec![0; n],
+            epoch: 0,
             ir,
         }
     }
@@ -275,21 +289,28 @@ impl LiveActor {
     /// first: on an error nothing changes.
     pub fn set_source(&mut self, source: SourceId, modifiers: &[Modifier], caps: &[Cap]) -> Result<(), LiveError> {
         self.check_source(source)?;
-        for m in modifiers {
-            handles::check_modifier(&self.ir, m)?;
-        }
-        for c in caps {
-            handles::check_cap(&self.ir, c)?;
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        let checked = modifiers.iter().try_for_each(|m| {
+            slots.push(handles::check_modifier(&self.ir, m)?);
+            Ok(())
+        });
+        let checked = checked.and_then(|()| caps.iter().try_for_each(|c| handles::check_cap(&self.ir, c)));
+        if let Err(e) = checked {
+            self.slots = slots;
+            return Err(e);
         }
         self.clear_source(source);
         let s = &mut self.sources[source.0 as usize];
         s.modifiers.extend_from_slice(modifiers);
         s.caps.extend_from_slice(caps);
-        for m in modifiers {
-            self.insert_modifier(source, m);
+        let ir = Arc::clone(&self.ir);
+        for (m, &slot) in modifiers.iter().zip(&slots) {
+            self.insert_item(&ir, source, m, slot);
         }
+        self.slots = slots;
         for c in caps {
-            self.insert_cap(source, c);
+            self.insert_cap(&ir, source, c);
         }
         Ok(())
     }
@@ -307,20 +328,21 @@ impl LiveActor {
         self.check_source(source)?;
         handles::check_modifier(&self.ir, &modifier)?;
         self.sources[source.0 as usize].modifiers.push(modifier);
-        self.insert_modifier(source, &modifier);
+        self.insert_modifier(&Arc::clone(&self.ir), source, &modifier);
         Ok(())
     }
 
     /// Removes one modifier of `source` equal to `modifier` (numbers by their bits); whether
     /// there was one.
     pub fn remove_modifier(&mut self, source: SourceId, modifier: &Modifier) -> Result<bool, LiveError> {
+        let ir = Arc::clone(&self.ir);
         self.check_source(source)?;
         let list = &mut self.sources[source.0 as usize].modifiers;
         let Some(at) = list.iter().position(|m| m.same(modifier)) else { return Ok(false) };
         let m = list.remove(at);
         let Ok(slot) = handles::check_modifier(&self.ir, &m) else { return Ok(true) };
         let item = self.item(source, &m, slot);
-        for stat in self.with_views(m.stat) {
+        for stat in Self::with_views(&ir, m.stat) {
             let list = &mut self.items[stat.index()];
             if let Some(k) = list.iter().position(|x| x.source == source && x.key() == item.key()) {
                 list.remove(k);
@@ -334,19 +356,20 @@ impl LiveActor {
     pub fn add_cap(&mut self, source: SourceId, cap: Cap) -> Result<(), LiveError> {
         self.check_source(source)?;
         handles::check_cap(&self.ir, &cap)?;
-        self.insert_cap(source, &cap);
+        self.insert_cap(&Arc::clone(&self.ir), source, &cap);
         self.sources[source.0 as usize].caps.push(cap);
         Ok(())
     }
 
     /// Removes one cap of `source` equal to `cap`; whether there was one.
     pub fn remove_cap(&mut self, source: SourceId, cap: &Cap) -> Result<bool, LiveError> {
+        let ir = Arc::clone(&self.ir);
         self.check_source(source)?;
         let list = &mut self.sources[source.0 as usize].caps;
         let Some(at) = list.iter().position(|c| c.same(cap)) else { return Ok(false) };
         let c = list.remove(at);
         let item = self.cap_item(source, &c);
-        for stat in self.with_views(c.stat) {
+        for stat in Self::with_views(&ir, c.stat) {
             let list = &mut self.caps[stat.index()];
             if let Some(k) = list.iter().position(|x| x.source == source && x.key() == item.key()) {
                 list.remove(k);
@@ -364,9 +387,8 @@ impl LiveActor {
     }
 
     /// `stat` and its views (which take a copy of each of its modifiers and caps).
-    fn with_views(&self, stat: StatId) -> impl Iterator<Item = StatId> + use<> {
-        let views = self.ir.views_of.get(stat.index()).cloned().unwrap_or_default();
-        std::iter::once(stat).chain(views)
+    fn with_views(ir: &Ir, stat: StatId) -> impl Iterator<Item = StatId> + '_ {
+        std::iter::once(stat).chain(ir.views_of.get(stat.index()).into_iter().flatten().copied())
     }
 
     fn touch(&mut self, stat: StatId, source: SourceId) {
@@ -395,22 +417,27 @@ impl LiveActor {
     }
 
     /// Puts a checked modifier into its stat's list (and its views'), in canonical order.
-    fn insert_modifier(&mut self, source: SourceId, m: &Modifier) {
-        let Ok(slot) = handles::check_modifier(&self.ir, m) else { return };
+    fn insert_modifier(&mut self, ir: &Ir, source: SourceId, m: &Modifier) {
+        if let Ok(slot) = handles::check_modifier(ir, m) {
+            self.insert_item(ir, source, m, slot);
+        }
+    }
+
+    /// [`LiveActor::insert_modifier`] of a modifier checked to go to `slot`.
+    fn insert_item(&mut self, ir: &Ir, source: SourceId, m: &Modifier, slot: u32) {
         let item = self.item(source, m, slot);
-        let key = item.key();
-        for stat in self.with_views(m.stat) {
+        for stat in Self::with_views(ir, m.stat) {
             let list = &mut self.items[stat.index()];
-            let at = list.partition_point(|x| x.key() <= key);
+            let at = list.partition_point(|x| x.precedes(&item));
             list.insert(at, item);
             self.touch(stat, source);
         }
     }
 
-    fn insert_cap(&mut self, source: SourceId, c: &Cap) {
+    fn insert_cap(&mut self, ir: &Ir, source: SourceId, c: &Cap) {
         let item = self.cap_item(source, c);
         let key = item.key();
-        for stat in self.with_views(c.stat) {
+        for stat in Self::with_views(ir, c.stat) {
             let list = &mut self.caps[stat.index()];
             let at = list.partition_point(|x| x.key() <= key);
             list.insert(at, item);
@@ -420,17 +447,27 @@ impl LiveActor {
 
     /// Takes every modifier and cap of `source` out of the stats' lists.
     fn clear_source(&mut self, source: SourceId) {
+        let ir = Arc::clone(&self.ir);
         let s = &mut self.sources[source.0 as usize];
         let modifiers = std::mem::take(&mut s.modifiers);
         let caps = std::mem::take(&mut s.caps);
+        // Each stat's list once.
+        self.epoch += 1;
         for stat in modifiers.iter().map(|m| m.stat) {
-            for stat in self.with_views(stat) {
+            if std::mem::replace(&mut self.seen[stat.index()], self.epoch) == self.epoch {
+                continue;
+            }
+            for stat in Self::with_views(&ir, stat) {
                 self.items[stat.index()].retain(|x| x.source != source);
                 self.touch(stat, source);
             }
         }
+        self.epoch += 1;
         for stat in caps.iter().map(|c| c.stat) {
-            for stat in self.with_views(stat) {
+            if std::mem::replace(&mut self.seen[stat.index()], self.epoch) == self.epoch {
+                continue;
+            }
+            for stat in Self::with_views(&ir, stat) {
                 self.caps[stat.index()].retain(|x| x.source != source);
                 self.touch(stat, source);
             }

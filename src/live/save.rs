@@ -184,7 +184,7 @@ fn build<'a>(
                     Ok(m) => {
                         let source = live.source(&c.system);
                         live.sources[source.0 as usize].modifiers.push(m);
-                        live.insert_modifier(source, &m);
+                        live.insert_modifier(ir, source, &m);
                     }
                     Err(e) => bad(field, Some(Item::Modifier(c)), e),
                 }
@@ -199,7 +199,7 @@ fn build<'a>(
             match cap_of(ir, c) {
                 Ok(cap) => {
                     let source = live.source(&c.system);
-                    live.insert_cap(source, &cap);
+                    live.insert_cap(ir, source, &cap);
                     live.sources[source.0 as usize].caps.push(cap);
                 }
                 Err(e) => bad(field, Some(Item::Cap(c)), e),

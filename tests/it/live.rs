@@ -428,3 +428,18 @@ fn live_migrates_to_new_rules() {
     assert_eq!(moved.snapshot().cloned().unwrap(), new.evaluate(&moved.to_actor()).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[allow(dead_code)]
+#[path = "../../examples/live.rs"]
+mod example;
+
+/// `examples/live.rs` runs and prints the change the issue asks for.
+#[test]
+fn live_example_prints_changes_by_source() {
+    let mut out = Vec::new();
+    example::run(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("hp_max 400 → 440 (sword)"), "{text}");
+    assert!(text.contains("attack_power 50 → 75 (sword)"), "{text}");
+    assert!(text.contains("hp_max 440 → 400 (sword)"), "{text}");
+}
