@@ -395,6 +395,19 @@ impl Engine {
         }
     }
 
+    /// Evaluates prepared actors in parallel (the JIT's lane pairs chunk by chunk): one
+    /// result per actor, in order.
+    pub(crate) fn evaluate_prepared_all(&self, actors: &[&Prepared]) -> Vec<Result<Snapshot, EvalError>> {
+        match &self.jit {
+            None => {
+                actors.par_iter().map_init(Scratch::default, |scratch, p| eval::eval(&self.ir, p, scratch)).collect()
+            }
+            Some(jit) => flatten(
+                actors.par_chunks(ACTORS_PER_TASK).map_init(jit::Buffers::default, |b, c| jit.evaluate(c, b)).collect(),
+            ),
+        }
+    }
+
     /// Evaluates a batch (actors, a [`PreparedBatch`] or a [`Layout`]) in parallel: one
     /// result per actor, in order.
     ///

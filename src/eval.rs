@@ -215,6 +215,12 @@ pub struct NoTrace;
 impl Trace for NoTrace {}
 
 impl Scratch {
+    /// After [`eval_affected_in_place`] succeeded: each affected stat's new entry, in id
+    /// order (`None` for a stat that has none any more).
+    pub fn updated(&self) -> impl Iterator<Item = (StatId, Option<Entry>)> + '_ {
+        self.updates.iter().map(|u| (u.stat, (u.flags != REMOVED).then_some(*u)))
+    }
+
     /// After [`eval_traced`] failed: the snapshot of the stats evaluated before the failure.
     pub fn evaluated_before_failure(&self, ir: &Ir, p: &Prepared) -> Snapshot {
         Snapshot::new(p.version, &self.entries, p.context.clone(), ir.schema.clone())
@@ -296,9 +302,18 @@ pub struct Affected {
 
 impl Affected {
     pub fn of(ir: &Ir, dirty: &[bool]) -> Affected {
-        let mut reached = dirty.to_vec();
+        let mut affected = Affected::default();
+        affected.fill(ir, dirty, &mut Vec::new());
+        affected
+    }
+
+    /// [`Affected::of`] into this list, reusing its memory and `reached` (scratch space).
+    pub fn fill(&mut self, ir: &Ir, dirty: &[bool], reached: &mut Vec<bool>) {
+        reached.clear();
+        reached.extend_from_slice(dirty);
         reached.resize(ir.stats.len(), false);
-        let mut stats = Vec::new();
+        let Affected { stats, reads } = self;
+        stats.clear();
         // Stats are in dependency order: one pass reaches every transitive dependent.
         for (i, stat) in ir.stats.iter().enumerate() {
             if reached[i] || stat.deps.iter().any(|d| reached[d.index()]) {
@@ -306,11 +321,10 @@ impl Affected {
                 stats.push(StatId(i as u32));
             }
         }
-        let mut reads: Vec<StatId> =
-            stats.iter().flat_map(|s| ir.stat(*s).deps.iter().copied()).filter(|d| !reached[d.index()]).collect();
+        reads.clear();
+        reads.extend(stats.iter().flat_map(|s| ir.stat(*s).deps.iter().copied()).filter(|d| !reached[d.index()]));
         reads.sort_unstable();
         reads.dedup();
-        Affected { stats, reads }
     }
 }
 

@@ -64,6 +64,7 @@ pub mod cache;
 pub mod explain;
 pub mod graph;
 pub mod ide;
+pub mod live;
 pub mod reload;
 
 // The command line.
@@ -80,6 +81,7 @@ pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, Prepar
 pub use eval::{EvalError, Phase};
 pub use ingest::Prepared;
 pub use input::{Actor, InputError, InputLimits, ModifierPack, SubsystemOutput};
+pub use live::LiveActor;
 pub use load::LoadOptions;
 pub use rules::{LoadError, Rules};
 pub use snapshot::{Entry, Snapshot, StatChange};

@@ -157,13 +157,14 @@ fn sort_canonical<'a>(items: &mut Vec<Item<'a>>, groups: usize) {
 }
 
 /// An integer that orders like `f64::total_cmp`.
-fn total_order_key(v: f64) -> i64 {
+pub(crate) fn total_order_key(v: f64) -> i64 {
     let b = v.to_bits() as i64;
     b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum CapMode {
+/// How a cap combines within its layer and side (the order reduction takes them in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CapMode {
     Baseline,
     Additive,
     Override,
@@ -432,16 +433,7 @@ fn finish<'a>(
             let mut sides = [Reduce::default(), Reduce::default()];
             while k < caps.len() && caps[k].stat == stat && caps[k].layer == layer {
                 let c = &caps[k];
-                let r = &mut sides[usize::from(c.is_max)];
-                match c.mode {
-                    CapMode::Baseline => r.baseline = Some(r.baseline.unwrap_or(0.0) + c.value),
-                    CapMode::Additive => r.additive = Some(r.additive.unwrap_or(0.0) + c.value),
-                    CapMode::Override => {
-                        r.overriding.get_or_insert(c.value);
-                    }
-                    CapMode::HardMax => r.hard = Some(r.hard.map_or(c.value, |h| crate::num::fmin(h, c.value))),
-                    CapMode::HardMin => r.hard = Some(r.hard.map_or(c.value, |h| crate::num::fmax(h, c.value))),
-                }
+                sides[usize::from(c.is_max)].add(c.mode, c.value);
                 k += 1;
             }
             lc.max = sides[1].finish(true);
@@ -477,13 +469,14 @@ fn finish<'a>(
     out
 }
 
-fn unbounded(is_max: bool) -> Side {
+pub(crate) fn unbounded(is_max: bool) -> Side {
     let inf = if is_max { f64::INFINITY } else { f64::NEG_INFINITY };
     Side { candidate: inf, hard: inf, has_override: false }
 }
 
+/// One side of one layer while its caps (in canonical order) are reduced.
 #[derive(Default)]
-struct Reduce {
+pub(crate) struct Reduce {
     baseline: Option<f64>,
     additive: Option<f64>,
     overriding: Option<f64>,
@@ -491,7 +484,19 @@ struct Reduce {
 }
 
 impl Reduce {
-    fn finish(&self, is_max: bool) -> Side {
+    pub(crate) fn add(&mut self, mode: CapMode, value: f64) {
+        match mode {
+            CapMode::Baseline => self.baseline = Some(self.baseline.unwrap_or(0.0) + value),
+            CapMode::Additive => self.additive = Some(self.additive.unwrap_or(0.0) + value),
+            CapMode::Override => {
+                self.overriding.get_or_insert(value);
+            }
+            CapMode::HardMax => self.hard = Some(self.hard.map_or(value, |h| crate::num::fmin(h, value))),
+            CapMode::HardMin => self.hard = Some(self.hard.map_or(value, |h| crate::num::fmax(h, value))),
+        }
+    }
+
+    pub(crate) fn finish(&self, is_max: bool) -> Side {
         let inf = if is_max { f64::INFINITY } else { f64::NEG_INFINITY };
         let candidate = match (self.overriding, self.baseline, self.additive) {
             (Some(o), _, _) => o,
@@ -502,7 +507,7 @@ impl Reduce {
     }
 }
 
-fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
+pub(crate) fn resolve_stat(ir: &Ir, name: &str) -> Result<StatId, String> {
     // Declared names are valid by construction (E0310), so only a miss needs the pattern.
     if let Some(&id) = ir.stat_ids.get(name) {
         return match &ir.stat(id).view {
@@ -529,7 +534,7 @@ fn bucket_at(ir: &Ir, stat: StatId, slot: u32, bucket: &str) -> BucketId {
 
 /// The position of `bucket` in `stat`'s pipeline (0 for an operator stat, which takes any
 /// declared bucket); `None` when the bucket is unknown or not in the pipeline.
-fn slot_of(ir: &Ir, stat: StatId, bucket: &str) -> Option<u32> {
+pub(crate) fn slot_of(ir: &Ir, stat: StatId, bucket: &str) -> Option<u32> {
     let bucket = ir.bucket_ids.get(bucket)?;
     match ir.stat(stat).mode {
         Mode::Operator(_) => Some(0),
@@ -538,7 +543,7 @@ fn slot_of(ir: &Ir, stat: StatId, bucket: &str) -> Option<u32> {
 }
 
 /// Whether a cap of `kind` bounds from above.
-fn cap_kind(kind: &str) -> Option<bool> {
+pub(crate) fn cap_kind(kind: &str) -> Option<bool> {
     match kind {
         "max" => Some(true),
         "min" => Some(false),
@@ -546,7 +551,7 @@ fn cap_kind(kind: &str) -> Option<bool> {
     }
 }
 
-fn cap_mode(mode: &str) -> Option<CapMode> {
+pub(crate) fn cap_mode(mode: &str) -> Option<CapMode> {
     Some(match mode {
         "BASELINE" => CapMode::Baseline,
         "ADDITIVE" => CapMode::Additive,
@@ -558,9 +563,20 @@ fn cap_mode(mode: &str) -> Option<CapMode> {
 }
 
 impl CapMode {
+    /// As written in actor input: `BASELINE`, `HARD_MAX` …
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CapMode::Baseline => "BASELINE",
+            CapMode::Additive => "ADDITIVE",
+            CapMode::Override => "OVERRIDE",
+            CapMode::HardMax => "HARD_MAX",
+            CapMode::HardMin => "HARD_MIN",
+        }
+    }
+
     /// Whether the mode goes with that kind: HARD_MAX only bounds from above, HARD_MIN
     /// only from below.
-    fn fits(self, is_max: bool) -> bool {
+    pub(crate) fn fits(self, is_max: bool) -> bool {
         !(self == CapMode::HardMax && !is_max || self == CapMode::HardMin && is_max)
     }
 }
@@ -578,6 +594,6 @@ fn realm_given(ir: &Ir, layer: LayerId, realm: Option<&str>) -> bool {
     !ir.layers[layer.index()].requires_realm || realm.is_some_and(|r| !r.is_empty())
 }
 
-fn unknown_bucket(ir: &Ir, name: &str) -> String {
+pub(crate) fn unknown_bucket(ir: &Ir, name: &str) -> String {
     format!("unknown bucket `{name}`{}", did_you_mean_suffix(ir.find_bucket(name).err().flatten()))
 }

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["eval"],
     &["jit"],
     &["engine"],
-    &["reload", "explain", "graph"],
+    &["reload", "explain", "graph", "live"],
     &["cache"],
     &["run"],
     &["balance", "ide"],

@@ -31,6 +31,7 @@ mod language;
 mod layers;
 #[cfg(feature = "cli")]
 mod lsp;
+mod live;
 mod props;
 mod reload;
 #[cfg(feature = "cli")]
