@@ -13,25 +13,21 @@
 //! Invariant: no system of the plugin panics; a bad actor or a broken rule file becomes a
 //! message and the last good values and rules stay.
 //!
-//! ```
+//! ```standalone_crate
+//! # // Doc tests run in bevy/; the sample runs from the repository's root.
+//! # std::env::set_current_dir("..").unwrap();
 //! use actorc_bevy::{ModifierSources, Modifiers, StatActor, StatChanged, Stats, StatsPlugin};
 //! use bevy_app::App;
 //! use bevy_ecs::prelude::*;
 //!
 //! let mut app = App::new();
-//! app.add_plugins(StatsPlugin::new("../rules/rpg").watch(false));
-//! let hero = app
-//!     .world_mut()
-//!     .spawn((
-//!         StatActor::default(),
-//!         ModifierSources::default()
-//!             .with("class", Modifiers::new().add("hp_max", "FLAT", 400.0).add("level", "FLAT", 10.0)),
-//!     ))
-//!     .id();
+//! app.add_plugins(StatsPlugin::new("rules/rpg"));
+//! let class = Modifiers::new().add("hp_max", "FLAT", 400.0).add("level", "FLAT", 10.0);
+//! let hero = app.world_mut().spawn((StatActor::default(), ModifierSources::default().with("class", class))).id();
 //! app.update();
 //! assert_eq!(app.world().get::<Stats>(hero).unwrap().get("hp_max"), Some(400.0));
 //!
-//! // Equip a sword: one source more; its changes arrive as messages.
+//! // Equip a sword: one source more; what it changed arrives as messages.
 //! let sword = Modifiers::new().add("hp_max", "FLAT", 40.0);
 //! app.world_mut().get_mut::<ModifierSources>(hero).unwrap().set("sword", sword);
 //! app.update();
