@@ -292,3 +292,32 @@ fn the_watcher_reloads_the_rules_while_the_app_runs() {
     drop(app);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reload_that_removes_a_stat_reports_it_and_fails_the_actors_naming_it() {
+    let dir = copy_rules("removed");
+    let resources = dir.join("rpg/resources.stat");
+    let mut app = App::new();
+    app.add_plugins(StatsPlugin::new(dir.join("rpg")).backend(Backend::Interpreter).watch(false));
+    let plain = app.world_mut().spawn((StatActor::default(), character(16.0, 14.0, 11.0, 400.0))).id();
+    let bag = Modifiers::new().add("carry_capacity", "FLAT", 20.0);
+    let carrier =
+        app.world_mut().spawn((StatActor::default(), character(16.0, 14.0, 11.0, 400.0).with("bag", bag))).id();
+    update(&mut app);
+    let handle = app.world().resource::<StatRules>().stat("carry_capacity").unwrap();
+    assert_eq!(stats(&app, plain).value(&handle), Some(88.0));
+
+    let removed = "derived carry_capacity = 40 + strength * 3 + endurance * 1.5\n  in 10 .. 5000\n  pipeline gear;";
+    edit(&resources, removed, "");
+    assert!(app.world_mut().resource_mut::<StatRules>().reload());
+    let frame = update(&mut app);
+    let reload = &frame.reloaded[0];
+    assert!(reload.ok && reload.generation == 2 && reload.diagnostics == ["stat `carry_capacity` was removed"]);
+    // The stat is gone from the plain actor's stats, and said so; the other actor fails.
+    assert_eq!(messages_of(&frame, plain), vec![("carry_capacity".to_string(), Some(88f64.to_bits()), None)]);
+    assert_eq!(stats(&app, plain).value(&handle), None);
+    assert_eq!(frame.failed.len(), 1);
+    assert_eq!(frame.failed[0].entity, carrier);
+    assert!(frame.failed[0].error.to_string().contains("carry_capacity"), "{}", frame.failed[0].error);
+    let _ = std::fs::remove_dir_all(&dir);
+}
