@@ -51,7 +51,9 @@ fn main() {
     let hp = world.resource::<StatRules>().stat("max_health");
     let mut knights = world.query_filtered::<&Stats, With<Knight>>();
     for stats in knights.iter(world) {
-        println!("the knight ends with {:?} max_health", hp.as_ref().and_then(|h| stats.value(h)));
+        if let Some(v) = hp.as_ref().and_then(|h| stats.value(h)) {
+            println!("the knight ends with {v} max_health");
+        }
     }
 }
 
