@@ -43,8 +43,31 @@ typedef enum ActorcBackend {
 // An engine over a rule set (it keeps the rules alive).
 typedef struct ActorcEngine ActorcEngine;
 
+// A character kept between frames: its modifiers grouped by source (the sword, a buff),
+// re-evaluated incrementally. Used by one thread at a time.
+typedef struct ActorcLive ActorcLive;
+
 // A checked rule set.
 typedef struct ActorcRules ActorcRules;
+
+// One modifier: `value` into `bucket` of `stat` (handles from `actorc_engine_stat` and
+// `actorc_engine_bucket`); higher `priority` comes first where order matters (0 is usual).
+typedef struct ActorcModifier {
+  uint32_t stat;
+  uint32_t bucket;
+  double value;
+  int64_t priority;
+} ActorcModifier;
+
+// A stat whose value or range changed in the last evaluation of a live actor.
+typedef struct ActorcChange {
+  uint32_t stat;
+  // The value before and after; NaN where the stat had or has none.
+  double old_value;
+  double new_value;
+  // The source whose change reached the stat, or -1 when several did.
+  int64_t cause;
+} ActorcChange;
 
 #ifdef __cplusplus
 extern "C" {
@@ -137,6 +160,99 @@ enum ActorcStatus actorc_evaluate_values(const struct ActorcEngine *engine,
                                          const char *actor_json,
                                          double *values,
                                          size_t len);
+
+// The handle of the stat called `name` in the engine's rules.
+//
+// # Safety
+// `engine` is from `actorc_engine_new`; `name` is a NUL-terminated string; `out` is valid
+// for a write.
+enum ActorcStatus actorc_engine_stat(const struct ActorcEngine *engine,
+                                     const char *name,
+                                     uint32_t *out);
+
+// The handle of the bucket called `name` in the engine's rules.
+//
+// # Safety
+// As `actorc_engine_stat`.
+enum ActorcStatus actorc_engine_bucket(const struct ActorcEngine *engine,
+                                       const char *name,
+                                       uint32_t *out);
+
+// A new live actor, without sources, of the engine's rules (it keeps what it needs of them).
+//
+// # Safety
+// `engine` is from `actorc_engine_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_new(const struct ActorcEngine *engine, struct ActorcLive **out);
+
+// Frees a live actor (null is accepted).
+//
+// # Safety
+// `live` is null or from `actorc_live_new`, not freed before, and not in use.
+void actorc_live_free(struct ActorcLive *live);
+
+// The id of the source called `name` (the sword, a buff), made on first use.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `name` is a NUL-terminated string; `out` is valid for a
+// write.
+enum ActorcStatus actorc_live_source(struct ActorcLive *live, const char *name, uint32_t *out);
+
+// The name of source `source`, owned by `live`.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_source_name(struct ActorcLive *live,
+                                          uint32_t source,
+                                          const char **out);
+
+// Replaces everything source `source` gives with `modifiers[0 .. count]` (none removes it):
+// equipping, changing or unequipping an item is one call. A refused change (a bucket
+// outside the stat's pipeline, a value that is not finite) leaves the actor as it was.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `modifiers` is valid for `count` reads (or null when
+// `count` is 0).
+enum ActorcStatus actorc_live_set_source(struct ActorcLive *live,
+                                         uint32_t source,
+                                         const struct ActorcModifier *modifiers,
+                                         size_t count);
+
+// Evaluates what changed since the last evaluation; `out` gets the number of stats whose
+// value or range changed, read with `actorc_live_change`.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_evaluate(struct ActorcLive *live, size_t *out);
+
+// Change `index` of the last evaluation.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_change(struct ActorcLive *live,
+                                     size_t index,
+                                     struct ActorcChange *out);
+
+// The value of `stat` after the last evaluation; NaN when the actor has none.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_value(struct ActorcLive *live, uint32_t stat, double *out);
+
+// The live actor's inputs as actor JSON (docs/input.md): a save game, loaded back with
+// `actorc_live_from_json`. Free it with `actorc_string_free`.
+//
+// # Safety
+// `live` is from `actorc_live_new`; `out` is valid for a write.
+enum ActorcStatus actorc_live_to_json(struct ActorcLive *live, char **out);
+
+// A live actor loaded from actor JSON (a save game from `actorc_live_to_json`).
+//
+// # Safety
+// `engine` is from `actorc_engine_new`; `json` is a NUL-terminated string; `out` is valid
+// for a write.
+enum ActorcStatus actorc_live_from_json(const struct ActorcEngine *engine,
+                                        const char *json,
+                                        struct ActorcLive **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -376,3 +376,302 @@ pub unsafe extern "C" fn actorc_evaluate_values(
         Ok(())
     })
 }
+
+/// A character kept between frames: its modifiers grouped by source (the sword, a buff),
+/// re-evaluated incrementally. Used by one thread at a time.
+pub struct ActorcLive {
+    live: actorc::LiveActor,
+    /// Source names by source id, as C strings.
+    names: Vec<CString>,
+}
+
+/// One modifier: `value` into `bucket` of `stat` (handles from `actorc_engine_stat` and
+/// `actorc_engine_bucket`); higher `priority` comes first where order matters (0 is usual).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ActorcModifier {
+    pub stat: u32,
+    pub bucket: u32,
+    pub value: f64,
+    pub priority: i64,
+}
+
+/// A stat whose value or range changed in the last evaluation of a live actor.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ActorcChange {
+    pub stat: u32,
+    /// The value before and after; NaN where the stat had or has none.
+    pub old_value: f64,
+    pub new_value: f64,
+    /// The source whose change reached the stat, or -1 when several did.
+    pub cause: i64,
+}
+
+fn live_failure(e: actorc::live::LiveError) -> Failure {
+    let status = match e {
+        actorc::live::LiveError::UnknownName { .. } => ActorcStatus::UnknownName,
+        _ => ActorcStatus::InvalidActor,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// A live actor as a mutable reference.
+///
+/// # Safety
+/// `ptr` is null or from `actorc_live_new`, not freed, and used by no other thread now.
+unsafe fn live<'a>(ptr: *mut ActorcLive) -> Result<&'a mut ActorcLive, Failure> {
+    // SAFETY: the caller's contract: null or a live handle used by this thread alone.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::new(ActorcStatus::NullArgument, "`live` is null"))
+}
+
+/// The handle of the stat called `name` in the engine's rules.
+///
+/// # Safety
+/// `engine` is from `actorc_engine_new`; `name` is a NUL-terminated string; `out` is valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_engine_stat(
+    engine: *const ActorcEngine,
+    name: *const c_char,
+    out: *mut u32,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let (engine, name) = unsafe { (get(engine, "engine")?, text(name, "name")?) };
+        let id = engine.engine.stat(name).map_err(live_failure)?;
+        // SAFETY: the caller's contract.
+        unsafe { put(out, id.0, "out") }
+    })
+}
+
+/// The handle of the bucket called `name` in the engine's rules.
+///
+/// # Safety
+/// As `actorc_engine_stat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_engine_bucket(
+    engine: *const ActorcEngine,
+    name: *const c_char,
+    out: *mut u32,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let (engine, name) = unsafe { (get(engine, "engine")?, text(name, "name")?) };
+        let id = engine.engine.bucket(name).map_err(live_failure)?;
+        // SAFETY: the caller's contract.
+        unsafe { put(out, id.0, "out") }
+    })
+}
+
+/// A new live actor, without sources, of the engine's rules (it keeps what it needs of them).
+///
+/// # Safety
+/// `engine` is from `actorc_engine_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_new(engine: *const ActorcEngine, out: *mut *mut ActorcLive) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let engine = unsafe { get(engine, "engine") }?;
+        let handle =
+            Box::into_raw(Box::new(ActorcLive { live: actorc::LiveActor::new(&engine.engine), names: vec![] }));
+        // SAFETY: the caller's contract.
+        unsafe { put(out, handle, "out") }.inspect_err(|_| {
+            // SAFETY: made just above and not handed out.
+            drop(unsafe { Box::from_raw(handle) });
+        })
+    })
+}
+
+/// Frees a live actor (null is accepted).
+///
+/// # Safety
+/// `live` is null or from `actorc_live_new`, not freed before, and not in use.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_free(live: *mut ActorcLive) {
+    if !live.is_null() {
+        // SAFETY: made by `Box::into_raw` in `actorc_live_new`, freed once by the contract.
+        drop(unsafe { Box::from_raw(live) });
+    }
+}
+
+/// The id of the source called `name` (the sword, a buff), made on first use.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `name` is a NUL-terminated string; `out` is valid for a
+/// write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_source(live: *mut ActorcLive, name: *const c_char, out: *mut u32) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let (live, name) = unsafe { (self::live(live)?, text(name, "name")?) };
+        let id = live.live.source(name);
+        if live.names.len() <= id.0 as usize {
+            live.names.resize(id.0 as usize + 1, CString::default());
+        }
+        live.names[id.0 as usize] = CString::new(name).expect("from a C string");
+        // SAFETY: the caller's contract.
+        unsafe { put(out, id.0, "out") }
+    })
+}
+
+/// The name of source `source`, owned by `live`.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_source_name(
+    live: *mut ActorcLive,
+    source: u32,
+    out: *mut *const c_char,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let name = live
+            .names
+            .get(source as usize)
+            .ok_or_else(|| Failure::new(ActorcStatus::OutOfRange, format!("no source {source}")))?;
+        // SAFETY: the caller's contract.
+        unsafe { put(out, name.as_ptr(), "out") }
+    })
+}
+
+/// Replaces everything source `source` gives with `modifiers[0 .. count]` (none removes it):
+/// equipping, changing or unequipping an item is one call. A refused change (a bucket
+/// outside the stat's pipeline, a value that is not finite) leaves the actor as it was.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `modifiers` is valid for `count` reads (or null when
+/// `count` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_set_source(
+    live: *mut ActorcLive,
+    source: u32,
+    modifiers: *const ActorcModifier,
+    count: usize,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let given: &[ActorcModifier] = match count {
+            0 => &[],
+            _ if modifiers.is_null() => return Err(Failure::new(ActorcStatus::NullArgument, "`modifiers` is null")),
+            // SAFETY: not null, and valid for `count` reads by the caller's contract.
+            _ => unsafe { std::slice::from_raw_parts(modifiers, count) },
+        };
+        let modifiers: Vec<actorc::live::Modifier> = given
+            .iter()
+            .map(|m| {
+                actorc::live::Modifier::new(actorc::ir::StatId(m.stat), actorc::ir::BucketId(m.bucket), m.value)
+                    .priority(m.priority)
+            })
+            .collect();
+        let id = actorc::live::SourceId(source);
+        live.live.set_source(id, &modifiers, &[]).map_err(live_failure)
+    })
+}
+
+/// Evaluates what changed since the last evaluation; `out` gets the number of stats whose
+/// value or range changed, read with `actorc_live_change`.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_evaluate(live: *mut ActorcLive, out: *mut usize) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let n = live.live.evaluate().map_err(|e| Failure::new(ActorcStatus::EvalFailed, e.to_string()))?.len();
+        // SAFETY: the caller's contract.
+        unsafe { put(out, n, "out") }
+    })
+}
+
+/// Change `index` of the last evaluation.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_change(
+    live: *mut ActorcLive,
+    index: usize,
+    out: *mut ActorcChange,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let changes = live.live.changes();
+        let c = changes.get(index).ok_or_else(|| {
+            Failure::new(ActorcStatus::OutOfRange, format!("no change {index}: there are {}", changes.len()))
+        })?;
+        let change = ActorcChange {
+            stat: c.stat.0,
+            old_value: c.old_value().unwrap_or(f64::NAN),
+            new_value: c.new_value().unwrap_or(f64::NAN),
+            cause: c.cause.map_or(-1, |s| i64::from(s.0)),
+        };
+        // SAFETY: the caller's contract.
+        unsafe { put(out, change, "out") }
+    })
+}
+
+/// The value of `stat` after the last evaluation; NaN when the actor has none.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_value(live: *mut ActorcLive, stat: u32, out: *mut f64) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let v = live.live.value(actorc::ir::StatId(stat)).unwrap_or(f64::NAN);
+        // SAFETY: the caller's contract.
+        unsafe { put(out, v, "out") }
+    })
+}
+
+/// The live actor's inputs as actor JSON (docs/input.md): a save game, loaded back with
+/// `actorc_live_from_json`. Free it with `actorc_string_free`.
+///
+/// # Safety
+/// `live` is from `actorc_live_new`; `out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_to_json(live: *mut ActorcLive, out: *mut *mut c_char) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let live = unsafe { self::live(live) }?;
+        let raw = CString::new(live.live.to_json()).expect("JSON has no NUL").into_raw();
+        // SAFETY: the caller's contract.
+        unsafe { put(out, raw, "out") }.inspect_err(|_| {
+            // SAFETY: made just above and not handed out.
+            drop(unsafe { CString::from_raw(raw) });
+        })
+    })
+}
+
+/// A live actor loaded from actor JSON (a save game from `actorc_live_to_json`).
+///
+/// # Safety
+/// `engine` is from `actorc_engine_new`; `json` is a NUL-terminated string; `out` is valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn actorc_live_from_json(
+    engine: *const ActorcEngine,
+    json: *const c_char,
+    out: *mut *mut ActorcLive,
+) -> ActorcStatus {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let (engine, json) = unsafe { (get(engine, "engine")?, text(json, "json")?) };
+        let live = actorc::LiveActor::from_json(&engine.engine, json)
+            .map_err(|e| Failure::new(ActorcStatus::InvalidActor, e.to_string()))?;
+        let names = live.sources().map(|(_, n)| CString::new(n).unwrap_or_default()).collect();
+        let handle = Box::into_raw(Box::new(ActorcLive { live, names }));
+        // SAFETY: the caller's contract.
+        unsafe { put(out, handle, "out") }.inspect_err(|_| {
+            // SAFETY: made just above and not handed out.
+            drop(unsafe { Box::from_raw(handle) });
+        })
+    })
+}

@@ -29,9 +29,9 @@ mod jit;
 mod json_ingest;
 mod language;
 mod layers;
+mod live;
 #[cfg(feature = "cli")]
 mod lsp;
-mod live;
 mod props;
 mod reload;
 #[cfg(feature = "cli")]
