@@ -96,13 +96,17 @@ fn call(body: impl FnOnce() -> Result<(), Failure>) -> ActorcStatus {
         Ok(Err(f)) => f,
         Err(_) => Failure::new(ActorcStatus::Panic, "actorc panicked (a bug: please report it)"),
     };
-    let text = |s: String| CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default();
     LAST.with(|last| {
         let mut last = last.borrow_mut();
-        last.message = text(failure.message);
-        last.diagnostics = text(failure.diagnostics.unwrap_or_else(|| "[]".into()));
+        last.message = c_string(failure.message);
+        last.diagnostics = c_string(failure.diagnostics.unwrap_or_else(|| "[]".into()));
     });
     failure.status
+}
+
+/// `s` as a C string (a NUL inside becomes U+FFFD).
+fn c_string(s: String) -> CString {
+    CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
 }
 
 /// `ptr` as a reference; a failure when it is null.
@@ -138,6 +142,33 @@ unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Failure> {
     // SAFETY: not null, and valid for writes by the caller's contract.
     unsafe { out.write(value) };
     Ok(())
+}
+
+/// Boxes `value` and writes the box's address through `out`, for the caller to free.
+///
+/// # Safety
+/// `out` is null or valid for a write.
+unsafe fn hand_out<T>(out: *mut *mut T, value: T) -> Result<(), Failure> {
+    let handle = Box::into_raw(Box::new(value));
+    // SAFETY: the caller's contract.
+    unsafe { put(out, handle, "out") }.inspect_err(|_| {
+        // SAFETY: made just above and not handed out.
+        drop(unsafe { Box::from_raw(handle) });
+    })
+}
+
+/// Writes `text` as a C string through `out`, for the caller to free with
+/// `actorc_string_free`.
+///
+/// # Safety
+/// `out` is null or valid for a write.
+unsafe fn hand_out_string(out: *mut *mut c_char, text: String) -> Result<(), Failure> {
+    let raw = c_string(text).into_raw();
+    // SAFETY: the caller's contract.
+    unsafe { put(out, raw, "out") }.inspect_err(|_| {
+        // SAFETY: made just above and not handed out.
+        drop(unsafe { CString::from_raw(raw) });
+    })
 }
 
 /// The message of the calling thread's last failure ("" before any). Valid until the
@@ -188,12 +219,8 @@ pub unsafe extern "C" fn actorc_rules_load(path: *const c_char, out: *mut *mut A
         })?;
         let names =
             rules.ir.stats.iter().map(|s| CString::new(s.name.as_str()).expect("stat names are ASCII")).collect();
-        let handle = Box::into_raw(Box::new(ActorcRules { rules, names }));
         // SAFETY: the caller's contract.
-        unsafe { put(out, handle, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { Box::from_raw(handle) });
-        })
+        unsafe { hand_out(out, ActorcRules { rules, names }) }
     })
 }
 
@@ -284,12 +311,8 @@ pub unsafe extern "C" fn actorc_engine_new(
             ActorcBackend::Jit => Backend::Jit,
         };
         let engine = Engine::new(&rules.rules, backend).map_err(|e| Failure::new(ActorcStatus::Jit, e.to_string()))?;
-        let handle = Box::into_raw(Box::new(ActorcEngine { engine, rules: rules.rules.clone() }));
         // SAFETY: the caller's contract.
-        unsafe { put(out, handle, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { Box::from_raw(handle) });
-        })
+        unsafe { hand_out(out, ActorcEngine { engine, rules: rules.rules.clone() }) }
     })
 }
 
@@ -332,12 +355,8 @@ pub unsafe extern "C" fn actorc_evaluate_json(
         let (engine, json) = unsafe { (get(engine, "engine")?, text(actor_json, "actor_json")?) };
         let snapshot = evaluate(engine, json)?;
         let text = serde_json::to_string(&snapshot).map_err(|e| Failure::new(ActorcStatus::Panic, e.to_string()))?;
-        let raw = CString::new(text).expect("JSON has no NUL").into_raw();
         // SAFETY: the caller's contract.
-        unsafe { put(out, raw, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { CString::from_raw(raw) });
-        })
+        unsafe { hand_out_string(out, text) }
     })
 }
 
@@ -473,13 +492,8 @@ pub unsafe extern "C" fn actorc_live_new(engine: *const ActorcEngine, out: *mut 
     call(|| {
         // SAFETY: the caller's contract.
         let engine = unsafe { get(engine, "engine") }?;
-        let handle =
-            Box::into_raw(Box::new(ActorcLive { live: actorc::LiveActor::new(&engine.engine), names: vec![] }));
         // SAFETY: the caller's contract.
-        unsafe { put(out, handle, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { Box::from_raw(handle) });
-        })
+        unsafe { hand_out(out, ActorcLive { live: actorc::LiveActor::new(&engine.engine), names: vec![] }) }
     })
 }
 
@@ -641,12 +655,8 @@ pub unsafe extern "C" fn actorc_live_to_json(live: *mut ActorcLive, out: *mut *m
     call(|| {
         // SAFETY: the caller's contract.
         let live = unsafe { self::live(live) }?;
-        let raw = CString::new(live.live.to_json()).expect("JSON has no NUL").into_raw();
         // SAFETY: the caller's contract.
-        unsafe { put(out, raw, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { CString::from_raw(raw) });
-        })
+        unsafe { hand_out_string(out, live.live.to_json()) }
     })
 }
 
@@ -667,11 +677,7 @@ pub unsafe extern "C" fn actorc_live_from_json(
         let live = actorc::LiveActor::from_json(&engine.engine, json)
             .map_err(|e| Failure::new(ActorcStatus::InvalidActor, e.to_string()))?;
         let names = live.sources().map(|(_, n)| CString::new(n).unwrap_or_default()).collect();
-        let handle = Box::into_raw(Box::new(ActorcLive { live, names }));
         // SAFETY: the caller's contract.
-        unsafe { put(out, handle, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and not handed out.
-            drop(unsafe { Box::from_raw(handle) });
-        })
+        unsafe { hand_out(out, ActorcLive { live, names }) }
     })
 }

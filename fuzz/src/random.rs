@@ -207,21 +207,10 @@ pub struct Folded {
 /// The IR's operator of a generated one.
 fn bin_op(op: &str) -> BinOp {
     match op {
-        "+" => BinOp::Add,
-        "-" => BinOp::Sub,
-        "*" => BinOp::Mul,
-        "/" => BinOp::Div,
-        "%" => BinOp::Rem,
         "^" => BinOp::Pow,
-        "and" => BinOp::And,
-        "or" => BinOp::Or,
-        "<" => BinOp::Lt,
-        "<=" => BinOp::Le,
-        ">" => BinOp::Gt,
-        ">=" => BinOp::Ge,
-        "==" => BinOp::Eq,
-        "!=" => BinOp::Ne,
-        _ => unreachable!("no operator {op}"),
+        _ => {
+            actorc::syntax::BinOp::from_symbol(op).map(BinOp::from).unwrap_or_else(|| unreachable!("no operator {op}"))
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::input::{CapContribution, Contribution};
 use crate::ir::{BinOp, Expr, Fold, Ir, Mode, Node, NodeId, Stat, StatId, TagSet, UnOp};
 use crate::rules::Rules;
 use crate::snapshot::Snapshot;
+use crate::syntax::{PREC_ATOM, PREC_NEG, PREC_NOT};
 
 // ---------------------------------------------------------------------------------------
 // The rule.
@@ -221,7 +222,7 @@ fn whiteboard(ir: &Ir, s: &Stat) -> String {
     format!("{} = clamp({}, {lo}, {hi})", s.name, cur.0)
 }
 
-const ATOM: u8 = 9;
+const ATOM: u8 = PREC_ATOM;
 
 /// What `value` and `x` stand for, with their precedence.
 struct Subst {
@@ -342,9 +343,7 @@ fn binary_prec(op: BinOp) -> (u8, bool) {
     }
 }
 
-const PREC_NOT: u8 = 3;
 const PREC_COMPARE: u8 = 4;
-const PREC_NEG: u8 = 7;
 
 /// Source text on one line (runs of whitespace become one space).
 fn one_line(t: &str) -> String {

@@ -229,6 +229,28 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// Every infix operator but `^` (which is [`ExprKind::Power`]).
+    pub const ALL: &'static [BinOp] = &[
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::Div,
+        BinOp::Rem,
+        BinOp::Lt,
+        BinOp::Le,
+        BinOp::Gt,
+        BinOp::Ge,
+        BinOp::Eq,
+        BinOp::Ne,
+        BinOp::And,
+        BinOp::Or,
+    ];
+
+    /// The operator spelled `symbol` (`+`, `<=`, `and` …).
+    pub fn from_symbol(symbol: &str) -> Option<BinOp> {
+        BinOp::ALL.iter().copied().find(|op| op.symbol() == symbol)
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Add => "+",
@@ -268,13 +290,6 @@ pub const PREC_NEG: u8 = 7;
 pub const PREC_POWER: u8 = 8;
 /// Binding strength of a number, name, call, `if` or parenthesized expression.
 pub const PREC_ATOM: u8 = 9;
-
-impl BinOp {
-    /// Whether `a op b op c` may be written without parentheses: comparisons do not chain.
-    pub fn chains(self) -> bool {
-        self.precedence() != 4
-    }
-}
 
 impl Expr {
     /// Calls `f` on every name this expression mentions, with its span.

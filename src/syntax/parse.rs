@@ -788,21 +788,7 @@ impl Builder {
             if rest.is_empty() {
                 self.deeper(self.span(&op), level)?;
             }
-            let op = match op.as_str() {
-                "+" => BinOp::Add,
-                "-" => BinOp::Sub,
-                "*" => BinOp::Mul,
-                "/" => BinOp::Div,
-                "%" => BinOp::Rem,
-                "and" => BinOp::And,
-                "or" => BinOp::Or,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "==" => BinOp::Eq,
-                _ => BinOp::Ne,
-            };
+            let op = BinOp::from_symbol(op.as_str())?;
             rest.push((op, self.expr(it.next()?, level + 1)?));
         }
         let span = rest.last().map_or(first.span, |(_, last)| first.span.to(last.span));
