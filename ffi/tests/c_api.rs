@@ -43,7 +43,7 @@ fn the_c_example_compiles_and_runs() {
         return;
     }
     let lib = profile_dir().join("libactorc_ffi.a");
-    assert!(lib.exists(), "{} is built with the tests", lib.display());
+    assert!(lib.exists(), "{} is missing: `cargo build -p actorc-ffi` builds it", lib.display());
     let out_dir = std::env::temp_dir().join(format!("actorc-ffi-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let exe = out_dir.join("game");
