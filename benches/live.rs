@@ -60,13 +60,7 @@ fn handles(engine: &Engine, actor: &Actor) -> Vec<Source> {
                         None => engine.unscoped_layer().unwrap(),
                     };
                     let kind = if c.kind == "max" { CapKind::Max } else { CapKind::Min };
-                    let mode = match c.mode.as_str() {
-                        "BASELINE" => CapMode::Baseline,
-                        "ADDITIVE" => CapMode::Additive,
-                        "OVERRIDE" => CapMode::Override,
-                        "HARD_MAX" => CapMode::HardMax,
-                        _ => CapMode::HardMin,
-                    };
+                    let mode = CapMode::from_keyword(&c.mode).unwrap();
                     let mut cap = Cap::new(engine.stat(&c.dimension).unwrap(), layer, kind, mode, c.value)
                         .priority(c.priority.unwrap_or(0));
                     cap.realm = c.realm.clone();

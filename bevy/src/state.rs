@@ -227,15 +227,12 @@ fn cap(engine: &Engine, c: &CapContribution) -> Result<Cap, LiveError> {
         "min" => CapKind::Min,
         k => return Err(LiveError::Invalid(format!("cap kind `{k}` (expected `max` or `min`)"))),
     };
-    let mode = match &*c.mode {
-        "BASELINE" => CapMode::Baseline,
-        "ADDITIVE" => CapMode::Additive,
-        "OVERRIDE" => CapMode::Override,
-        "HARD_MAX" => CapMode::HardMax,
-        "HARD_MIN" => CapMode::HardMin,
-        m => {
+    let mode = match CapMode::from_keyword(&c.mode) {
+        Some(m) => m,
+        None => {
             return Err(LiveError::Invalid(format!(
-                "cap mode `{m}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)"
+                "cap mode `{}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)",
+                c.mode
             )));
         }
     };

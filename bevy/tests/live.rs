@@ -4,10 +4,13 @@
 //! frame that sets a good and a bad source at once.
 
 use actorc::input::{CapContribution, Contribution, Meta, Stack, SubsystemOutput};
-use actorc::{Actor, Backend, Engine, Rules, Snapshot};
+use actorc::{Actor, Backend, Engine, Rules};
 use actorc_bevy::{ModifierSources, Modifiers, StatActor, StatChanged, Stats, StatsFailed, StatsPlugin};
+mod common;
+
 use bevy_app::App;
 use bevy_ecs::prelude::*;
+use common::assert_stats;
 
 const RPG: &str = "../rules/rpg";
 
@@ -43,17 +46,6 @@ fn actor_of(tags: &[&str], sources: &ModifierSources) -> Actor {
         })
         .collect();
     Actor { id: None, version: 1, subsystems, tags: tags.iter().map(|&t| t.into()).collect() }
-}
-
-fn assert_stats(stats: &Stats, expected: &Snapshot) {
-    assert_eq!(stats.snapshot(), Some(expected));
-    let want: Vec<(String, u64)> = expected
-        .entries()
-        .filter(|e| e.has_value())
-        .map(|e| (expected.name(e.stat).to_string(), e.value.to_bits()))
-        .collect();
-    let got: Vec<(String, u64)> = stats.iter().map(|(n, v)| (n.to_string(), v.to_bits())).collect();
-    assert_eq!(got, want);
 }
 
 fn frame(app: &mut App) -> (Vec<StatChanged>, Vec<StatsFailed>) {

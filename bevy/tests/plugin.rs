@@ -6,8 +6,11 @@ use actorc::{Actor, Backend, Engine, Rules, Snapshot, StatChange};
 use actorc_bevy::{
     ModifierSources, Modifiers, RulesReloaded, StatActor, StatChanged, StatRules, Stats, StatsFailed, StatsPlugin,
 };
+mod common;
+
 use bevy_app::App;
 use bevy_ecs::prelude::*;
+use common::assert_stats;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -57,18 +60,6 @@ fn actor(strength: f64, vitality: f64, level: f64, hp: f64, with_sword: bool) ->
         }));
     }
     serde_json::from_value(serde_json::json!(subsystems)).unwrap()
-}
-
-/// Every stat of `stats` equals the snapshot's, bit for bit, and nothing else has a value.
-fn assert_stats(stats: &Stats, expected: &Snapshot) {
-    let want: Vec<(String, u64)> = expected
-        .entries()
-        .filter(|e| e.has_value())
-        .map(|e| (expected.name(e.stat).to_string(), e.value.to_bits()))
-        .collect();
-    let got: Vec<(String, u64)> = stats.iter().map(|(n, v)| (n.to_string(), v.to_bits())).collect();
-    assert_eq!(got, want);
-    assert_eq!(stats.snapshot(), Some(expected));
 }
 
 /// The value changes from `old` to `new`, as (stat, old, new) sorted.

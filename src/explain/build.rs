@@ -406,14 +406,9 @@ impl Trace for Collector {
     }
 }
 
-fn cap_mode_order(mode: &str) -> u8 {
-    match mode {
-        "BASELINE" => 0,
-        "ADDITIVE" => 1,
-        "OVERRIDE" => 2,
-        "HARD_MAX" => 3,
-        _ => 4,
-    }
+/// Caps are listed in the order of their modes (`BASELINE` first), as ingest reduces them.
+fn cap_mode_order(mode: &str) -> Option<ingest::CapMode> {
+    ingest::CapMode::from_keyword(mode)
 }
 
 fn input_values(ir: &Ir, snap: &Snapshot, ids: &[StatId]) -> Vec<InputValue> {

@@ -8,7 +8,7 @@
 //! parsing the text and preparing the actor.
 
 use super::{
-    CapItem, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, Situation, bucket_at, cap_kind, cap_layer, cap_mode,
+    CapItem, CapMode, FROM_DERIVED, FROM_PRIMARY, Item, Origin, Prepared, Situation, bucket_at, cap_kind, cap_layer,
     finish, realm_given, slot_of,
 };
 // The accepted form is typed, so it nests no deeper than a typed actor.
@@ -310,7 +310,7 @@ impl<'de> Visitor<'de> for Caps<'_, '_, 'de> {
             let ir = reader.ir;
             let stat = *ir.stat_ids.get(c.dimension).ok_or_else(decline)?;
             let is_max = cap_kind(c.kind).ok_or_else(decline)?;
-            let mode = cap_mode(c.mode).filter(|m| m.fits(is_max)).ok_or_else(decline)?;
+            let mode = CapMode::from_keyword(c.mode).filter(|m| m.fits(is_max)).ok_or_else(decline)?;
             let layer = cap_layer(ir, c.scope).filter(|&l| realm_given(ir, l, c.realm)).ok_or_else(decline)?;
             let origin = Origin { subsystem: reader.subsystems, list: 0, index };
             let priority = c.priority.unwrap_or(0);

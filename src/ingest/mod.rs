@@ -286,7 +286,7 @@ fn prepare_inner(ir: &Ir, actor: &Actor, provenance: Option<&mut Provenance>) ->
                 let message = format!("unknown cap kind `{}` (expected `max` or `min`)", c.kind);
                 return Err(err(Some(si), at("kind"), message));
             };
-            let Some(mode) = cap_mode(&c.mode) else {
+            let Some(mode) = CapMode::from_keyword(&c.mode) else {
                 let message = format!(
                     "unknown cap mode `{}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)",
                     c.mode
@@ -551,18 +551,15 @@ pub(crate) fn cap_kind(kind: &str) -> Option<bool> {
     }
 }
 
-pub(crate) fn cap_mode(mode: &str) -> Option<CapMode> {
-    Some(match mode {
-        "BASELINE" => CapMode::Baseline,
-        "ADDITIVE" => CapMode::Additive,
-        "OVERRIDE" => CapMode::Override,
-        "HARD_MAX" => CapMode::HardMax,
-        "HARD_MIN" => CapMode::HardMin,
-        _ => return None,
-    })
-}
-
 impl CapMode {
+    pub const ALL: [CapMode; 5] =
+        [CapMode::Baseline, CapMode::Additive, CapMode::Override, CapMode::HardMax, CapMode::HardMin];
+
+    /// The mode written `mode` in actor input, if any.
+    pub fn from_keyword(mode: &str) -> Option<CapMode> {
+        CapMode::ALL.into_iter().find(|m| m.keyword() == mode)
+    }
+
     /// As written in actor input: `BASELINE`, `HARD_MAX` …
     pub fn keyword(self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@
 use super::handles::{self, bucket_of, layer_of, stat_of, tag_of};
 use super::{Cap, CapKind, LiveActor, LiveError, Modifier, Section};
 use crate::engine::Engine;
-use crate::ingest::{cap_kind, cap_mode};
+use crate::ingest::{CapMode, cap_kind};
 use crate::input::{Actor, CapContribution, Contribution, InputError, Meta, Name, SubsystemOutput};
 use crate::ir::Ir;
 
@@ -219,7 +219,7 @@ fn cap_of(ir: &Ir, c: &CapContribution) -> Result<Cap, LiveError> {
         Some(false) => CapKind::Min,
         None => return Err(invalid(&format!("cap kind `{}` (expected `max` or `min`)", c.kind))),
     };
-    let mode = cap_mode(&c.mode).ok_or_else(|| {
+    let mode = CapMode::from_keyword(&c.mode).ok_or_else(|| {
         invalid(&format!("cap mode `{}` (expected BASELINE, ADDITIVE, OVERRIDE, HARD_MAX or HARD_MIN)", c.mode))
     })?;
     let cap = Cap {
