@@ -76,6 +76,11 @@ pub mod cli;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+/// docs/embedding.md's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/embedding.md")]
+struct EmbeddingExamples;
+
 pub use diag::Diagnostic;
 pub use engine::{ActorError, Backend, Batch, Engine, EngineError, Layout, PreparedBatch, ValueTable};
 pub use eval::{EvalError, Phase};

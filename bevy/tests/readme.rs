@@ -1,4 +1,4 @@
-//! The README's Bevy sample is the crate's doc test, so it compiles and runs.
+//! The Bevy sample of docs/embedding.md is the crate's doc test, so it compiles and runs.
 
 /// The lines of the first code block after `after` in `text`, with `prefix` stripped from
 /// each line and the hidden (`# `) lines left out.
@@ -10,10 +10,10 @@ fn block(text: &str, after: &str, prefix: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_readme_sample_is_the_doc_test() {
-    let readme = std::fs::read_to_string("../README.md").unwrap();
+fn the_documented_sample_is_the_doc_test() {
+    let readme = std::fs::read_to_string("../docs/embedding.md").unwrap();
     let lib = std::fs::read_to_string("src/lib.rs").unwrap();
-    let sample = block(&readme, "### In a Bevy game", "");
+    let sample = block(&readme, "## In a Bevy game", "");
     let doc = block(&lib, "actorc in a Bevy app", "//! ");
     assert!(sample.len() > 10, "{sample:?}");
     assert_eq!(sample, doc);
